@@ -1,0 +1,285 @@
+"""What every provider parser returns: :class:`ParsedCall`, and shared helpers.
+
+A provider module is a set of pure functions ``Exchange -> ParsedCall``.  It
+never raises on bad input: a body that is cut, not JSON or of an unexpected
+shape yields a call with ``parse_error`` set and whatever could be read.
+
+Streamed bodies are split into events here (:func:`sse_events`,
+:func:`ndjson_lines`), each carrying the byte offset just past it in the
+decoded response body, so the time a delta arrived is
+``Exchange.time_at(end_offset)``.
+
+Examples
+--------
+>>> [(e.event, e.data, e.end) for e in sse_events(b"event: a\\ndata: 1\\n\\ndata: 2\\n\\n")]
+[('a', '1', 18), (None, '2', 27)]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class ToolRequest:
+    """A tool call the model asked for (in a response, or echoed in history)."""
+
+    id: str | None
+    name: str
+    arguments: str  # JSON text as the model produced it
+    index: int = 0
+
+
+@dataclass(slots=True)
+class ToolResult:
+    """A tool result the agent sent back (in a request)."""
+
+    id: str | None
+    name: str | None
+    content: str
+    is_error: bool | None = None
+    trailing: bool = False  # after the last assistant message: new in this request
+
+
+@dataclass(slots=True)
+class Message:
+    """One normalised message of a request's history (or of a response)."""
+
+    role: str
+    text: str = ""
+    tool_calls: list[ToolRequest] = field(default_factory=list)
+    tool_results: list[ToolResult] = field(default_factory=list)
+
+    def key(self, *, ids: bool = True) -> str:
+        """Canonical text used for hashing: role, content text and tool ids.
+
+        With ``ids=False`` tool ids are replaced by tool names, so requests
+        that differ only in freshly generated ids compare equal.
+
+        Examples
+        --------
+        >>> Message("user", "hi").key()
+        'user\\x1fhi\\x1f\\x1f'
+        """
+        if ids:
+            calls = ",".join(t.id or t.name for t in self.tool_calls)
+            results = ",".join(r.id or r.name or "" for r in self.tool_results)
+        else:
+            calls = ",".join(t.name + t.arguments for t in self.tool_calls)
+            results = ",".join((r.name or "") + r.content for r in self.tool_results)
+        return f"{self.role}\x1f{self.text}\x1f{calls}\x1f{results}"
+
+
+@dataclass(slots=True)
+class ParsedCall:
+    """Everything the LLM layer learns from one exchange."""
+
+    provider: str
+    api: str
+    model: str | None = None
+    streamed: bool = False
+    error: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    finish_reason: str | None = None
+    messages: list[Message] = field(default_factory=list)  # request history, system first
+    n_tools_offered: int | None = None
+    tool_requests: list[ToolRequest] = field(default_factory=list)  # from the response
+    response_text: str = ""
+    first_token_offset: int | None = None  # response body offset past the first delta
+    response_id: str | None = None
+    previous_response_id: str | None = None  # OpenAI responses API chaining
+    parse_error: str | None = None
+    chat: bool = True  # False for embeddings
+    n_inputs: int | None = None  # embeddings: inputs embedded (chat: len(messages))
+
+    @property
+    def tool_results(self) -> list[ToolResult]:
+        """Every tool result carried in the request, in order."""
+        return [r for m in self.messages for r in m.tool_results]
+
+    def note(self, problem: str) -> None:
+        """Record a parse problem (the first few are kept)."""
+        if self.parse_error is None:
+            self.parse_error = problem
+        elif len(self.parse_error) < 300:
+            self.parse_error += "; " + problem
+
+
+@dataclass(slots=True)
+class StreamEvent:
+    """One SSE event or NDJSON line, with the body offset just past it."""
+
+    event: str | None
+    data: str
+    end: int
+
+
+def sse_events(body: bytes) -> Iterator[StreamEvent]:
+    """Split a complete ``text/event-stream`` body into events.
+
+    Follows the WHATWG rules that matter on the wire: ``data`` lines are
+    joined with newlines, ``event`` names the event, ``:`` lines are
+    comments, CRLF/LF/CR all end lines, and a final event without a blank
+    line (a cut stream) is still yielded.
+
+    Examples
+    --------
+    >>> [e.data for e in sse_events(b": ping\\r\\ndata: a\\r\\ndata: b\\r\\n\\r\\ndata: c")]
+    ['a\\nb', 'c']
+    """
+    event: str | None = None
+    data: list[str] = []
+    pos = 0
+    n = len(body)
+    while pos < n:
+        nl = body.find(b"\n", pos)
+        cr = body.find(b"\r", pos, nl if nl >= 0 else n)
+        if cr >= 0:
+            end_line = cr
+            nxt = cr + 2 if cr + 1 < n and body[cr + 1 : cr + 2] == b"\n" else cr + 1
+        elif nl >= 0:
+            end_line, nxt = nl, nl + 1
+        else:
+            end_line, nxt = n, n
+        line = body[pos:end_line].decode("utf-8", "replace")
+        pos = nxt
+        if not line:
+            if data:
+                yield StreamEvent(event, "\n".join(data), pos)
+            event, data = None, []
+            continue
+        if line.startswith(":"):
+            continue
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            data.append(value)
+        elif name == "event":
+            event = value
+    if data:
+        yield StreamEvent(event, "\n".join(data), n)
+
+
+def ndjson_lines(body: bytes) -> Iterator[StreamEvent]:
+    """Split an NDJSON body into non-empty lines.
+
+    Examples
+    --------
+    >>> [(e.data, e.end) for e in ndjson_lines(b'{"a":1}\\n\\n{"b":2}')]
+    [('{"a":1}', 8), ('{"b":2}', 16)]
+    """
+    pos = 0
+    n = len(body)
+    while pos < n:
+        nl = body.find(b"\n", pos)
+        end = n if nl < 0 else nl + 1
+        line = body[pos:end].strip()
+        pos = end
+        if line:
+            yield StreamEvent(None, line.decode("utf-8", "replace"), end)
+
+
+def as_dict(v: Any) -> dict[str, Any]:
+    """``v`` if it is a dict, else an empty dict (for defensive ``.get`` chains)."""
+    return v if isinstance(v, dict) else {}
+
+
+def loads(text: str | bytes) -> Any | None:
+    """JSON or None."""
+    try:
+        return json.loads(text)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def as_int(v: Any) -> int | None:
+    """An int token count, or None for anything else (never invent one).
+
+    Examples
+    --------
+    >>> as_int(3), as_int(None), as_int("x"), as_int(True)
+    (3, None, None, None)
+    """
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return int(v)
+
+
+def text_of(content: Any) -> str:
+    """Plain text of a message content: a string or a list of text parts.
+
+    Examples
+    --------
+    >>> text_of([{"type": "text", "text": "a"}, {"type": "image_url"}, {"text": "b"}])
+    'a\\nb'
+    """
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        out = []
+        for p in content:
+            if isinstance(p, str):
+                out.append(p)
+            elif isinstance(p, dict):
+                t = p.get("text")
+                if isinstance(t, str):
+                    out.append(t)
+                elif isinstance(p.get("content"), str | list):
+                    out.append(text_of(p.get("content")))
+        return "\n".join(out)
+    if isinstance(content, dict):
+        return text_of([content])
+    return json.dumps(content, sort_keys=True)
+
+
+def json_text(v: Any) -> str:
+    """Arguments as JSON text: a string stays as is, anything else is dumped."""
+    if isinstance(v, str):
+        return v
+    if v is None:
+        return "{}"
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=False)
+
+
+def error_text(obj: Any) -> str | None:
+    """Readable ``type: message`` from a provider error object, if it is one.
+
+    Examples
+    --------
+    >>> error_text({"error": {"type": "rate_limit_error", "message": "slow down"}})
+    'rate_limit_error: slow down'
+    """
+    if not isinstance(obj, dict):
+        return None
+    err = obj.get("error")
+    if err is None:
+        return None
+    if isinstance(err, str):
+        return err
+    if isinstance(err, dict):
+        typ = err.get("type") or err.get("code") or err.get("status")
+        msg = err.get("message")
+        parts = [str(x) for x in (typ, msg) if x not in (None, "")]
+        return ": ".join(parts) if parts else json.dumps(err)[:300]
+    return str(err)[:300]
+
+
+def mark_trailing(messages: list[Message], assistant_roles: tuple[str, ...]) -> None:
+    """Flag tool results after the last assistant message as new in this request."""
+    last = -1
+    for i, m in enumerate(messages):
+        if m.role in assistant_roles:
+            last = i
+    for m in messages[last + 1 :]:
+        for r in m.tool_results:
+            r.trailing = True

@@ -1,0 +1,250 @@
+"""OpenAI ``chat.completions`` (and every server that speaks it).
+
+Recognised by path ``.../chat/completions`` (OpenAI, Azure
+``/openai/deployments/{d}/chat/completions?api-version=``, vLLM, LiteLLM,
+OpenRouter, Ollama's ``/v1``) or by a body with ``messages`` and no other
+provider's marks.
+
+Streams: ``delta.tool_calls`` fragments are joined by ``index`` (the id and
+name come in the first fragment, arguments in pieces); usage arrives only
+with ``stream_options.include_usage``, in a final chunk whose ``choices``
+is empty; some servers (vLLM) repeat usage in every chunk, so the last one
+wins.  Reasoning tokens come from ``completion_tokens_details``, cached
+prompt tokens from ``prompt_tokens_details``.
+
+Examples
+--------
+>>> from heron.analyze.exchange import Exchange
+>>> ex = Exchange(0, 1, 2, "1.1", method="POST", path="/v1/chat/completions",
+...     request_body=b'{"model":"m","messages":[{"role":"user","content":"hi"}]}',
+...     response_body=b'{"model":"m-1","choices":[{"message":{"content":"yo"},'
+...                   b'"finish_reason":"stop"}],"usage":{"prompt_tokens":5,"completion_tokens":1}}')
+>>> c = parse(ex)
+>>> c.model, c.input_tokens, c.output_tokens, c.finish_reason, c.response_text
+('m-1', 5, 1, 'stop', 'yo')
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from heron.analyze.exchange import Exchange
+from heron.analyze.providers.base import (
+    Message,
+    ParsedCall,
+    ToolRequest,
+    ToolResult,
+    as_dict,
+    as_int,
+    error_text,
+    json_text,
+    loads,
+    mark_trailing,
+    sse_events,
+    text_of,
+)
+
+_AZURE = re.compile(r"/openai/deployments/([^/]+)/")
+
+
+def parse(ex: Exchange) -> ParsedCall:
+    """Parse one chat.completions exchange (never raises).
+
+    Examples
+    --------
+    >>> from heron.analyze.exchange import Exchange
+    >>> parse(Exchange(0, 1, 2, "1.1", path="/openai/deployments/gpt4o/chat/completions?api-version=1",
+    ...                request_body=b'{"messages":[]}')).model
+    'gpt4o'
+    """
+    call = ParsedCall(provider="openai", api="chat.completions")
+    req = ex.request_json()
+    if isinstance(req, dict):
+        parse_request(req, call)
+    elif ex.request_body:
+        call.note("request body is not JSON")
+    if call.model is None and ex.path:
+        m = _AZURE.search(ex.path)
+        if m:
+            call.model = m.group(1)
+    if _is_stream(ex, req):
+        call.streamed = True
+        _parse_stream(ex, call)
+    else:
+        resp = ex.response_json()
+        if isinstance(resp, dict):
+            _parse_response(resp, call)
+        elif ex.response_body and (ex.status or 0) < 400:
+            call.note("response body is not JSON")
+    return call
+
+
+def _is_stream(ex: Exchange, req: Any) -> bool:
+    ctype = (ex.header("content-type", response=True) or "").lower()
+    if "event-stream" in ctype:
+        return True
+    if "json" in ctype:
+        return False
+    if isinstance(req, dict) and req.get("stream") is True:
+        return ex.response_body[:6] == b"data: " or ex.response_body[:5] == b"data:"
+    return ex.response_body.lstrip()[:5] == b"data:"
+
+
+def parse_request(req: dict[str, Any], call: ParsedCall) -> None:
+    """Fill model, messages and tools offered from a request body."""
+    model = req.get("model")
+    call.model = model if isinstance(model, str) else None
+    tools = req.get("tools")
+    funcs = req.get("functions")
+    if isinstance(tools, list):
+        call.n_tools_offered = len(tools)
+    elif isinstance(funcs, list):
+        call.n_tools_offered = len(funcs)
+    else:
+        call.n_tools_offered = 0
+    msgs = req.get("messages")
+    if not isinstance(msgs, list):
+        call.note("request has no messages list")
+        return
+    for m in msgs:
+        if isinstance(m, dict):
+            call.messages.append(_message(m))
+    mark_trailing(call.messages, ("assistant",))
+
+
+def _message(m: dict[str, Any]) -> Message:
+    role = str(m.get("role") or "?")
+    msg = Message(role, text_of(m.get("content")))
+    tcs = m.get("tool_calls")
+    if isinstance(tcs, list):
+        for i, tc in enumerate(tcs):
+            if not isinstance(tc, dict):
+                continue
+            fn = as_dict(tc.get("function"))
+            msg.tool_calls.append(
+                ToolRequest(
+                    _str(tc.get("id")), str(fn.get("name") or ""), json_text(fn.get("arguments")), i
+                )
+            )
+    fc = m.get("function_call")
+    if isinstance(fc, dict):
+        msg.tool_calls.append(
+            ToolRequest(None, str(fc.get("name") or ""), json_text(fc.get("arguments")))
+        )
+    if role == "tool":
+        msg.tool_results.append(
+            ToolResult(_str(m.get("tool_call_id")), _str(m.get("name")), msg.text)
+        )
+    elif role == "function":
+        msg.tool_results.append(ToolResult(None, _str(m.get("name")), msg.text))
+    return msg
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _usage(u: Any, call: ParsedCall) -> None:
+    if not isinstance(u, dict):
+        return
+    call.input_tokens = as_int(u.get("prompt_tokens"))
+    call.output_tokens = as_int(u.get("completion_tokens"))
+    ptd = u.get("prompt_tokens_details")
+    if isinstance(ptd, dict):
+        call.cache_read_tokens = as_int(ptd.get("cached_tokens"))
+    ctd = u.get("completion_tokens_details")
+    if isinstance(ctd, dict):
+        call.reasoning_tokens = as_int(ctd.get("reasoning_tokens"))
+
+
+def _parse_response(resp: dict[str, Any], call: ParsedCall) -> None:
+    err = error_text(resp)
+    if err:
+        call.error = err
+    if isinstance(resp.get("model"), str):
+        call.model = resp["model"]
+    if isinstance(resp.get("id"), str):
+        call.response_id = resp["id"]
+    _usage(resp.get("usage"), call)
+    choices = resp.get("choices")
+    if not isinstance(choices, list) or not choices:
+        return
+    ch = choices[0] if isinstance(choices[0], dict) else {}
+    call.finish_reason = _str(ch.get("finish_reason"))
+    msg = ch.get("message")
+    if isinstance(msg, dict):
+        m = _message(msg)
+        call.response_text = m.text
+        call.tool_requests = m.tool_calls
+
+
+def _parse_stream(ex: Exchange, call: ParsedCall) -> None:
+    texts: list[str] = []
+    tools: dict[int, ToolRequest] = {}
+    args: dict[int, list[str]] = {}
+    bad = 0
+    for ev in sse_events(ex.response_body):
+        if ev.data.strip() == "[DONE]":
+            continue
+        obj = loads(ev.data)
+        if not isinstance(obj, dict):
+            bad += 1
+            continue
+        err = error_text(obj)
+        if err:
+            call.error = err
+            continue
+        if isinstance(obj.get("model"), str):
+            call.model = obj["model"]
+        if isinstance(obj.get("id"), str):
+            call.response_id = obj["id"]
+        if obj.get("usage"):
+            _usage(obj["usage"], call)
+        choices = obj.get("choices")
+        if not isinstance(choices, list):
+            continue
+        for ch in choices:
+            if not isinstance(ch, dict) or ch.get("index", 0) != 0:
+                continue
+            if ch.get("finish_reason"):
+                call.finish_reason = str(ch["finish_reason"])
+            d = ch.get("delta")
+            if not isinstance(d, dict):
+                continue
+            content = d.get("content")
+            got = False
+            if isinstance(content, str) and content:
+                texts.append(content)
+                got = True
+            for k in ("reasoning_content", "reasoning"):
+                if isinstance(d.get(k), str) and d[k]:
+                    got = True
+            tcs = d.get("tool_calls")
+            if isinstance(tcs, list):
+                for pos, tc in enumerate(tcs):
+                    if not isinstance(tc, dict):
+                        continue
+                    idx = tc.get("index")
+                    i = idx if isinstance(idx, int) else pos
+                    fn = as_dict(tc.get("function"))
+                    t = tools.get(i)
+                    if t is None:
+                        t = tools[i] = ToolRequest(None, "", "", i)
+                        args[i] = []
+                    if isinstance(tc.get("id"), str) and tc["id"]:
+                        t.id = tc["id"]
+                    if isinstance(fn.get("name"), str) and fn["name"]:
+                        t.name += fn["name"] if not t.name else ""
+                    a = fn.get("arguments")
+                    if isinstance(a, str):
+                        args[i].append(a)
+                    got = True
+            if got and call.first_token_offset is None:
+                call.first_token_offset = ev.end
+    if bad:
+        call.note(f"{bad} stream event(s) not JSON")
+    call.response_text = "".join(texts)
+    for i in sorted(tools):
+        tools[i].arguments = "".join(args[i])
+        call.tool_requests.append(tools[i])

@@ -1,0 +1,87 @@
+"""Group calls into conversations by message-history prefixes.
+
+An agent turn re-sends the whole history plus what happened since, so a
+call whose messages EXTEND an earlier call's messages (same process)
+continues that call's conversation.  Each message is normalised to role +
+content text + tool ids (:meth:`Message.key`), and histories are chained
+hashes: ``h[i] = H(h[i-1] || key(m[i]))``.  Only hashes are kept, never
+bodies, so memory stays bounded by the number of calls and messages.
+
+For a new call with prefix hashes ``h[1..n]`` (in request-start order) the
+LONGEST prefix ``h[i]`` (``i`` from ``n`` down to 1) equal to the full
+history of an earlier call in the same process names the conversation; if
+none matches, the call starts a new conversation.  OpenAI responses-API
+calls that chain with ``previous_response_id`` join the conversation of
+the call whose response had that id.
+
+Examples
+--------
+>>> from heron.analyze.providers.base import Message
+>>> idx = ConversationIndex()
+>>> a = prefix_hashes([Message("user", "hi")])
+>>> b = prefix_hashes([Message("user", "hi"), Message("assistant", "yo"), Message("user", "more")])
+>>> idx.assign(pid=1, call_id=0, prefixes=a), idx.assign(pid=1, call_id=1, prefixes=b)
+(0, 0)
+>>> idx.assign(pid=2, call_id=2, prefixes=b)
+2
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from heron.analyze.providers.base import Message
+
+_H = 8  # bytes per prefix hash: 64 bits, collisions negligible per process
+
+
+def prefix_hashes(messages: Sequence[Message]) -> bytes:
+    """Concatenated chained hashes of every prefix of ``messages``.
+
+    Examples
+    --------
+    >>> len(prefix_hashes([Message("user", "a"), Message("user", "b")]))
+    16
+    """
+    out = bytearray()
+    h = b""
+    for m in messages:
+        h = hashlib.blake2b(h + m.key().encode("utf-8", "replace"), digest_size=_H).digest()
+        out += h
+    return bytes(out)
+
+
+class ConversationIndex:
+    """Assigns conversation ids to calls visited in request-start order."""
+
+    def __init__(self) -> None:
+        self._full: dict[tuple[int | None, bytes], int] = {}
+        self._resp: dict[str, int] = {}
+
+    def assign(
+        self,
+        *,
+        pid: int | None,
+        call_id: int,
+        prefixes: bytes,
+        previous_response_id: str | None = None,
+        response_id: str | None = None,
+    ) -> int:
+        """Conversation id (the call_id of its first call) for this call."""
+        conv: int | None = None
+        if previous_response_id is not None:
+            conv = self._resp.get(previous_response_id)
+        n = len(prefixes) // _H
+        if conv is None:
+            for i in range(n, 0, -1):
+                conv = self._full.get((pid, prefixes[(i - 1) * _H : i * _H]))
+                if conv is not None:
+                    break
+        if conv is None:
+            conv = call_id
+        if n:
+            self._full.setdefault((pid, prefixes[(n - 1) * _H :]), conv)
+        if response_id is not None:
+            self._resp[response_id] = conv
+        return conv

@@ -190,6 +190,45 @@ def align_tool_calls(
             out.extend(AlignedStep("insert", None, head[j], None) for j in range(j1, j2))
         else:
             out.extend(_align_replace(base[i1:i2], head[j1:j2], min_similarity))
+    return _slide_down(out)
+
+
+def _slide_down(steps: list[AlignedStep]) -> list[AlignedStep]:
+    """Move pure insert/delete runs below equal calls with the same key.
+
+    ``[w] -> [w, w, w, w]`` may align the *last* w as equal; a reader expects
+    the first call kept and the repeats added after it (as ``git diff`` puts
+    a duplicated line after the original).  Sliding a run past an equal step
+    whose key equals the run's first call keeps both sequences intact.
+    """
+    out = list(steps)
+    i = 0
+    while i < len(out):
+        op = out[i].op
+        if op not in ("insert", "delete"):
+            i += 1
+            continue
+        j = i
+        while j < len(out) and out[j].op == op:
+            j += 1
+        moved = False
+        while j < len(out) and out[j].op == "equal":
+            eq, first = out[j], out[i]
+            run_first = first.head if op == "insert" else first.base
+            assert run_first is not None and eq.base is not None and eq.head is not None
+            if run_first.key != eq.base.key:
+                break
+            if op == "insert":
+                new_eq = AlignedStep("equal", eq.base, run_first, 1.0)
+                moved_out = AlignedStep("insert", None, eq.head, None)
+            else:
+                new_eq = AlignedStep("equal", run_first, eq.head, 1.0)
+                moved_out = AlignedStep("delete", eq.base, None, None)
+            out[i : j + 1] = [new_eq, *out[i + 1 : j], moved_out]
+            i, j = i + 1, j + 1
+            moved = True
+        if not moved:
+            i = j
     return out
 
 

@@ -72,6 +72,8 @@ def fmt_pct(base: float | None, head: float | None, pct: float | None) -> str:
         return "new"
     if pct is None:
         return "-"
+    if pct == 0:
+        return "0%"
     return f"{pct:+.0f}%" if abs(pct) >= 10 or float(pct).is_integer() else f"{pct:+.1f}%"
 
 
@@ -187,8 +189,6 @@ def summary_lines(result: DiffResult) -> list[str]:
             inv_parts.append(f"{kind} added {_names(added)}")
         if removed:
             inv_parts.append(f"{kind} removed {_names(removed)}")
-        for r in k.filter(pl.col("status") == "changed").iter_rows(named=True):
-            inv_parts.append(f"{kind} `{r['value']}` calls {r['base_calls']}→{r['head_calls']}")
     if inv_parts:
         lines.append("**Models and endpoints** " + "; ".join(inv_parts))
     loops = result.loops

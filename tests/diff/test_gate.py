@@ -88,7 +88,7 @@ def test_delta_compares_head_minus_base() -> None:
     assert not evaluate_gate(g, base=10, head=15).matched
     r = evaluate_gate(g, base=10, head=16)
     assert r.matched and r.value == 6
-    assert "calls>+5 matched: calls 10 -> 16 (+6), limit +5" == r.message
+    assert r.message == "calls>+5 matched: calls 10 -> 16 (+6), limit +5"
     assert evaluate_gate(parse_gate("calls<-2"), base=10, head=7).matched
     assert not evaluate_gate(parse_gate("calls<-2"), base=10, head=8).matched
 

@@ -1,13 +1,69 @@
 """Heron: Wireshark for AI agents.
 
 Analysis API (unprivileged; never imports bcc).  Capture lives in
-:mod:`heron.capture` and needs root.
+:mod:`heron.capture` and needs root.  The analysis functions are imported on
+first use, so ``import heron`` stays fast and does not load Polars.
+
+Examples
+--------
+>>> import heron
+>>> cap = heron.open("run.heron")                     # doctest: +SKIP
+>>> cap.calls.select("agent", "model", "output_tokens")   # doctest: +SKIP
+>>> heron.scan_calls("runs/*.heron").collect()        # doctest: +SKIP
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from heron.errors import HeronError
 
 __version__ = "0.1.0"
 
-__all__ = ["HeronError", "__version__"]
+_LAZY = {
+    "open": "heron.analyze.capture",
+    "Capture": "heron.analyze.capture",
+    "read_calls": "heron.analyze.capture",
+    "scan_calls": "heron.analyze.capture",
+    "read_tools": "heron.analyze.capture",
+    "scan_tools": "heron.analyze.capture",
+    "read_loops": "heron.analyze.capture",
+    "scan_loops": "heron.analyze.capture",
+}
+
+if TYPE_CHECKING:
+    from heron.analyze.capture import (
+        Capture,
+        open,
+        read_calls,
+        read_loops,
+        read_tools,
+        scan_calls,
+        scan_loops,
+        scan_tools,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'heron' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(mod), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "Capture",
+    "HeronError",
+    "__version__",
+    "open",
+    "read_calls",
+    "read_loops",
+    "read_tools",
+    "scan_calls",
+    "scan_loops",
+    "scan_tools",
+]

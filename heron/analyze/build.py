@@ -1,0 +1,707 @@
+"""One streaming pass from records to every public table.
+
+Theory of operation
+-------------------
+A capture is read ONCE per build.  Records stream from the reader through
+:meth:`Analysis.observe` (processes, connections, clock samples, stats,
+events: all small) and on into reassembly, which yields
+:class:`~heron.analyze.exchange.Exchange` objects.  Each exchange is handed to
+:meth:`Analysis.add_exchange`: a provider parser turns it into a
+:class:`~heron.analyze.providers.base.ParsedCall`, from which only ROW DATA
+is kept -- token counts, times, the tool calls requested, the NEW tool
+results (capped text), chained message-prefix hashes and a fingerprint.
+Bodies are dropped as soon as the exchange is parsed, so memory grows with
+the number of calls, not with the bytes captured.
+
+Reassembly may finish exchanges out of start order (a long-lived keep-alive
+connection flushes late), so conversation grouping and tool pairing, which
+need request-start order, run in :meth:`Analysis.finish` over the kept row
+data.  Monotonic times are converted to UTC there too, once every
+``CLOCK_SYNC`` sample has been seen.
+
+The exchanges table is the one place bodies are kept, capped at
+``body_cap`` bytes each (64 KiB by default); it is built by its own pass
+(``keep_bodies=True``) only when asked for.
+
+Examples
+--------
+>>> from heron.analyze.exchange import Exchange
+>>> a = Analysis("demo.heron")
+>>> a.observe({"k": 11, "s": 0, "t": 0, "realtime_ns": 1_700_000_000_000_000_000})
+>>> a.observe({"k": 3, "s": 1, "t": 0, "pid": 7, "exe": "/usr/bin/python3",
+...            "cmdline": ["python3", "agent.py"], "comm": "python3"})
+>>> a.add_exchange(Exchange(0, 1, 7, "1.1", method="POST", path="/v1/chat/completions",
+...     status=200, request_start_ns=1_000_000, response_end_ns=5_000_000,
+...     request_body=b'{"model":"m","messages":[{"role":"user","content":"hi"}]}',
+...     response_body=b'{"choices":[{"message":{"content":"yo"}}],"usage":{"prompt_tokens":3,"completion_tokens":1}}'))
+>>> t = a.finish()
+>>> t.calls.select("call_id", "agent", "model", "input_tokens", "duration_ms").row(0)
+(0, 'agent.py', 'm', 3, 4.0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from heron.analyze.agents import header_agent, is_auxiliary, process_agent
+from heron.analyze.clock import Clock
+from heron.analyze.conversations import ConversationIndex, prefix_hashes
+from heron.analyze.exchange import Exchange
+from heron.analyze.loops import detect_loops
+from heron.analyze.providers import ParsedCall, parse_exchange
+from heron.analyze.schema import frame
+from heron.analyze.tools import RESULT_CAP, ToolPairer
+from heron.format.records import RecordKind
+
+#: Bytes of each body kept in the exchanges table.
+BODY_CAP = 64 * 1024
+
+_WS = re.compile(r"\s+")
+
+
+@dataclass(slots=True)
+class Tables:
+    """Every public table of one capture, plus what was learned about it."""
+
+    calls: pl.DataFrame
+    tools: pl.DataFrame
+    loops: pl.DataFrame
+    processes: pl.DataFrame
+    connections: pl.DataFrame
+    exchanges: pl.DataFrame
+    events: pl.DataFrame
+    info: dict[str, Any]
+    warnings: list[str]
+
+
+@dataclass(slots=True)
+class _Call:
+    row: dict[str, Any]
+    start_ns: int | None
+    end_ns: int | None
+    prefixes: bytes
+    response_id: str | None
+    previous_response_id: str | None
+    tool_requests: list[tuple[str | None, str, str]]
+    new_results: list[tuple[str | None, str | None, str, bool | None]]
+    header_agent: str | None
+    chat: bool
+
+
+@dataclass(slots=True)
+class _Proc:
+    pid: int
+    ppid: int | None = None
+    comm: str | None = None
+    exe: str | None = None
+    cmdline: list[str] | None = None
+    cwd: str | None = None
+    uid: int | None = None
+    start_ns: int | None = None
+    exit_ns: int | None = None
+    exit_code: int | None = None
+    source: str | None = None
+    n_connections: int = 0
+
+
+@dataclass(slots=True)
+class _Conn:
+    conn: int
+    pid: int | None
+    fields: dict[str, Any] = field(default_factory=dict)
+    opened_ns: int | None = None
+    closed_ns: int | None = None
+    close_reason: str | None = None
+    bytes_out: int = 0
+    bytes_in: int = 0
+    http_version: str | None = None
+    n_exchanges: int = 0
+    n_calls: int = 0
+
+
+def fingerprint(call: ParsedCall) -> str | None:
+    """Near-identical-request fingerprint (see :mod:`heron.analyze.loops`).
+
+    Examples
+    --------
+    >>> from heron.analyze.providers.base import Message
+    >>> a = ParsedCall("openai", "chat.completions", model="m", messages=[Message("user", "hi  there")])
+    >>> b = ParsedCall("openai", "chat.completions", model="m", messages=[Message("user", "hi there ")])
+    >>> fingerprint(a) == fingerprint(b)
+    True
+    """
+    if not call.messages:
+        return None
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"{call.api}\x1e{call.model}\x1e".encode())
+    for m in call.messages:
+        h.update(_WS.sub(" ", m.key(ids=False)).strip().encode("utf-8", "replace"))
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+class Analysis:
+    """Accumulates one capture's tables from records and exchanges.
+
+    Parameters
+    ----------
+    capture
+        Value of every row's ``capture`` column (the file name).
+    keep_bodies
+        Keep exchange bodies (capped at ``body_cap``) for the exchanges table.
+    """
+
+    def __init__(
+        self,
+        capture: str,
+        *,
+        keep_bodies: bool = False,
+        body_cap: int = BODY_CAP,
+        result_cap: int = RESULT_CAP,
+    ) -> None:
+        self.capture = capture
+        self.keep_bodies = keep_bodies
+        self.body_cap = body_cap
+        self.result_cap = result_cap
+        self.clock = Clock()
+        self.procs: dict[int, _Proc] = {}
+        self.conns: dict[int, _Conn] = {}
+        self.calls: list[_Call] = []
+        self.exchange_rows: list[dict[str, Any]] = []
+        self.event_rows: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
+        self.info: dict[str, Any] = {"capture": capture}
+        self.lost: dict[str, int] = {}
+        self.n_records = 0
+        self.n_data = 0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self._handlers: dict[int, Callable[[dict[str, Any], Any], str]] = {
+            RecordKind.CAPTURE_START: self._capture_start,
+            RecordKind.CAPTURE_STOP: self._capture_stop,
+            RecordKind.CLOCK_SYNC: self._clock_sync,
+            RecordKind.PROCESS: self._process,
+            RecordKind.FORK: self._fork,
+            RecordKind.EXEC: self._exec,
+            RecordKind.EXIT: self._exit,
+            RecordKind.CONN_OPEN: self._conn_open,
+            RecordKind.CONN_CLOSE: self._conn_close,
+            RecordKind.STATS: self._stats,
+            RecordKind.ANNOTATION: self._annotation,
+        }
+
+    # -- records ---------------------------------------------------------
+
+    def tap(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        """Observe each record on its way to reassembly."""
+        for rec in records:
+            self.observe(rec)
+            yield rec
+
+    def observe(self, rec: dict[str, Any]) -> None:
+        """Take what the tables need from one record."""
+        self.n_records += 1
+        k = rec.get("k")
+        t = rec.get("t")
+        if isinstance(t, int):
+            if self.first_ns is None or t < self.first_ns:
+                self.first_ns = t
+            if self.last_ns is None or t > self.last_ns:
+                self.last_ns = t
+        if k == RecordKind.DATA:
+            self.n_data += 1
+            self._data(rec)
+            return
+        try:
+            kind = RecordKind(k).name if isinstance(k, int) else f"UNKNOWN_{k}"
+        except ValueError:
+            kind = f"UNKNOWN_{k}"
+        pid = rec.get("pid") if isinstance(rec.get("pid"), int) else None
+        conn = rec.get("conn") if isinstance(rec.get("conn"), int) else None
+        handler = self._handlers.get(k) if isinstance(k, int) else None
+        summary = handler(rec, t) if handler is not None else None
+        fields = {
+            key: (f"<{len(v)} bytes>" if isinstance(v, bytes) else v)
+            for key, v in rec.items()
+            if key not in ("k", "s", "t")
+        }
+        self.event_rows.append(
+            {
+                "seq": rec.get("s"),
+                "at": t,
+                "kind": kind,
+                "pid": pid,
+                "conn": conn,
+                "summary": summary or kind.lower(),
+                "fields": json.dumps(fields, default=str, ensure_ascii=False),
+            }
+        )
+
+    def _proc(self, pid: int) -> _Proc:
+        p = self.procs.get(pid)
+        if p is None:
+            p = self.procs[pid] = _Proc(pid)
+        return p
+
+    def _capture_start(self, rec: dict[str, Any], t: Any) -> str:
+        if isinstance(rec.get("realtime_ns"), int) and isinstance(t, int):
+            self.clock.add(t, rec["realtime_ns"])
+        for key in ("tool", "version", "target", "target_pid", "options"):
+            if key in rec:
+                self.info[key] = rec[key]
+        return f"capture started by {rec.get('tool')} {rec.get('version')}"
+
+    def _capture_stop(self, rec: dict[str, Any], t: Any) -> str:
+        self.info["stop_reason"] = rec.get("reason")
+        if rec.get("error"):
+            self.warnings.append(f"capture stopped with an error: {rec['error']}")
+        return f"capture stopped: {rec.get('reason')}"
+
+    def _clock_sync(self, rec: dict[str, Any], t: Any) -> str:
+        if isinstance(rec.get("realtime_ns"), int) and isinstance(t, int):
+            self.clock.add(t, rec["realtime_ns"])
+        return "clock sample"
+
+    def _process(self, rec: dict[str, Any], t: Any) -> str:
+        pid = rec.get("pid")
+        if not isinstance(pid, int):
+            return "process without pid"
+        p = self._proc(pid)
+        for key in ("ppid", "comm", "exe", "cwd", "uid", "source"):
+            v = rec.get(key)
+            if v is not None:
+                setattr(p, key, v)
+        if isinstance(rec.get("cmdline"), list):
+            p.cmdline = [str(a) for a in rec["cmdline"]]
+        st = rec.get("start_ns")
+        p.start_ns = st if isinstance(st, int) else (p.start_ns if p.start_ns is not None else t)
+        return f"process {pid} {p.comm or ''} {' '.join(p.cmdline or [])}".strip()
+
+    def _fork(self, rec: dict[str, Any], t: Any) -> str:
+        pid, ppid = rec.get("pid"), rec.get("ppid")
+        if not isinstance(pid, int):
+            return "fork"
+        p = self._proc(pid)
+        parent = self.procs.get(ppid) if isinstance(ppid, int) else None
+        p.ppid = ppid if isinstance(ppid, int) else p.ppid
+        p.comm = rec.get("comm") or p.comm or (parent.comm if parent else None)
+        if parent is not None and p.exe is None:
+            p.exe, p.cmdline, p.cwd, p.uid = parent.exe, parent.cmdline, parent.cwd, parent.uid
+        p.start_ns = p.start_ns if p.start_ns is not None else t
+        p.source = p.source or "fork"
+        return f"fork {ppid} -> {pid}"
+
+    def _exec(self, rec: dict[str, Any], t: Any) -> str:
+        pid = rec.get("pid")
+        if not isinstance(pid, int):
+            return "exec"
+        p = self._proc(pid)
+        if rec.get("comm"):
+            p.comm = rec["comm"]
+        if rec.get("filename"):
+            p.exe = rec["filename"]
+        if isinstance(rec.get("argv"), list):
+            p.cmdline = [str(a) for a in rec["argv"]]
+        if isinstance(rec.get("ppid"), int):
+            p.ppid = rec["ppid"]
+        p.start_ns = p.start_ns if p.start_ns is not None else t
+        p.source = p.source or "exec"
+        return f"exec {pid} {' '.join(p.cmdline or [p.exe or ''])}"
+
+    def _exit(self, rec: dict[str, Any], t: Any) -> str:
+        pid = rec.get("pid")
+        if not isinstance(pid, int):
+            return "exit"
+        p = self._proc(pid)
+        p.exit_ns = t if isinstance(t, int) else None
+        if isinstance(rec.get("exit_code"), int):
+            p.exit_code = rec["exit_code"]
+        return f"exit {pid} code={rec.get('exit_code')} signal={rec.get('signal')}"
+
+    def _conn_open(self, rec: dict[str, Any], t: Any) -> str:
+        conn = rec.get("conn")
+        if not isinstance(conn, int):
+            return "conn open"
+        pid = rec.get("pid") if isinstance(rec.get("pid"), int) else None
+        c = self.conns.get(conn) or _Conn(conn, pid)
+        self.conns[conn] = c
+        c.fields = {k: v for k, v in rec.items() if k not in ("k", "s", "t")}
+        c.opened_ns = t if isinstance(t, int) else c.opened_ns
+        if pid is not None:
+            self._proc(pid).n_connections += 1
+        peer = rec.get("sni") or rec.get("remote_addr")
+        return (
+            f"conn {conn} open {rec.get('transport')} pid {pid} -> {peer}:{rec.get('remote_port')}"
+        )
+
+    def _conn_close(self, rec: dict[str, Any], t: Any) -> str:
+        conn = rec.get("conn")
+        if isinstance(conn, int):
+            c = self.conns.get(conn) or _Conn(conn, rec.get("pid"))
+            self.conns[conn] = c
+            c.closed_ns = t if isinstance(t, int) else None
+            c.close_reason = rec.get("reason")
+        return f"conn {conn} close: {rec.get('reason')}"
+
+    def _stats(self, rec: dict[str, Any], t: Any) -> str:
+        lost = rec.get("lost")
+        if isinstance(lost, dict):
+            self.lost = {str(k): int(v) for k, v in lost.items() if isinstance(v, int)}
+        return f"stats: lost {sum(self.lost.values())}"
+
+    def _annotation(self, rec: dict[str, Any], t: Any) -> str:
+        return str(rec.get("text") or "annotation")
+
+    def _data(self, rec: dict[str, Any]) -> None:
+        conn = rec.get("conn")
+        if not isinstance(conn, int):
+            return
+        c = self.conns.get(conn)
+        if c is None:
+            pid = rec.get("pid") if isinstance(rec.get("pid"), int) else None
+            c = self.conns[conn] = _Conn(conn, pid)
+            c.opened_ns = rec.get("t")
+            if pid is not None:
+                self._proc(pid).n_connections += 1
+        off, ln = rec.get("offset"), rec.get("len")
+        if isinstance(off, int) and isinstance(ln, int):
+            if rec.get("dir") == 0:
+                c.bytes_out = max(c.bytes_out, off + ln)
+            else:
+                c.bytes_in = max(c.bytes_in, off + ln)
+
+    # -- exchanges -------------------------------------------------------
+
+    def add_exchange(self, ex: Exchange) -> None:
+        """Parse one exchange and keep its row data (not its bodies)."""
+        c = self.conns.get(ex.conn)
+        if c is not None:
+            c.n_exchanges += 1
+            c.http_version = c.http_version or ex.http_version
+        pid = ex.pid if ex.pid is not None else (c.pid if c is not None else None)
+        if pid is not None:
+            self._proc(pid)
+        self.exchange_rows.append(self._exchange_row(ex, pid))
+        parsed = parse_exchange(ex)
+        if parsed is None:
+            return
+        if c is not None:
+            c.n_calls += 1
+        self.calls.append(self._call(ex, pid, parsed, c))
+
+    def _host(self, ex: Exchange, c: _Conn | None) -> str | None:
+        if ex.authority:
+            return ex.authority
+        if c is not None:
+            f = c.fields
+            if f.get("sni"):
+                return str(f["sni"])
+            if f.get("remote_addr"):
+                port = f.get("remote_port")
+                return f"{f['remote_addr']}:{port}" if port else str(f["remote_addr"])
+        return None
+
+    def _exchange_row(self, ex: Exchange, pid: int | None) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "exchange_id": ex.exchange_id,
+            "conn": ex.conn,
+            "stream_id": ex.stream_id,
+            "pid": pid,
+            "http_version": ex.http_version,
+            "method": ex.method,
+            "scheme": ex.scheme,
+            "authority": ex.authority,
+            "path": ex.path,
+            "status": ex.status,
+            "request_headers": [{"name": k, "value": v} for k, v in ex.request_headers],
+            "response_headers": [{"name": k, "value": v} for k, v in ex.response_headers],
+            "request_body_size": ex.request_body_size,
+            "response_body_size": ex.response_body_size,
+            "request_start_at": ex.request_start_ns,
+            "request_end_at": ex.request_end_ns,
+            "response_start_at": ex.response_start_ns,
+            "response_end_at": ex.response_end_ns,
+            "partial": ex.partial,
+            "gap": ex.gap,
+            "truncated": ex.truncated,
+            "redacted": ex.redacted,
+            "mid_stream": ex.mid_stream,
+            "parse_error": ex.parse_error,
+        }
+        if self.keep_bodies:
+            cap = self.body_cap
+            row["request_body"] = ex.request_body[:cap]
+            row["response_body"] = ex.response_body[:cap]
+            row["request_body_capped"] = len(ex.request_body) > cap
+            row["response_body_capped"] = len(ex.response_body) > cap
+        return row
+
+    def _call(self, ex: Exchange, pid: int | None, p: ParsedCall, c: _Conn | None) -> _Call:
+        start = ex.request_start_ns
+        end = ex.response_end_ns if ex.response_end_ns is not None else ex.request_end_ns
+        ttft = None
+        if p.streamed and p.first_token_offset is not None and start is not None:
+            at = ex.time_at(p.first_token_offset)
+            if at is not None:
+                ttft = (at - start) / 1e6
+        problems = [x for x in (ex.parse_error, p.parse_error) if x]
+        head = ""
+        for m in p.messages:
+            if m.role in ("system", "developer", "user"):
+                head = m.text
+                break
+        row: dict[str, Any] = {
+            "capture": self.capture,
+            "pid": pid,
+            "host": self._host(ex, c),
+            "path": ex.path,
+            "provider": p.provider,
+            "api": p.api,
+            "model": p.model,
+            "streamed": p.streamed,
+            "status": ex.status,
+            "error": p.error,
+            "started_at": start,
+            "ended_at": end,
+            "duration_ms": (end - start) / 1e6 if start is not None and end is not None else None,
+            "ttfb_ms": (ex.response_start_ns - start) / 1e6
+            if start is not None and ex.response_start_ns is not None
+            else None,
+            "ttft_ms": ttft,
+            "input_tokens": p.input_tokens,
+            "output_tokens": p.output_tokens,
+            "cache_read_tokens": p.cache_read_tokens,
+            "cache_write_tokens": p.cache_write_tokens,
+            "reasoning_tokens": p.reasoning_tokens,
+            "finish_reason": p.finish_reason,
+            "n_messages": len(p.messages) if p.chat else p.n_inputs,
+            "n_tools_offered": p.n_tools_offered,
+            "n_tool_calls": len(p.tool_requests),
+            "request_bytes": ex.request_body_size or len(ex.request_body),
+            "response_bytes": ex.response_body_size or len(ex.response_body),
+            "partial": bool(ex.partial or ex.gap or ex.truncated or ex.mid_stream or problems),
+            "parse_error": "; ".join(problems) or None,
+            "exchange_id": ex.exchange_id,
+            "conn": ex.conn,
+            "http_version": ex.http_version,
+            "user_agent": ex.header("user-agent"),
+            "request_fingerprint": fingerprint(p) if p.chat else None,
+            "auxiliary": p.chat and is_auxiliary(head, p.n_tools_offered, None),
+        }
+        cap = self.result_cap
+        return _Call(
+            row=row,
+            start_ns=start,
+            end_ns=end,
+            prefixes=prefix_hashes(p.messages) if p.chat else b"",
+            response_id=p.response_id,
+            previous_response_id=p.previous_response_id,
+            tool_requests=[(t.id, t.name, t.arguments) for t in p.tool_requests],
+            new_results=[
+                (r.id, r.name, r.content[: cap + 1], r.is_error)
+                for r in p.tool_results
+                if r.trailing
+            ],
+            header_agent=header_agent(ex.request_headers),
+            chat=p.chat,
+        )
+
+    # -- tables ----------------------------------------------------------
+
+    def _utc(self, ns: Any) -> int | None:
+        return self.clock.to_utc(ns) if isinstance(ns, int) else None
+
+    def finish(self) -> Tables:
+        """Order, group, pair and convert everything into the public tables."""
+        if not self.clock and (self.calls or self.event_rows):
+            self.warnings.append("no clock samples in the capture: UTC times are unknown (null)")
+        order = sorted(
+            self.calls,
+            key=lambda c: (c.start_ns is None, c.start_ns or 0, c.row["exchange_id"]),
+        )
+        agents = self._agents(order)
+        convs = ConversationIndex()
+        pairer = ToolPairer(result_cap=self.result_cap)
+        call_rows: list[dict[str, Any]] = []
+        by_exchange: dict[int, int] = {}
+        for call_id, c in enumerate(order):
+            row = c.row
+            row["call_id"] = call_id
+            by_exchange[row["exchange_id"]] = call_id
+            conv = None
+            if c.chat:
+                conv = convs.assign(
+                    pid=row["pid"],
+                    call_id=call_id,
+                    prefixes=c.prefixes,
+                    previous_response_id=c.previous_response_id,
+                    response_id=c.response_id,
+                )
+                pairer.results(
+                    call_id=call_id,
+                    pid=row["pid"],
+                    conv=conv,
+                    start_ns=c.start_ns,
+                    results=c.new_results,
+                )
+                pairer.request(
+                    call_id=call_id,
+                    pid=row["pid"],
+                    conv=conv,
+                    end_ns=c.end_ns,
+                    requests=c.tool_requests,
+                )
+            row["conversation_id"] = conv
+            proc = self.procs.get(row["pid"]) if row["pid"] is not None else None
+            row["process"] = proc.comm if proc else None
+            row["exe"] = proc.exe if proc else None
+            row["agent"] = agents.get(row["pid"])
+            row["started_at"] = self._utc(row["started_at"])
+            row["ended_at"] = self._utc(row["ended_at"])
+            call_rows.append(row)
+        calls = frame("calls", call_rows)
+
+        tool_rows = []
+        for r in pairer.rows:
+            r["requested_at"] = self._utc(r.pop("requested_ns"))
+            r["result_at"] = self._utc(r.pop("result_ns"))
+            r["capture"] = self.capture
+            tool_rows.append(r)
+        tools = frame("tools", tool_rows)
+        loops = detect_loops(calls, tools)
+
+        n_calls_by_pid: dict[int | None, int] = {}
+        for r in call_rows:
+            n_calls_by_pid[r["pid"]] = n_calls_by_pid.get(r["pid"], 0) + 1
+        processes = frame(
+            "processes",
+            [
+                {
+                    "pid": p.pid,
+                    "ppid": p.ppid,
+                    "comm": p.comm,
+                    "exe": p.exe,
+                    "cmdline": p.cmdline,
+                    "cwd": p.cwd,
+                    "uid": p.uid,
+                    "agent": agents.get(p.pid) or process_agent(p.exe, p.cmdline, p.comm),
+                    "started_at": self._utc(p.start_ns),
+                    "exited_at": self._utc(p.exit_ns),
+                    "exit_code": p.exit_code,
+                    "n_connections": p.n_connections,
+                    "n_calls": n_calls_by_pid.get(p.pid, 0),
+                    "source": p.source,
+                }
+                for p in sorted(self.procs.values(), key=lambda p: p.pid)
+            ],
+        )
+        connections = frame(
+            "connections",
+            [
+                {
+                    "conn": c.conn,
+                    "pid": c.pid,
+                    "transport": c.fields.get("transport"),
+                    "lib": c.fields.get("lib"),
+                    "sni": c.fields.get("sni"),
+                    "remote_addr": c.fields.get("remote_addr"),
+                    "remote_port": c.fields.get("remote_port"),
+                    "local_addr": c.fields.get("local_addr"),
+                    "local_port": c.fields.get("local_port"),
+                    "opened_at": self._utc(c.opened_ns),
+                    "closed_at": self._utc(c.closed_ns),
+                    "close_reason": c.close_reason,
+                    "bytes_out": c.bytes_out,
+                    "bytes_in": c.bytes_in,
+                    "http_version": c.http_version,
+                    "n_exchanges": c.n_exchanges,
+                    "n_calls": c.n_calls,
+                }
+                for c in sorted(self.conns.values(), key=lambda c: c.conn)
+            ],
+        )
+        for r in self.exchange_rows:
+            r["call_id"] = by_exchange.get(r["exchange_id"])
+            for k in ("request_start_at", "request_end_at", "response_start_at", "response_end_at"):
+                r[k] = self._utc(r[k])
+        exchanges = frame("exchanges", self.exchange_rows)
+        for e in self.event_rows:
+            e["at"] = self._utc(e["at"])
+        events = frame("events", self.event_rows)
+
+        self._summarise_warnings(call_rows)
+        self.info.update(
+            {
+                "records": self.n_records,
+                "data_records": self.n_data,
+                "started_at": _dt(self._utc(self.first_ns)),
+                "ended_at": _dt(self._utc(self.last_ns)),
+                "duration_s": (self.last_ns - self.first_ns) / 1e9
+                if self.first_ns is not None and self.last_ns is not None
+                else None,
+                "calls": len(call_rows),
+                "tools": len(tool_rows),
+                "loops": loops.height,
+                "processes": processes.height,
+                "connections": connections.height,
+                "exchanges": exchanges.height,
+                "lost": dict(self.lost),
+                "warnings": list(self.warnings),
+            }
+        )
+        return Tables(
+            calls, tools, loops, processes, connections, exchanges, events, self.info, self.warnings
+        )
+
+    def _agents(self, order: list[_Call]) -> dict[int | None, str]:
+        out: dict[int | None, str] = {}
+        for c in order:
+            pid = c.row["pid"]
+            if c.header_agent and pid not in out:
+                out[pid] = c.header_agent
+        for c in order:
+            pid = c.row["pid"]
+            if pid not in out:
+                p = self.procs.get(pid) if pid is not None else None
+                out[pid] = (
+                    process_agent(p.exe, p.cmdline, p.comm) if p is not None else f"pid {pid}"
+                )
+        return out
+
+    def _summarise_warnings(self, call_rows: list[dict[str, Any]]) -> None:
+        lost = sum(self.lost.values())
+        if lost:
+            detail = ", ".join(f"{k}: {v}" for k, v in sorted(self.lost.items()) if v)
+            self.warnings.append(
+                f"the capture dropped {lost} events ({detail}); some traffic is missing"
+            )
+        gaps = sum(1 for r in self.exchange_rows if r["gap"] or r["mid_stream"])
+        partial = sum(1 for r in self.exchange_rows if r["partial"])
+        if gaps:
+            self.warnings.append(
+                f"{gaps} exchange(s) have missing bytes (gaps or mid-stream joins)"
+            )
+        if partial:
+            self.warnings.append(
+                f"{partial} exchange(s) are incomplete (capture ended or connection closed early)"
+            )
+        bad = sum(1 for r in call_rows if r["parse_error"])
+        if bad:
+            self.warnings.append(
+                f"{bad} call(s) could only be partly parsed (see calls.parse_error)"
+            )
+
+
+def _dt(ns: int | None) -> str | None:
+    if ns is None:
+        return None
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat()

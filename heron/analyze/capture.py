@@ -1,0 +1,519 @@
+"""The public analysis API: ``heron.open`` and the ``read_*``/``scan_*`` functions.
+
+A :class:`Capture` wraps one ``.heron`` file.  Its tables are built lazily,
+on first access, by ONE streaming pass over the file (records ->
+reassembly -> providers; see :mod:`heron.analyze.build`) and cached.  The
+exchanges table, the only one holding bodies (each capped at ``body_cap``
+bytes, 64 KiB by default), is built by a second pass only when asked for,
+so ``cap.calls`` on a 1 GB capture never holds the capture's bodies.
+
+A damaged file is analysed as far as it is readable: :attr:`Capture.warnings`
+says what was lost.  A file that is not a ``.heron`` file raises
+:class:`heron.format.errors.NotAHeronFile` (a :class:`heron.HeronError`) at
+:func:`open`.
+
+Examples
+--------
+>>> import heron                                            # doctest: +SKIP
+>>> cap = heron.open("run.heron")                           # doctest: +SKIP
+>>> cap.calls.select("call_id", "agent", "model", "input_tokens", "output_tokens", "ttft_ms")
+... # doctest: +SKIP
+shape: (3, 6)
+┌─────────┬──────────┬─────────────┬──────────────┬───────────────┬─────────┐
+│ call_id ┆ agent    ┆ model       ┆ input_tokens ┆ output_tokens ┆ ttft_ms │
+│ ---     ┆ ---      ┆ ---         ┆ ---          ┆ ---           ┆ ---     │
+│ i64     ┆ str      ┆ str         ┆ i64          ┆ i64           ┆ f64     │
+╞═════════╪══════════╪═════════════╪══════════════╪═══════════════╪═════════╡
+│ 0       ┆ agent.py ┆ gpt-4o-mini ┆ 52           ┆ 18            ┆ 41.2    │
+│ 1       ┆ agent.py ┆ gpt-4o-mini ┆ 97           ┆ 12            ┆ 38.9    │
+│ 2       ┆ agent.py ┆ gpt-4o-mini ┆ 130          ┆ 25            ┆ 40.1    │
+└─────────┴──────────┴─────────────┴──────────────┴───────────────┴─────────┘
+"""
+
+from __future__ import annotations
+
+import functools
+import glob as _glob
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Any
+
+import polars as pl
+
+from heron.analyze.build import BODY_CAP, Analysis, Tables
+from heron.analyze.exchange import Exchange
+from heron.analyze.loops import detect_loops
+from heron.analyze.providers import ParsedCall, parse_exchange
+from heron.analyze.schema import TABLES, schema
+from heron.errors import HeronError
+
+Source = str | os.PathLike[str] | IO[bytes]
+
+
+class NoSuchCall(HeronError):
+    """A call id that is not in the capture."""
+
+
+@dataclass(slots=True)
+class CallDetail:
+    """One call in full: its row, exchange and parsed request/response."""
+
+    row: dict[str, Any]
+    exchange: Exchange
+    parsed: ParsedCall
+
+
+def _records_and_exchanges(
+    reader: Iterable[dict[str, Any]], analysis: Analysis
+) -> Iterator[Exchange]:
+    from heron.analyze.reassembly import iter_exchanges
+
+    yield from iter_exchanges(analysis.tap(reader))
+
+
+class Capture:
+    """One ``.heron`` capture and its tables.  Create with :func:`open`.
+
+    Parameters
+    ----------
+    source
+        Path, or a binary file object (read from its current position; a
+        non-seekable stream is spooled to a temporary file once).
+    body_cap
+        Bytes of each body kept in :attr:`exchanges`.
+
+    Examples
+    --------
+    >>> cap = Capture("run.heron")                              # doctest: +SKIP
+    >>> cap.tools.select("name", "arguments", "latency_ms")     # doctest: +SKIP
+    shape: (1, 3)
+    ┌─────────────┬────────────────────┬────────────┐
+    │ name        ┆ arguments          ┆ latency_ms │
+    │ ---         ┆ ---                ┆ ---        │
+    │ str         ┆ str                ┆ f64        │
+    ╞═════════════╪════════════════════╪════════════╡
+    │ get_weather ┆ {"city": "Paris"}  ┆ 3.2        │
+    └─────────────┴────────────────────┴────────────┘
+    """
+
+    def __init__(self, source: Source, *, body_cap: int = BODY_CAP) -> None:
+        self.body_cap = body_cap
+        self._path: str | None = None
+        self._file: IO[bytes] | None = None
+        self._start = 0
+        self._spool: IO[bytes] | None = None
+        if isinstance(source, str | os.PathLike):
+            self._path = os.fspath(source)
+            self.name = os.path.basename(self._path)
+            if not os.path.exists(self._path):
+                raise HeronError(f"no such file: {self._path}")
+            if os.path.isdir(self._path):
+                raise HeronError(f"expected a .heron file, found a directory: {self._path}")
+        else:
+            self.name = os.path.basename(str(getattr(source, "name", "<stream>")))
+            f = source
+            seekable = False
+            try:
+                seekable = f.seekable()
+                if seekable:
+                    self._start = f.tell()
+            except (AttributeError, OSError, ValueError):
+                seekable = False
+            if not seekable:
+                spool = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the Capture
+                shutil.copyfileobj(f, spool)
+                spool.seek(0)
+                self._spool = f = spool
+            self._file = f
+        self._tables: Tables | None = None
+        self._exchanges: pl.DataFrame | None = None
+        self._header: dict[str, Any] = dict(self._reader().header or {})
+
+    def __repr__(self) -> str:
+        return f"<heron.Capture {self.name!r}>"
+
+    def _reader(self) -> Any:
+        from heron.format import Reader
+
+        if self._path is not None:
+            return Reader(self._path)
+        assert self._file is not None
+        self._file.seek(self._start)
+        return Reader(self._file)
+
+    def _pass(self, *, keep_bodies: bool) -> Tables:
+        analysis = Analysis(self.name, keep_bodies=keep_bodies, body_cap=self.body_cap)
+        reader = self._reader()
+        try:
+            for ex in _records_and_exchanges(reader, analysis):
+                analysis.add_exchange(ex)
+        except HeronError as e:  # damage the reader could not skip: keep what we have
+            analysis.warnings.append(f"stopped reading early: {e}")
+        analysis.warnings[:0] = _report_lines(getattr(reader, "report", None))
+        analysis.info["header"] = self._header
+        return analysis.finish()
+
+    def _built(self) -> Tables:
+        if self._tables is None:
+            self._tables = self._pass(keep_bodies=False)
+        return self._tables
+
+    @property
+    def calls(self) -> pl.DataFrame:
+        """One row per LLM call (:data:`heron.analyze.schema.CALLS`)."""
+        return self._built().calls
+
+    @property
+    def tools(self) -> pl.DataFrame:
+        """One row per tool call a model requested (:data:`heron.analyze.schema.TOOLS`)."""
+        return self._built().tools
+
+    @property
+    def loops(self) -> pl.DataFrame:
+        """One row per detected loop, default thresholds (:func:`heron.analyze.loops.detect_loops`)."""
+        return self._built().loops
+
+    def find_loops(self, **thresholds: Any) -> pl.DataFrame:
+        """Loops with other thresholds (keywords of :func:`~heron.analyze.loops.detect_loops`).
+
+        Examples
+        --------
+        >>> cap.find_loops(min_tool_repeats=2)     # doctest: +SKIP
+        """
+        return detect_loops(self.calls, self.tools, **thresholds)
+
+    @property
+    def processes(self) -> pl.DataFrame:
+        """One row per process seen (:data:`heron.analyze.schema.PROCESSES`)."""
+        return self._built().processes
+
+    @property
+    def connections(self) -> pl.DataFrame:
+        """One row per connection (:data:`heron.analyze.schema.CONNECTIONS`)."""
+        return self._built().connections
+
+    @property
+    def events(self) -> pl.DataFrame:
+        """Every non-data record, readable (:data:`heron.analyze.schema.EVENTS`)."""
+        return self._built().events
+
+    @property
+    def exchanges(self) -> pl.DataFrame:
+        """One row per HTTP exchange with bodies capped at ``body_cap`` (second pass)."""
+        if self._exchanges is None:
+            ids = self.calls.select("exchange_id", "call_id")
+            ex = self._pass(keep_bodies=True).exchanges.drop("call_id")
+            self._exchanges = ex.join(ids, on="exchange_id", how="left").select(
+                list(schema("exchanges").names())
+            )
+        return self._exchanges
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """What the capture is: header, time range, counts, losses, warnings."""
+        return self._built().info
+
+    @property
+    def header(self) -> dict[str, Any]:
+        """The file header (no analysis pass needed)."""
+        return self._header
+
+    @property
+    def warnings(self) -> list[str]:
+        """What was lost or could not be parsed (empty for a clean capture)."""
+        return self._built().warnings
+
+    def table(self, name: str) -> pl.DataFrame:
+        """A public table by name (``calls``, ``tools``, ...).
+
+        Examples
+        --------
+        >>> cap.table("loops").columns[:3]     # doctest: +SKIP
+        ['loop_id', 'pid', 'conversation_id']
+        """
+        if name not in TABLES:
+            schema(name)  # raises the clear error
+        df: pl.DataFrame = getattr(self, name)
+        return df
+
+    def to_arrow(self, name: str) -> Any:
+        """A public table as a ``pyarrow.Table``.
+
+        Examples
+        --------
+        >>> cap.to_arrow("calls").num_rows     # doctest: +SKIP
+        3
+        """
+        return self.table(name).to_arrow()
+
+    def call(self, call_id: int) -> CallDetail:
+        """One call in full (re-reads the file to find its exchange).
+
+        Examples
+        --------
+        >>> [m.role for m in cap.call(1).parsed.messages]     # doctest: +SKIP
+        ['system', 'user', 'assistant', 'tool']
+        """
+        rows = self.calls.filter(pl.col("call_id") == call_id)
+        if rows.height == 0:
+            raise NoSuchCall(
+                f"no call {call_id} in {self.name}: expected a call_id between 0 and "
+                f"{self.calls.height - 1}"
+                if self.calls.height
+                else f"no calls in {self.name}"
+            )
+        row = rows.row(0, named=True)
+        analysis = Analysis(self.name)
+        for ex in _records_and_exchanges(self._reader(), analysis):
+            if ex.exchange_id == row["exchange_id"]:
+                parsed = parse_exchange(ex)
+                if parsed is not None:
+                    return CallDetail(row, ex, parsed)
+        raise NoSuchCall(f"call {call_id}'s exchange was not found on re-reading {self.name}")
+
+    def conversation(self, call_id: int) -> pl.DataFrame:
+        """The calls of ``call_id``'s conversation, in order.
+
+        Examples
+        --------
+        >>> cap.conversation(2)["call_id"].to_list()     # doctest: +SKIP
+        [0, 1, 2]
+        """
+        conv = self.calls.filter(pl.col("call_id") == call_id)["conversation_id"]
+        if conv.len() == 0 or conv[0] is None:
+            return self.calls.filter(pl.col("call_id") == call_id)
+        return self.calls.filter(pl.col("conversation_id") == conv[0]).sort("call_id")
+
+
+def _report_lines(report: Any) -> list[str]:
+    """Readable lines from the reader's loss report, whatever its shape."""
+    if not report:
+        return []
+    if isinstance(report, str):
+        return [report]
+    lines = getattr(report, "lines", None)
+    if callable(lines):
+        return [str(x) for x in lines()]
+    if isinstance(report, list | tuple):
+        return [str(x) for x in report]
+    problems = getattr(report, "problems", None) or getattr(report, "losses", None)
+    if isinstance(problems, list | tuple):
+        return [str(x) for x in problems]
+    clean = getattr(report, "clean", None)
+    if clean is True or getattr(report, "ok", None) is True:
+        return []
+    text = str(report)
+    return [text] if text else []
+
+
+def open(source: Source, *, body_cap: int = BODY_CAP) -> Capture:
+    """Open a ``.heron`` capture for analysis.
+
+    Parameters
+    ----------
+    source
+        A path (``str`` or ``Path``) or a binary file object.
+    body_cap
+        Bytes of each body kept in the ``exchanges`` table (default 64 KiB).
+
+    Returns
+    -------
+    Capture
+        With lazily built, cached ``calls``, ``tools``, ``loops``,
+        ``processes``, ``connections``, ``exchanges`` and ``events`` tables.
+
+    Raises
+    ------
+    heron.HeronError
+        The file does not exist or is not a ``.heron`` file.
+
+    Examples
+    --------
+    >>> cap = heron.open("run.heron")                               # doctest: +SKIP
+    >>> cap.loops.select("kind", "signature", "count")              # doctest: +SKIP
+    shape: (1, 3)
+    ┌────────────────────┬────────────────────────────┬───────┐
+    │ kind               ┆ signature                  ┆ count │
+    │ ---                ┆ ---                        ┆ ---   │
+    │ str                ┆ str                        ┆ i64   │
+    ╞════════════════════╪════════════════════════════╪═══════╡
+    │ repeated_tool_call ┆ read_file({"path":"a.txt"}) ┆ 4     │
+    └────────────────────┴────────────────────────────┴───────┘
+    """
+    return Capture(source, body_cap=body_cap)
+
+
+def _paths(paths_or_glob: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[str]:
+    if isinstance(paths_or_glob, str | os.PathLike):
+        p = os.fspath(paths_or_glob)
+        if any(ch in p for ch in "*?["):
+            found = sorted(_glob.glob(p, recursive=True))
+            if not found:
+                raise HeronError(f"no capture matches {p!r}")
+            return found
+        return [p]
+    return [os.fspath(p) for p in paths_or_glob]
+
+
+def _read(table: str, source: Source) -> pl.DataFrame:
+    return Capture(source).table(table)
+
+
+def read_calls(source: Source) -> pl.DataFrame:
+    """The ``calls`` table of one capture (:data:`heron.analyze.schema.CALLS`).
+
+    Examples
+    --------
+    >>> heron.read_calls("run.heron").select("capture", "model", "status")   # doctest: +SKIP
+    shape: (2, 3)
+    ┌───────────┬─────────────┬────────┐
+    │ capture   ┆ model       ┆ status │
+    │ ---       ┆ ---         ┆ ---    │
+    │ str       ┆ str         ┆ i64    │
+    ╞═══════════╪═════════════╪════════╡
+    │ run.heron ┆ gpt-4o-mini ┆ 200    │
+    │ run.heron ┆ gpt-4o-mini ┆ 429    │
+    └───────────┴─────────────┴────────┘
+    """
+    return _read("calls", source)
+
+
+def read_tools(source: Source) -> pl.DataFrame:
+    """The ``tools`` table of one capture (:data:`heron.analyze.schema.TOOLS`).
+
+    Examples
+    --------
+    >>> heron.read_tools("run.heron")["name"].to_list()   # doctest: +SKIP
+    ['get_weather', 'get_weather']
+    """
+    return _read("tools", source)
+
+
+def read_loops(source: Source) -> pl.DataFrame:
+    """The ``loops`` table of one capture (:data:`heron.analyze.schema.LOOPS`).
+
+    Examples
+    --------
+    >>> heron.read_loops("run.heron")["kind"].to_list()   # doctest: +SKIP
+    ['retry_storm']
+    """
+    return _read("loops", source)
+
+
+def _scan(table: str, paths_or_glob: Any) -> pl.LazyFrame:
+    paths = _paths(paths_or_glob)
+    sch = schema(table)
+    frames = [pl.defer(functools.partial(_read, table, p), schema=sch) for p in paths]
+    if not frames:
+        return pl.LazyFrame(schema=sch)
+    return pl.concat(frames, how="vertical")
+
+
+def scan_calls(
+    paths_or_glob: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> pl.LazyFrame:
+    """A LazyFrame of the ``calls`` of many captures; ``capture`` names the file.
+
+    Each file is analysed only when the frame is collected.
+
+    Examples
+    --------
+    >>> (heron.scan_calls("runs/*.heron")                              # doctest: +SKIP
+    ...    .group_by("capture").agg(pl.len(), pl.col("output_tokens").sum()).collect())
+    shape: (2, 3)
+    ┌─────────┬─────┬───────────────┐
+    │ capture ┆ len ┆ output_tokens │
+    │ ---     ┆ --- ┆ ---           │
+    │ str     ┆ u32 ┆ i64           │
+    ╞═════════╪═════╪═══════════════╡
+    │ a.heron ┆ 3   ┆ 55            │
+    │ b.heron ┆ 4   ┆ 71            │
+    └─────────┴─────┴───────────────┘
+    """
+    return _scan("calls", paths_or_glob)
+
+
+def scan_tools(
+    paths_or_glob: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> pl.LazyFrame:
+    """A LazyFrame of the ``tools`` of many captures.
+
+    Examples
+    --------
+    >>> heron.scan_tools(["a.heron", "b.heron"]).select("capture", "name").collect()   # doctest: +SKIP
+    """
+    return _scan("tools", paths_or_glob)
+
+
+def scan_loops(
+    paths_or_glob: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+) -> pl.LazyFrame:
+    """A LazyFrame of the ``loops`` of many captures (``capture`` column added).
+
+    Examples
+    --------
+    >>> heron.scan_loops("runs/*.heron").filter(pl.col("kind") == "retry_storm").collect()   # doctest: +SKIP
+    """
+    paths = _paths(paths_or_glob)
+    sch = pl.Schema({**dict(schema("loops")), "capture": pl.String()})
+
+    def one(p: str) -> pl.DataFrame:
+        cap = Capture(p)
+        return cap.loops.with_columns(pl.lit(cap.name, dtype=pl.String).alias("capture"))
+
+    frames = [pl.defer(functools.partial(one, p), schema=sch) for p in paths]
+    if not frames:
+        return pl.LazyFrame(schema=sch)
+    return pl.concat(frames, how="vertical")
+
+
+def bench_calls(path: str | os.PathLike[str]) -> dict[str, float]:
+    """Time ``calls`` against the raw record-decode floor of the same file.
+
+    For the bench harness: returns seconds for iterating
+    :class:`heron.format.Reader` alone (``decode_s``), for building the
+    calls table (``calls_s``), their ratio, and the row count.
+
+    Examples
+    --------
+    >>> r = bench_calls("big.heron")        # doctest: +SKIP
+    >>> sorted(r)                           # doctest: +SKIP
+    ['calls', 'calls_s', 'decode_s', 'ratio', 'records']
+    """
+    import time
+
+    from heron.format import Reader
+
+    t0 = time.perf_counter()
+    n = 0
+    for _ in Reader(os.fspath(path)):
+        n += 1
+    t1 = time.perf_counter()
+    calls = Capture(path).calls
+    t2 = time.perf_counter()
+    decode, build = t1 - t0, t2 - t1
+    return {
+        "decode_s": decode,
+        "calls_s": build,
+        "ratio": build / decode if decode > 0 else float("inf"),
+        "records": float(n),
+        "calls": float(calls.height),
+    }
+
+
+__all__ = [
+    "CallDetail",
+    "Capture",
+    "NoSuchCall",
+    "bench_calls",
+    "open",
+    "read_calls",
+    "read_loops",
+    "read_tools",
+    "scan_calls",
+    "scan_loops",
+    "scan_tools",
+]

@@ -1,0 +1,1 @@
+"""One module per provider API shape; each turns a request into a scripted reply."""

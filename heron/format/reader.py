@@ -1,0 +1,929 @@
+"""Readers for ``.heron`` files: streaming (recovering) and seeking.
+
+:class:`Reader` walks the file front to back and never needs the footer: it
+works on pipes, on files still being written, and on truncated or partly
+corrupt files.  It yields every record of every intact chunk and records in
+:attr:`Reader.report` exactly what was lost: byte ranges, chunk numbers, CRCs,
+and the sequence numbers of the missing records.
+
+:class:`IndexedReader` uses the footer's index (when present and intact) to
+jump to a time range; without one it builds the index by scanning.
+
+Both share :class:`_Decoder`, which turns chunk payloads into records and
+keeps the dedup window (see :mod:`heron.format._dedup`).
+
+Examples
+--------
+>>> import io
+>>> from heron.format import Writer, RecordKind
+>>> buf = io.BytesIO()
+>>> with Writer(buf) as w:
+...     _ = w.append(RecordKind.ANNOTATION, 1, text="a")
+...     _ = w.data(2, conn=1, pid=1, dir=0, offset=0, length=5, data=b"hello")
+>>> r = Reader(io.BytesIO(buf.getvalue()))
+>>> [rec["k"] for rec in r], r.report.intact
+([12, 8], True)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import uuid
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, BinaryIO
+
+import msgpack
+import zstandard
+
+from heron.format import _framing as fr
+from heron.format._blocks import Block, BlockScanner, Damage, EndMarker
+from heron.format.errors import (
+    CorruptBlock,
+    CorruptHeader,
+    FormatError,
+    IncompatibleFeature,
+    NotAHeronFile,
+    TruncatedFile,
+    UnsupportedVersion,
+)
+from heron.format.records import RecordKind
+
+__all__ = ["ChunkInfo", "IndexedReader", "Loss", "ReadReport", "Reader", "open_source"]
+
+Record = dict[str, Any]
+_DATA = int(RecordKind.DATA)
+_STATS = int(RecordKind.STATS)
+_KNOWN_KINDS = frozenset(int(k) for k in RecordKind)
+
+
+class SourceError(FormatError):
+    """The input could not be opened or read."""
+
+
+def open_source(src: str | os.PathLike[str] | BinaryIO) -> tuple[BinaryIO, bool, str]:
+    """Return ``(binary file, we_own_it, display name)`` for any accepted input.
+
+    Examples
+    --------
+    >>> f, owned, name = open_source(io.BytesIO(b""))
+    >>> owned, name
+    (False, '<stream>')
+    """
+    if isinstance(src, (str, os.PathLike)):
+        path = os.fspath(src)
+        if path == "-":
+            return sys.stdin.buffer, False, "<stdin>"
+        try:
+            return open(path, "rb"), True, path  # noqa: SIM115 (closed by the reader)
+        except OSError as e:
+            raise SourceError(f"{path}: cannot open: {e.strerror or e}") from None
+    if not hasattr(src, "read"):
+        raise SourceError(f"expected a path or a binary file object, got {type(src).__name__}")
+    return src, False, str(getattr(src, "name", "<stream>"))
+
+
+@dataclass
+class Loss:
+    """One thing a reader could not recover, and where.
+
+    ``kind`` is one of ``corrupt-block`` (CRC mismatch), ``damaged-bytes``
+    (no valid block there), ``truncated`` (file ends inside a block),
+    ``bad-chunk`` (CRC fine but undecodable), ``missing-ref`` (a DATA record
+    whose dedup base was lost), ``missing-records`` (records the index says
+    exist but were never seen), ``bad-index`` and ``bad-header``.
+    ``first_seq``/``last_seq`` give the missing records (inclusive;
+    ``last_seq`` None means "up to the unknown end").
+    """
+
+    kind: str
+    offset: int | None = None
+    end: int | None = None
+    chunk_index: int | None = None
+    first_seq: int | None = None
+    last_seq: int | None = None
+    expected_crc: int | None = None
+    actual_crc: int | None = None
+    block_type: int | None = None
+    base_seq: int | None = None
+    bytes_unavailable: int | None = None
+    claimed: tuple[int, int] | None = None  # (first_seq, count) from an unverified header
+    detail: str = ""
+
+    def describe(self) -> str:
+        """One line for humans.
+
+        Examples
+        --------
+        >>> Loss("truncated", offset=10, end=20, first_seq=3).describe()
+        'truncated: bytes 10..20 (10 bytes); records seq 3.. lost'
+        """
+        parts = [self.kind + ":"]
+        if self.offset is not None:
+            if self.end is not None and self.end != self.offset:
+                parts.append(f"bytes {self.offset}..{self.end} ({self.end - self.offset} bytes)")
+            else:
+                parts.append(f"at byte {self.offset}")
+        if self.chunk_index is not None:
+            parts.append(f"chunk #{self.chunk_index}")
+        if self.expected_crc is not None and self.actual_crc is not None:
+            parts.append(f"crc stored 0x{self.expected_crc:08x} computed 0x{self.actual_crc:08x}")
+        s = " ".join(parts)
+        if self.kind == "missing-ref":
+            s += (
+                f" record seq {self.first_seq} references seq {self.base_seq}, which was lost;"
+                f" {self.bytes_unavailable} bytes of its data unavailable"
+            )
+        elif self.first_seq is not None:
+            if self.last_seq is None:
+                s += f"; records seq {self.first_seq}.. lost"
+            elif self.last_seq == self.first_seq:
+                s += f"; record seq {self.first_seq} lost"
+            else:
+                n = self.last_seq - self.first_seq + 1
+                s += f"; records seq {self.first_seq}..{self.last_seq} lost ({n})"
+        elif self.kind not in ("bad-index", "bad-header"):
+            s += "; no records lost"
+        if self.claimed is not None and self.first_seq is None:
+            s += f"; header claims seq {self.claimed[0]}..{self.claimed[0] + self.claimed[1] - 1}"
+        if self.detail:
+            s += f" ({self.detail})"
+        return s
+
+
+@dataclass
+class ReadReport:
+    """What a reader saw: counts, clean close, and every :class:`Loss`.
+
+    Examples
+    --------
+    >>> ReadReport().intact
+    False
+    """
+
+    chunks: int = 0
+    records: int = 0
+    losses: list[Loss] = field(default_factory=list)
+    closed: bool = False  # footer seen
+    end_magic: bool = False
+    next_seq: int = 0  # one past the last sequence number seen
+    total_records: int | None = None  # from the footer/index, when present
+    unknown_kinds: dict[int, int] = field(default_factory=dict)
+    unknown_blocks: dict[int, int] = field(default_factory=dict)
+    kinds: dict[int, int] = field(default_factory=dict)
+    first_t: int | None = None
+    last_t: int | None = None
+    last_stats: Record | None = None
+
+    @property
+    def intact(self) -> bool:
+        """True when the file was closed cleanly and nothing was lost."""
+        return self.closed and self.end_magic and not self.losses
+
+    @property
+    def missing_seqs(self) -> list[tuple[int, int | None]]:
+        """Inclusive ranges of lost record sequence numbers (``None`` = open end)."""
+        return [
+            (x.first_seq, x.last_seq)
+            for x in self.losses
+            if x.first_seq is not None and x.kind != "missing-ref"
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkInfo:
+    """One chunk as listed in the index (or found by a scan)."""
+
+    offset: int
+    size: int
+    first_seq: int
+    count: int
+    min_t: int
+    max_t: int
+    flags: int
+    data_bytes: int
+
+    @property
+    def independent(self) -> bool:
+        """No record here or later references a DATA payload from before this chunk."""
+        return bool(self.flags & fr.CHUNK_FLAG_INDEPENDENT)
+
+
+def parse_header(payload: bytes) -> Record:
+    """Decode a HEADER block payload into the :attr:`Reader.header` dict.
+
+    Raises :class:`UnsupportedVersion` for another major version and
+    :class:`IncompatibleFeature` for unknown incompatible flags.
+
+    Examples
+    --------
+    >>> p = fr.FILE_HEADER.pack(1, 0, 0, 0, bytes(16)) + msgpack.packb({"host": "h"})
+    >>> parse_header(p)["host"], parse_header(p)["version"]
+    ('h', '1.0')
+    """
+    if len(payload) < fr.FILE_HEADER.size:
+        raise CorruptHeader(
+            f"file header block is {len(payload)} bytes; expected at least {fr.FILE_HEADER.size}"
+        )
+    major, minor, compat, incompat, uid = fr.FILE_HEADER.unpack_from(payload)
+    if major != fr.VERSION_MAJOR:
+        raise UnsupportedVersion(
+            f"file format version {major}.{minor}; this reader implements {fr.VERSION_MAJOR}.x"
+        )
+    unknown = incompat & ~fr.KNOWN_INCOMPAT
+    if unknown:
+        raise IncompatibleFeature(unknown)
+    try:
+        meta = msgpack.unpackb(payload[fr.FILE_HEADER.size :], raw=False)
+    except Exception as e:  # any undecodable bytes: the header is unusable
+        raise CorruptHeader(f"file header metadata is not valid msgpack: {e}") from None
+    if not isinstance(meta, dict):
+        raise CorruptHeader(f"file header metadata is a {type(meta).__name__}, expected a map")
+    out: Record = dict(meta)
+    out.update(
+        version=f"{major}.{minor}",
+        version_major=major,
+        version_minor=minor,
+        compat_flags=compat,
+        incompat_flags=incompat,
+        uuid=str(uuid.UUID(bytes=uid)),
+    )
+    return out
+
+
+class _Decoder:
+    """Chunk payload -> records, with the dedup window and loss accounting."""
+
+    def __init__(self, report: ReadReport, *, skip_unknown: bool = True) -> None:
+        self.report = report
+        self.skip_unknown = skip_unknown
+        self.window = 0
+        self._win: dict[int, bytes] = {}
+        self._order: deque[int] = deque()
+        self._total = 0
+        self._dctx = zstandard.ZstdDecompressor()
+        self._pending: list[Loss] = []  # losses whose missing seqs are not known yet
+        self.chunk_index = 0
+
+    # -- damage ------------------------------------------------------------
+
+    def damage(self, d: Damage) -> Loss:
+        rep = self.report
+        claimed = None
+        if d.block_type == fr.BlockType.CHUNK and len(d.payload_head) >= fr.CHUNK_HEADER.size:
+            h = fr.CHUNK_HEADER.unpack_from(d.payload_head)
+            claimed = (int(h[4]), int(h[3]))
+        if d.kind == "crc":
+            kind = "corrupt-block"
+            if d.block_type == fr.BlockType.INDEX or d.block_type == fr.BlockType.FOOTER:
+                kind = "bad-index"
+            elif d.block_type == fr.BlockType.HEADER:
+                kind = "bad-header"
+        else:
+            kind = "truncated" if d.kind == "truncated" else "damaged-bytes"
+        idx = self.chunk_index if d.block_type in (fr.BlockType.CHUNK, None) else None
+        loss = Loss(
+            kind,
+            offset=d.offset,
+            end=d.end,
+            chunk_index=idx,
+            expected_crc=d.expected_crc,
+            actual_crc=d.actual_crc,
+            block_type=d.block_type,
+            claimed=claimed,
+        )
+        if d.block_type == fr.BlockType.CHUNK:
+            self.chunk_index += 1
+        rep.losses.append(loss)
+        if kind not in ("bad-index", "bad-header"):
+            self._pending.append(loss)
+        return loss
+
+    def _settle_gap(self, first_seq: int | None) -> None:
+        """Attribute the records missing before ``first_seq`` to pending losses."""
+        rep = self.report
+        start = rep.next_seq
+        if first_seq is not None and first_seq <= start:
+            self._pending.clear()
+            return
+        last = None if first_seq is None else first_seq - 1
+        if not self._pending:
+            if first_seq is not None:
+                rep.losses.append(
+                    Loss("missing-records", first_seq=start, last_seq=last, detail="sequence gap")
+                )
+            return
+        # Use claims from damaged chunk headers where they fit inside the gap.
+        unexplained = self._pending[0]
+        for loss in self._pending:
+            c = loss.claimed
+            if c and c[0] >= start and (last is None or c[0] + c[1] - 1 <= last) and c[1] > 0:
+                loss.first_seq, loss.last_seq = c[0], c[0] + c[1] - 1
+        claimed = [x for x in self._pending if x.first_seq is not None]
+        covered = sum(
+            (x.last_seq - x.first_seq + 1) for x in claimed if x.last_seq is not None
+        )
+        want = None if last is None else last - start + 1
+        if not claimed or want is None or covered != want:
+            # claims do not explain the gap exactly: report it as one range
+            for x in self._pending:
+                x.first_seq = x.last_seq = None
+            unexplained.first_seq, unexplained.last_seq = start, last
+            if len(self._pending) > 1:
+                unexplained.detail = f"gap spans {len(self._pending)} damaged regions"
+        self._pending.clear()
+
+    def finish(self, total: int | None) -> None:
+        """End of input: settle losses at the tail using the footer's count if known."""
+        rep = self.report
+        if total is not None and total > rep.next_seq:
+            if self._pending:
+                self._settle_gap(total)
+            else:
+                rep.losses.append(
+                    Loss(
+                        "missing-records",
+                        first_seq=rep.next_seq,
+                        last_seq=total - 1,
+                        detail="index lists records never seen",
+                    )
+                )
+        elif self._pending:
+            self._settle_gap(None)
+
+    # -- chunks ------------------------------------------------------------
+
+    def chunk(self, offset: int, payload: bytes) -> list[Record]:
+        """Decode one CRC-verified chunk payload (records it could not decode are reported)."""
+        rep = self.report
+        idx = self.chunk_index
+        self.chunk_index += 1
+        bad = self._bad_chunk
+        if len(payload) < fr.CHUNK_HEADER.size:
+            return bad(offset, idx, None, f"payload {len(payload)} bytes < chunk header")
+        codec, flags, _r, count, first_seq, _mint, _maxt, raw_len, win_kib = (
+            fr.CHUNK_HEADER.unpack_from(payload)
+        )
+        claimed = (first_seq, count)
+        if raw_len > fr.MAX_CHUNK_RAW or count > raw_len:
+            return bad(offset, idx, claimed, f"implausible sizes: {count} records in {raw_len} bytes")
+        body = payload[fr.CHUNK_HEADER.size :]
+        if codec == fr.Codec.ZSTD:
+            try:
+                if zstandard.frame_content_size(body) != raw_len:
+                    return bad(offset, idx, claimed, "zstd frame size disagrees with chunk header")
+                raw = self._dctx.decompress(body, max_output_size=raw_len)
+            except zstandard.ZstdError as e:
+                return bad(offset, idx, claimed, f"zstd: {e}")
+        elif codec == fr.Codec.NONE:
+            raw = body
+        else:
+            return bad(offset, idx, claimed, f"unknown codec {codec}")
+        if len(raw) != raw_len:
+            return bad(offset, idx, claimed, f"body is {len(raw)} bytes, header says {raw_len}")
+        try:
+            recs = msgpack.unpackb(raw, raw=False)
+        except Exception as e:  # any undecodable body (msgpack raises several types)
+            return bad(offset, idx, claimed, f"msgpack: {e}")
+        if recs.__class__ is not list or len(recs) != count:
+            return bad(offset, idx, claimed, f"body is not an array of {count} records")
+        self._settle_gap(first_seq)
+        if first_seq + count > rep.next_seq:
+            rep.next_seq = first_seq + count
+        rep.chunks += 1
+        if flags & fr.CHUNK_FLAG_INDEPENDENT:
+            self._win.clear()
+            self._order.clear()
+            self._total = 0
+        w = min(win_kib * 1024, fr.MAX_WINDOW)
+        if w > self.window:
+            self.window = w
+        return self._records(recs, first_seq, offset, idx)
+
+    def _bad_chunk(
+        self, offset: int, idx: int, claimed: tuple[int, int] | None, detail: str
+    ) -> list[Record]:
+        loss = Loss("bad-chunk", offset=offset, chunk_index=idx, claimed=claimed, detail=detail)
+        self.report.losses.append(loss)
+        self._pending.append(loss)
+        return []
+
+    def _records(
+        self, recs: list[Any], first_seq: int, offset: int, idx: int
+    ) -> list[Record]:
+        rep = self.report
+        kinds = rep.kinds
+        win = self._win
+        order = self._order
+        window = self.window
+        drop: list[int] | None = None
+        i = -1
+        for r in recs:
+            i += 1
+            try:
+                k = r["k"]
+                if k == _DATA:
+                    s = first_seq + i
+                    while self._total > window and order:
+                        self._total -= len(win.pop(order.popleft()))
+                    x = r.pop("x", None)
+                    if x is not None:
+                        d = self._rebuild(r, s, x, offset, idx)
+                    else:
+                        d = r["data"]
+                    if d.__class__ is not bytes:
+                        raise TypeError("data is not bytes")
+                    if d is not None and "lost" not in r:
+                        win[s] = d
+                        order.append(s)
+                        self._total += len(d)
+                elif k not in _KNOWN_KINDS:
+                    rep.unknown_kinds[k] = rep.unknown_kinds.get(k, 0) + 1
+                    if self.skip_unknown:
+                        if drop is None:
+                            drop = []
+                        drop.append(i)
+                        continue
+                elif k == _STATS:
+                    rep.last_stats = r
+                kinds[k] = kinds.get(k, 0) + 1
+            except (TypeError, KeyError, ValueError, AttributeError):
+                # CRC-valid but malformed (only a buggy or hostile writer does this)
+                rep.losses.append(
+                    Loss(
+                        "bad-chunk",
+                        offset=offset,
+                        chunk_index=idx,
+                        first_seq=first_seq + i,
+                        last_seq=first_seq + i,
+                        detail="malformed record",
+                    )
+                )
+                if drop is None:
+                    drop = []
+                drop.append(i)
+        if drop:
+            dropped = set(drop)
+            recs = [r for j, r in enumerate(recs) if j not in dropped]
+        if recs:
+            t0 = recs[0].get("t") if recs[0].__class__ is dict else None
+            t1 = recs[-1].get("t") if recs[-1].__class__ is dict else None
+            if rep.first_t is None and t0.__class__ is int:
+                rep.first_t = t0
+            if t1.__class__ is int:
+                rep.last_t = t1
+        rep.records += len(recs)
+        return recs
+
+    def _rebuild(self, r: Record, s: int, x: list[Any], offset: int, idx: int) -> bytes:
+        win = self._win
+        parts: list[bytes] = []
+        lost = 0
+        missing: int | None = None
+        size = 0
+        for op in x:
+            if op.__class__ is bytes:
+                parts.append(op)
+                size += len(op)
+                continue
+            back, off, ln = op
+            base = win.get(s - back)
+            if base is None or off < 0 or ln < 0 or off + ln > len(base) or back <= 0:
+                lost += ln if ln.__class__ is int and ln > 0 else 0
+                if missing is None:
+                    missing = s - back
+                continue
+            parts.append(base[off : off + ln])
+            size += ln
+            if size > fr.MAX_RECORD:
+                raise ValueError("rebuilt payload exceeds the record size limit")
+        if missing is not None:
+            r["data"] = b""
+            r["lost"] = size + lost
+            self.report.losses.append(
+                Loss(
+                    "missing-ref",
+                    offset=offset,
+                    chunk_index=idx,
+                    first_seq=s,
+                    last_seq=s,
+                    base_seq=missing,
+                    bytes_unavailable=size + lost,
+                )
+            )
+            return b""
+        d = b"".join(parts)
+        r["data"] = d
+        return d
+
+
+class Reader:
+    """Stream the records of a ``.heron`` file, recovering from damage.
+
+    Parameters
+    ----------
+    src
+        Path, ``"-"`` (stdin), or a binary file object (pipes work).
+    skip_unknown
+        Drop records of kinds this version does not know (they are counted
+        in ``report.unknown_kinds``).  With False they are yielded as is.
+    strict
+        Raise at the first damage instead of recovering: :class:`CorruptBlock`
+        or :class:`TruncatedFile`.
+
+    Attributes
+    ----------
+    header : dict
+        ``version``, ``uuid``, ``host``, ``kernel``, ``boot_id``, ``options``,
+        ``start_monotonic_ns``, ``realtime_offset_ns``, ... (empty fields when
+        the header block itself was damaged, see ``report``).
+    report : ReadReport
+        Filled in while iterating; complete once iteration ends.
+
+    Examples
+    --------
+    >>> import io
+    >>> from heron.format import Writer, RecordKind
+    >>> buf = io.BytesIO()
+    >>> with Writer(buf) as w:
+    ...     _ = w.append(RecordKind.EXIT, 7, pid=42, exit_code=0)
+    >>> data = buf.getvalue()
+    >>> r = Reader(io.BytesIO(data[:-60]))   # lose the footer
+    >>> [x["pid"] for x in r], r.report.closed
+    ([42], False)
+    """
+
+    def __init__(
+        self,
+        src: str | os.PathLike[str] | BinaryIO,
+        *,
+        skip_unknown: bool = True,
+        strict: bool = False,
+    ) -> None:
+        self._f, self._owned, self.name = open_source(src)
+        self.strict = strict
+        self.report = ReadReport()
+        self.index: Record | None = None
+        self._dec = _Decoder(self.report, skip_unknown=skip_unknown)
+        self._started = False
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> None:
+        try:
+            magic = _read_exact(self._f, len(fr.MAGIC))
+        except OSError as e:
+            raise SourceError(f"{self.name}: cannot read: {e.strerror or e}") from None
+        check_magic(magic, self.name)
+        self._events: Iterator[Block | Damage | EndMarker] = iter(
+            BlockScanner(self._f, len(fr.MAGIC))
+        )
+        self._first: Block | Damage | EndMarker | None = next(self._events, None)
+        first = self._first
+        if isinstance(first, Block) and first.type == fr.BlockType.HEADER:
+            self.header = parse_header(first.payload)
+            self._first = None
+            return
+        if first is None or (isinstance(first, Damage) and first.kind == "truncated"):
+            raise TruncatedFile(
+                f"{self.name}: file ends inside its header block (byte {len(fr.MAGIC)}); "
+                "no records were written",
+                offset=len(fr.MAGIC),
+            )
+        # The header block is damaged: keep going so intact chunks are still
+        # recovered; dedup window sizes come from each chunk header.
+        self.header = {}
+        self.report.losses.append(
+            Loss(
+                "bad-header",
+                offset=len(fr.MAGIC),
+                detail="file header block damaged; host/kernel/options unknown",
+            )
+        )
+        if self.strict:
+            raise CorruptHeader(f"{self.name}: file header block at byte 8 is damaged")
+
+    def __iter__(self) -> Iterator[Record]:
+        for recs in self.chunks():
+            yield from recs
+
+    def chunks(self) -> Iterator[list[Record]]:
+        """Yield the records chunk by chunk (a list per chunk; faster than per record).
+
+        Examples
+        --------
+        >>> import io
+        >>> from heron.format import Writer
+        >>> buf = io.BytesIO(); Writer(buf).close(); buf.seek(0)
+        0
+        >>> list(Reader(buf).chunks())
+        []
+        """
+        if self._started:
+            raise FormatError(f"{self.name}: a Reader can be iterated only once")
+        self._started = True
+        dec = self._dec
+        rep = self.report
+        try:
+            events: Iterable[Block | Damage | EndMarker] = self._events
+            if self._first is not None:
+                events = _prepend(self._first, self._events)
+            for ev in events:
+                if rep.end_magic:
+                    # anything after the end magic is not part of this file
+                    off = ev.offset
+                    dec.damage(Damage(off, off, "garbage"))
+                    rep.end_magic = False
+                if ev.__class__ is Block:
+                    assert isinstance(ev, Block)
+                    t = ev.type
+                    if t == fr.BlockType.CHUNK:
+                        before = len(rep.losses)
+                        recs = dec.chunk(ev.offset, ev.payload)
+                        if self.strict and len(rep.losses) > before:
+                            self._raise(rep.losses[before])
+                        if recs:
+                            yield recs
+                    elif t == fr.BlockType.INDEX:
+                        self._load_index(ev)
+                    elif t == fr.BlockType.FOOTER:
+                        rep.closed = True
+                    elif t == fr.BlockType.HEADER:
+                        dec.damage(Damage(ev.offset, ev.offset, "garbage"))
+                        rep.losses[-1].detail = "unexpected second header block"
+                    else:
+                        rep.unknown_blocks[t] = rep.unknown_blocks.get(t, 0) + 1
+                elif ev.__class__ is Damage:
+                    assert isinstance(ev, Damage)
+                    loss = dec.damage(ev)
+                    if self.strict:
+                        self._raise(loss)
+                else:
+                    rep.end_magic = True
+            if self.index is not None and not rep.closed:
+                self.index = None  # an index without its footer is not trusted
+            total = rep.total_records if rep.closed else None
+            dec.finish(total)
+            if self.strict and rep.losses:
+                self._raise(rep.losses[0])
+        finally:
+            self.close()
+
+    def _load_index(self, ev: Block) -> None:
+        try:
+            idx = msgpack.unpackb(ev.payload, raw=False, strict_map_key=False)
+            if not isinstance(idx, dict):
+                raise ValueError("index is not a map")
+            total = idx.get("records")
+            self.index = idx
+            if isinstance(total, int):
+                self.report.total_records = total
+        except Exception as e:  # undecodable index: report, keep reading
+            self.report.losses.append(
+                Loss("bad-index", offset=ev.offset, detail=f"index undecodable: {e}")
+            )
+
+    def _raise(self, loss: Loss) -> None:
+        if loss.kind == "truncated":
+            raise TruncatedFile(f"{self.name}: {loss.describe()}", offset=loss.offset or 0)
+        raise CorruptBlock(
+            offset=loss.offset or 0,
+            chunk_index=loss.chunk_index,
+            expected_crc=loss.expected_crc,
+            actual_crc=loss.actual_crc,
+            detail=loss.describe(),
+        )
+
+    def close(self) -> None:
+        """Close the input if this reader opened it.
+
+        Examples
+        --------
+        >>> import io
+        >>> from heron.format import Writer
+        >>> buf = io.BytesIO(); Writer(buf).close(); buf.seek(0)
+        0
+        >>> Reader(buf).close()
+        """
+        if self._owned:
+            self._owned = False
+            self._f.close()
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _prepend(
+    first: Block | Damage | EndMarker, rest: Iterator[Block | Damage | EndMarker]
+) -> Iterator[Block | Damage | EndMarker]:
+    yield first
+    yield from rest
+
+
+def _read_exact(f: BinaryIO, n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        piece = f.read(n - len(out))
+        if not piece:
+            break
+        out += piece
+    return out
+
+
+def check_magic(magic: bytes, name: str) -> None:
+    """Raise unless ``magic`` is the ``.heron`` magic, explaining what it looks like.
+
+    Examples
+    --------
+    >>> check_magic(b"PK\\x03\\x04....", "x.zip")
+    Traceback (most recent call last):
+    ...
+    heron.format.errors.NotAHeronFile: x.zip: not a .heron file: expected magic 89 48 52 4e 0d 0a 1a 0a, found 50 4b 03 04 2e 2e 2e 2e
+    """
+    if magic == fr.MAGIC:
+        return
+    if fr.MAGIC.startswith(magic):
+        if not magic:
+            raise TruncatedFile(f"{name}: empty file; expected a .heron file", offset=0)
+        raise TruncatedFile(
+            f"{name}: file ends after {len(magic)} bytes, inside the .heron magic", offset=0
+        )
+    hint = ""
+    if magic[1:4] == b"HRN":
+        hint = " (looks like a .heron file damaged by text-mode/newline conversion)"
+    raise NotAHeronFile(
+        f"{name}: not a .heron file: expected magic {fr.MAGIC.hex(' ')}, found "
+        f"{magic.hex(' ')}{hint}"
+    )
+
+
+class IndexedReader:
+    """Seek by time using the footer's index; scan when there is none.
+
+    Needs a seekable file.  Decoding a time range starts at the nearest
+    earlier *independent* chunk so dedup references resolve.
+
+    Examples
+    --------
+    >>> import io
+    >>> from heron.format import Writer, RecordKind
+    >>> buf = io.BytesIO()
+    >>> with Writer(buf) as w:
+    ...     for t in range(5):
+    ...         _ = w.append(RecordKind.ANNOTATION, t * 10, text=str(t))
+    ...         w.flush()
+    >>> ir = IndexedReader(io.BytesIO(buf.getvalue()))
+    >>> ir.from_footer, len(ir.chunks), [r["text"] for r in ir.records(start_ns=25)]
+    (True, 5, ['3', '4'])
+    """
+
+    def __init__(self, src: str | os.PathLike[str] | BinaryIO) -> None:
+        self._f, self._owned, self.name = open_source(src)
+        try:
+            if not self._f.seekable():
+                raise SourceError(f"{self.name}: IndexedReader needs a seekable file; use Reader")
+            self._f.seek(0)
+            check_magic(_read_exact(self._f, len(fr.MAGIC)), self.name)
+            blk = self._read_block(len(fr.MAGIC))
+            if blk is None or blk[0] != fr.BlockType.HEADER:
+                raise CorruptHeader(f"{self.name}: file header block at byte 8 is damaged")
+            self.header = parse_header(blk[1])
+            self.index: Record | None = None
+            self.from_footer = self._load_footer()
+            if not self.from_footer:
+                self.chunks = self._scan()
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_block(self, offset: int) -> tuple[int, bytes] | None:
+        self._f.seek(offset)
+        h = _read_exact(self._f, fr.BLOCK_HEADER_SIZE)
+        parsed = fr.parse_block_header(h)
+        if parsed is None:
+            return None
+        btype, length = parsed
+        rest = _read_exact(self._f, length + fr.BLOCK_TRAILER_SIZE)
+        if len(rest) != length + fr.BLOCK_TRAILER_SIZE:
+            return None
+        payload = rest[:length]
+        if fr.block_crc(h, payload) != int.from_bytes(rest[length:], "little"):
+            return None
+        return btype, payload
+
+    def _load_footer(self) -> bool:
+        f = self._f
+        size = f.seek(0, io.SEEK_END)
+        if size < len(fr.MAGIC) + fr.TAIL_SIZE:
+            return False
+        f.seek(size - len(fr.MAGIC))
+        if _read_exact(f, len(fr.MAGIC)) != fr.MAGIC:
+            return False
+        foot = self._read_block(size - fr.TAIL_SIZE)
+        if foot is None or foot[0] != fr.BlockType.FOOTER or len(foot[1]) < fr.FOOTER.size:
+            return False
+        ioff, _isize, _nrec = fr.FOOTER.unpack_from(foot[1])
+        if ioff >= size:
+            return False
+        iblk = self._read_block(ioff)
+        if iblk is None or iblk[0] != fr.BlockType.INDEX:
+            return False
+        try:
+            idx = msgpack.unpackb(iblk[1], raw=False, strict_map_key=False)
+            chunks = [ChunkInfo(*(int(v) for v in c[:8])) for c in idx["chunks"]]
+        except Exception:  # a damaged or foreign index: fall back to scanning
+            return False
+        self.index = idx
+        self.chunks = chunks
+        return True
+
+    def _scan(self) -> list[ChunkInfo]:
+        self._f.seek(len(fr.MAGIC))
+        out: list[ChunkInfo] = []
+        for ev in BlockScanner(self._f, len(fr.MAGIC)):
+            if isinstance(ev, Block) and ev.type == fr.BlockType.CHUNK:
+                if len(ev.payload) < fr.CHUNK_HEADER.size:
+                    continue
+                _c, flags, _r, count, first, mint, maxt, _raw, _w = fr.CHUNK_HEADER.unpack_from(
+                    ev.payload
+                )
+                size = len(ev.payload) + fr.BLOCK_OVERHEAD
+                out.append(ChunkInfo(ev.offset, size, first, count, mint, maxt, flags, -1))
+        return out
+
+    @property
+    def time_range(self) -> tuple[int, int] | None:
+        """``(min t, max t)`` over all chunks, or None for an empty file."""
+        if not self.chunks:
+            return None
+        return min(c.min_t for c in self.chunks), max(c.max_t for c in self.chunks)
+
+    def records(
+        self,
+        *,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        kinds: Iterable[int] | None = None,
+    ) -> Iterator[Record]:
+        """Records with ``start_ns <= t <= end_ns`` (either bound optional).
+
+        Examples
+        --------
+        >>> import io
+        >>> from heron.format import Writer, RecordKind
+        >>> buf = io.BytesIO()
+        >>> with Writer(buf) as w:
+        ...     _ = w.append(RecordKind.ANNOTATION, 5, text="x")
+        >>> [r["t"] for r in IndexedReader(io.BytesIO(buf.getvalue())).records(end_ns=4)]
+        []
+        """
+        lo = -1 if start_ns is None else start_ns
+        hi = 1 << 64 if end_ns is None else end_ns
+        want = None if kinds is None else {int(k) for k in kinds}
+        chunks = self.chunks
+        hits = [i for i, c in enumerate(chunks) if c.max_t >= lo and c.min_t <= hi]
+        if not hits:
+            return
+        begin = hits[0]
+        if self.header.get("incompat_flags", 0) & fr.INCOMPAT_DATA_REF:
+            while begin > 0 and not chunks[begin].independent:
+                begin -= 1
+        report = ReadReport()
+        dec = _Decoder(report)
+        for i in range(begin, hits[-1] + 1):
+            c = chunks[i]
+            blk = self._read_block(c.offset)
+            if blk is None or blk[0] != fr.BlockType.CHUNK:
+                dec.chunk_index += 1
+                report.losses.append(Loss("corrupt-block", offset=c.offset, chunk_index=i))
+                continue
+            dec.chunk_index = i
+            recs = dec.chunk(c.offset, blk[1])
+            if i < hits[0]:
+                continue
+            for r in recs:
+                t = r.get("t")
+                if t.__class__ is int and lo <= t <= hi and (want is None or r["k"] in want):
+                    yield r
+        self.last_report = report
+
+    def close(self) -> None:
+        """Close the input if this reader opened it."""
+        if self._owned:
+            self._owned = False
+            self._f.close()
+
+    def __enter__(self) -> IndexedReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,564 @@
+"""``heron summary|calls|tools|loops|processes|connections|exchanges|show``.
+
+Thin commands: open the capture with :func:`heron.open`, select a table,
+print it.  Errors a user can cause become one line on stderr and exit 2;
+a damaged capture is analysed as far as it reads, with a warning on stderr
+saying what was lost.
+
+Examples
+--------
+>>> from click.testing import CliRunner
+>>> CliRunner().invoke(calls, ["--help"]).exit_code
+0
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+import click
+
+from heron.errors import HeronError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_FORMATS = ("table", "json", "csv", "parquet")
+_MAX_CELL = 60  # characters per cell in table output
+
+
+class _UserError(click.ClickException):
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"heron: {self.message}", err=True)
+
+
+def _open(path: str) -> Any:
+    import heron
+
+    try:
+        return heron.open(path)
+    except HeronError as e:
+        raise _UserError(f"{path}: {e}") from None
+    except OSError as e:
+        raise _UserError(f"{path}: {e.strerror or e}") from None
+
+
+def _warn(cap: Any) -> None:
+    for w in cap.warnings:
+        click.echo(f"heron: warning: {cap.name}: {w}", err=True)
+
+
+def _build(cap: Any, name: str) -> Any:
+    try:
+        df = cap.table(name)
+    except HeronError as e:
+        raise _UserError(f"{cap.name}: {e}") from None
+    _warn(cap)
+    return df
+
+
+# -- rendering -------------------------------------------------------------
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    if isinstance(v, bytes):
+        try:
+            return v.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"base64": base64.b64encode(v).decode()}
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, list):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    return v
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    if isinstance(v, bytes):
+        return f"<{len(v)} bytes>"
+    if isinstance(v, list):
+        if v and isinstance(v[0], dict) and "name" in v[0]:
+            return f"<{len(v)} headers>"
+        s = ",".join(str(x) for x in v)
+    else:
+        s = str(v)
+    s = s.replace("\n", " ")
+    return s if len(s) <= _MAX_CELL else s[: _MAX_CELL - 1] + "…"
+
+
+def _is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def _print_table(df: Any, title: str | None = None) -> None:
+    cols = list(df.columns)
+    rows = [[_cell(v) for v in r] for r in df.iter_rows()]
+    if _is_tty():
+        from rich.console import Console
+        from rich.table import Table
+
+        t = Table(title=title, show_lines=False, header_style="bold")
+        for c in cols:
+            t.add_column(c, overflow="fold")
+        for r in rows:
+            t.add_row(*r)
+        Console().print(t)
+        return
+    if title:
+        click.echo(title)
+    widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(cols)]
+    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+def _flatten_nested(df: Any) -> Any:
+    import polars as pl
+
+    out = []
+    for name, dtype in df.schema.items():
+        if isinstance(dtype, pl.List | pl.Struct | pl.Array):
+            out.append(
+                pl.Series(
+                    name,
+                    [None if v is None else json.dumps(_jsonable(v)) for v in df[name].to_list()],
+                    dtype=pl.String,
+                )
+            )
+        elif dtype == pl.Binary:
+            out.append(
+                pl.Series(
+                    name,
+                    [
+                        None if v is None else v.decode("utf-8", "replace")
+                        for v in df[name].to_list()
+                    ],
+                    dtype=pl.String,
+                )
+            )
+        else:
+            out.append(df[name])
+    return pl.DataFrame(out)
+
+
+def _emit(df: Any, fmt: str, out: str | None, title: str) -> None:
+    if fmt == "table":
+        if out:
+            raise _UserError(
+                "--format table prints to the terminal; use json, csv or parquet with -o"
+            )
+        _print_table(df, title if _is_tty() else None)
+    elif fmt == "json":
+        text = json.dumps(
+            [_jsonable(r) for r in df.iter_rows(named=True)], ensure_ascii=False, indent=None
+        )
+        _write_text(text + "\n", out)
+    elif fmt == "csv":
+        _write_text(_flatten_nested(df).write_csv(), out)
+    elif fmt == "parquet":
+        if out:
+            df.write_parquet(out)
+        elif _is_tty():
+            raise _UserError("parquet is binary: give -o FILE or redirect stdout")
+        else:
+            df.write_parquet(sys.stdout.buffer)
+
+
+def _write_text(text: str, out: str | None) -> None:
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        click.echo(text, nl=False)
+
+
+def _table_command(name: str, doc: str, default_cols: list[str]) -> click.Command:
+    @click.command(name=name, help=doc)
+    @click.argument("file", type=click.Path(dir_okay=False))
+    @click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(_FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format; json is an array of objects keyed by column.",
+    )
+    @click.option(
+        "-o", "--output", "out", type=click.Path(dir_okay=False), help="Write to this file."
+    )
+    @click.option("--all-columns", is_flag=True, help="Table format: show every column.")
+    def cmd(file: str, fmt: str, out: str | None, all_columns: bool) -> None:
+        cap = _open(file)
+        df = _build(cap, name)
+        if fmt == "table" and not all_columns:
+            df = df.select([c for c in default_cols if c in df.columns])
+        _emit(df, fmt, out, f"{name} — {cap.name}")
+
+    return cmd
+
+
+_EX = "\n\n\b\nExamples:\n"
+
+calls = _table_command(
+    "calls",
+    "One row per LLM call: model, tokens, latency, TTFT, errors."
+    + _EX
+    + "  heron calls run.heron\n  heron calls run.heron --format json | jq '.[0]'\n"
+    "  heron calls run.heron --format parquet -o calls.parquet",
+    [
+        "call_id",
+        "conversation_id",
+        "agent",
+        "provider",
+        "model",
+        "status",
+        "error",
+        "started_at",
+        "duration_ms",
+        "ttft_ms",
+        "input_tokens",
+        "output_tokens",
+        "n_tool_calls",
+        "finish_reason",
+    ],
+)
+tools = _table_command(
+    "tools",
+    "One row per tool call a model requested, paired with its result."
+    + _EX
+    + "  heron tools run.heron\n  heron tools run.heron --format csv -o tools.csv",
+    [
+        "tool_call_id",
+        "call_id",
+        "name",
+        "arguments",
+        "result_call_id",
+        "result",
+        "is_error",
+        "latency_ms",
+    ],
+)
+loops = _table_command(
+    "loops",
+    "Detected loops: repeated_tool_call, repeated_request, retry_storm."
+    + _EX
+    + "  heron loops run.heron\n  heron loops run.heron --format json",
+    [
+        "loop_id",
+        "pid",
+        "conversation_id",
+        "kind",
+        "signature",
+        "count",
+        "first_at",
+        "last_at",
+        "call_ids",
+    ],
+)
+processes = _table_command(
+    "processes",
+    "Processes seen in the capture, with their agent identity."
+    + _EX
+    + "  heron processes run.heron",
+    [
+        "pid",
+        "ppid",
+        "comm",
+        "agent",
+        "exe",
+        "cmdline",
+        "started_at",
+        "exit_code",
+        "n_connections",
+        "n_calls",
+    ],
+)
+connections = _table_command(
+    "connections",
+    "Captured connections: peer, bytes, HTTP version." + _EX + "  heron connections run.heron",
+    [
+        "conn",
+        "pid",
+        "transport",
+        "sni",
+        "remote_addr",
+        "remote_port",
+        "http_version",
+        "bytes_out",
+        "bytes_in",
+        "n_exchanges",
+        "n_calls",
+    ],
+)
+exchanges = _table_command(
+    "exchanges",
+    "One row per HTTP exchange (bodies capped at 64 KiB in json/csv/parquet)."
+    + _EX
+    + "  heron exchanges run.heron\n  heron exchanges run.heron --format json -o ex.json",
+    [
+        "exchange_id",
+        "conn",
+        "stream_id",
+        "http_version",
+        "method",
+        "authority",
+        "path",
+        "status",
+        "request_body_size",
+        "response_body_size",
+        "partial",
+        "gap",
+        "parse_error",
+        "call_id",
+    ],
+)
+
+
+# -- summary ---------------------------------------------------------------
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    vs = sorted(v for v in values if v is not None)
+    if not vs:
+        return None
+    k = (len(vs) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return vs[lo] + (vs[hi] - vs[lo]) * (k - lo)
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else (f"{v:.0f} ms" if v < 10_000 else f"{v / 1000:.1f} s")
+
+
+def summary_rows(cap: Any) -> list[dict[str, Any]]:
+    """Per-agent summary as row dicts (used by ``heron summary``).
+
+    Examples
+    --------
+    >>> summary_rows(heron.open("run.heron"))[0]["agent"]     # doctest: +SKIP
+    'agent.py'
+    """
+    calls_df, tools_df, loops_df = cap.calls, cap.tools, cap.loops
+    out = []
+    for agent in sorted({a for a in calls_df["agent"].to_list()}, key=lambda a: a or ""):
+        c = (
+            calls_df.filter(calls_df["agent"] == agent)
+            if agent is not None
+            else calls_df.filter(calls_df["agent"].is_null())
+        )
+        pids = set(c["pid"].to_list())
+        t = tools_df.filter(tools_df["call_id"].is_in(c["call_id"].to_list()))
+        lp = loops_df.filter(loops_df["pid"].is_in([p for p in pids if p is not None]))
+        counts: dict[str, int] = {}
+        for n in t["name"].to_list():
+            counts[n] = counts.get(n, 0) + 1
+        models: dict[str, int] = {}
+        for m in c["model"].to_list():
+            models[m or "?"] = models.get(m or "?", 0) + 1
+        starts = [x for x in c["started_at"].to_list() if x is not None]
+        ends = [x for x in c["ended_at"].to_list() if x is not None]
+        out.append(
+            {
+                "agent": agent,
+                "pids": sorted(p for p in pids if p is not None),
+                "calls": c.height,
+                "errors": c.filter(c["error"].is_not_null()).height,
+                "auxiliary": c.filter(c["auxiliary"]).height,
+                "input_tokens": c["input_tokens"].sum(),
+                "output_tokens": c["output_tokens"].sum(),
+                "latency_p50_ms": _pct(c["duration_ms"].to_list(), 0.5),
+                "latency_p95_ms": _pct(c["duration_ms"].to_list(), 0.95),
+                "ttft_p50_ms": _pct(c["ttft_ms"].to_list(), 0.5),
+                "ttft_p95_ms": _pct(c["ttft_ms"].to_list(), 0.95),
+                "models": models,
+                "tools": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
+                "loops": {
+                    k: lp.filter(lp["kind"] == k).height for k in sorted(set(lp["kind"].to_list()))
+                },
+                "first_at": min(starts) if starts else None,
+                "last_at": max(ends) if ends else None,
+            }
+        )
+    return out
+
+
+@click.command(
+    help="A readable overview per agent: calls, errors, tokens, latency and TTFT, "
+    "models, tools, loops, time range."
+    + _EX
+    + "  heron summary run.heron\n  heron summary run.heron --format json"
+)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def summary(file: str, fmt: str) -> None:
+    cap = _open(file)
+    try:
+        rows = summary_rows(cap)
+        info = cap.info
+    except HeronError as e:
+        raise _UserError(f"{cap.name}: {e}") from None
+    _warn(cap)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "capture": cap.name,
+                    "agents": _jsonable(rows),
+                    "info": _jsonable(_info_public(info)),
+                }
+            )
+        )
+        return
+    head = (
+        f"{cap.name}: {info.get('calls', 0)} calls, {info.get('processes', 0)} processes, "
+        f"{info.get('connections', 0)} connections, {info.get('exchanges', 0)} exchanges"
+    )
+    if info.get("started_at"):
+        head += f"\n{info['started_at']} → {info.get('ended_at')} ({(info.get('duration_s') or 0):.1f} s)"
+    if not rows:
+        click.echo(head + "\nno LLM calls found")
+        return
+    lines: list[tuple[str, list[tuple[str, str]]]] = []
+    for r in rows:
+        fields = [
+            ("pids", ", ".join(str(p) for p in r["pids"])),
+            ("calls", f"{r['calls']} ({r['errors']} errors, {r['auxiliary']} auxiliary)"),
+            ("tokens", f"{r['input_tokens'] or 0} in / {r['output_tokens'] or 0} out"),
+            ("latency", f"p50 {_ms(r['latency_p50_ms'])}, p95 {_ms(r['latency_p95_ms'])}"),
+            ("ttft", f"p50 {_ms(r['ttft_p50_ms'])}, p95 {_ms(r['ttft_p95_ms'])}"),
+            ("models", ", ".join(f"{m} ×{n}" for m, n in r["models"].items())),
+            ("tools", ", ".join(f"{n} ×{k}" for n, k in r["tools"].items()) or "-"),
+            ("loops", ", ".join(f"{k} ×{n}" for k, n in r["loops"].items()) or "none"),
+            ("time", f"{_cell(r['first_at'])} → {_cell(r['last_at'])}"),
+        ]
+        lines.append((str(r["agent"]), fields))
+    if _is_tty():
+        from rich.console import Console
+        from rich.table import Table
+
+        con = Console()
+        con.print(head)
+        for agent, fields in lines:
+            t = Table(title=agent, show_header=False, title_justify="left", title_style="bold")
+            t.add_column("field", style="dim")
+            t.add_column("value")
+            for k, v in fields:
+                t.add_row(k, v)
+            con.print(t)
+    else:
+        click.echo(head)
+        for agent, fields in lines:
+            click.echo(f"\nagent {agent}")
+            for k, v in fields:
+                click.echo(f"  {k:<8} {v}")
+
+
+def _info_public(info: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in info.items() if k != "header"}
+
+
+# -- show ------------------------------------------------------------------
+
+_SHOW_CAP = 4000
+
+
+def _clip(text: str) -> str:
+    if len(text) <= _SHOW_CAP:
+        return text
+    return text[:_SHOW_CAP] + f"\n… ({len(text) - _SHOW_CAP} more characters)"
+
+
+def render_call(detail: Any) -> str:
+    """The conversation of one call as a person reads it (plain text).
+
+    Examples
+    --------
+    >>> print(render_call(heron.open("run.heron").call(1)))   # doctest: +SKIP
+    call 1 · agent.py · openai chat.completions · gpt-4o-mini · HTTP 200
+    ...
+    """
+    r, p = detail.row, detail.parsed
+    out = [
+        f"call {r['call_id']} · {r['agent']} · {r['provider']} {r['api']} · {r['model']} · HTTP {r['status']}",
+        f"conversation {r['conversation_id']} · pid {r['pid']} · {r['host']}{r['path'] or ''}",
+        f"started {_cell(r['started_at'])} · duration {_ms(r['duration_ms'])} · ttft {_ms(r['ttft_ms'])}"
+        + (" · streamed" if r["streamed"] else ""),
+    ]
+    if r["auxiliary"]:
+        out.append("auxiliary call (side task, not a main turn)")
+    out.append("")
+    out.append(f"── request: {len(p.messages)} messages, {p.n_tools_offered or 0} tools offered ──")
+    for m in p.messages:
+        out.append(f"[{m.role}]")
+        if m.text:
+            out.append(_indent(_clip(m.text)))
+        for t in m.tool_calls:
+            out.append(_indent(f"→ tool call {t.name}({_clip(t.arguments)})  id={t.id}"))
+        for res in m.tool_results:
+            flag = " ERROR" if res.is_error else ""
+            out.append(
+                _indent(f"← tool result{flag} id={res.id or res.name}: {_clip(res.content)}")
+            )
+    out.append("")
+    out.append(f"── response ({r['finish_reason'] or 'no finish reason'}) ──")
+    if p.response_text:
+        out.append(_indent(_clip(p.response_text)))
+    for t in p.tool_requests:
+        out.append(_indent(f"→ tool call {t.name}({_clip(t.arguments)})  id={t.id}"))
+    if r["error"]:
+        out.append(f"error: {r['error']}")
+    out.append("")
+    usage = [
+        f"{k.replace('_tokens', '')} {r[k]}"
+        for k in (
+            "input_tokens",
+            "output_tokens",
+            "cache_read_tokens",
+            "cache_write_tokens",
+            "reasoning_tokens",
+        )
+        if r[k] is not None
+    ]
+    out.append("usage: " + (", ".join(usage) if usage else "not reported by the provider"))
+    if r["parse_error"]:
+        out.append(f"note: {r['parse_error']}")
+    return "\n".join(out)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines() or [""])
+
+
+@click.command(
+    help="Show one call's conversation as a person reads it: messages, tool calls and "
+    "results, the response and its usage." + _EX + "  heron show run.heron 3"
+)
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("call_id", type=int)
+def show(file: str, call_id: int) -> None:
+    cap = _open(file)
+    try:
+        detail = cap.call(call_id)
+    except HeronError as e:
+        raise _UserError(f"{cap.name}: {e}") from None
+    _warn(cap)
+    click.echo(render_call(detail))

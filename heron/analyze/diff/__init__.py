@@ -21,12 +21,10 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
 import polars as pl
@@ -130,21 +128,14 @@ Source = str | os.PathLike[str] | IO[bytes] | CaptureLike
 
 def _open_capture(src: Source) -> tuple[CaptureLike, str]:
     if isinstance(src, CaptureLike):
-        label = getattr(src, "label", None) or getattr(src, "path", None) or type(src).__name__
+        label = getattr(src, "label", None) or getattr(src, "name", None) or type(src).__name__
         return src, str(label)
-    opener: Any = None
-    for modname in ("heron", "heron.analyze"):
-        opener = getattr(importlib.import_module(modname), "open", None)
-        if callable(opener):
-            break
-    if not callable(opener):
-        raise DiffError("cannot open captures: heron.open is not available in this build")
+    from heron.analyze.capture import open as open_capture
+
     label = (
         str(src) if isinstance(src, str | os.PathLike) else str(getattr(src, "name", "<stream>"))
     )
-    if isinstance(src, str | os.PathLike) and not Path(src).exists():
-        raise DiffError(f"expected a .heron capture file, found no file at {str(src)!r}")
-    cap: CaptureLike = opener(src)
+    cap: CaptureLike = open_capture(src)
     return cap, label
 
 

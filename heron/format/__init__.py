@@ -40,8 +40,8 @@ from heron.format.reader import (
     ChunkInfo,
     IndexedReader,
     Loss,
-    ReadReport,
     Reader,
+    ReadReport,
     SourceError,
 )
 from heron.format.records import COMMON_FIELDS, RECORD_FIELDS, Direction, Field, RecordKind

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 from heron.format import _framing as fr
 
@@ -73,7 +73,7 @@ class BlockScanner:
     []
     """
 
-    def __init__(self, f: BinaryIO, start: int) -> None:
+    def __init__(self, f: IO[bytes], start: int) -> None:
         self._f = f
         self._buf = bytearray()
         self._base = start  # file offset of _buf[0]

@@ -135,7 +135,7 @@ def parse_block_header(h: bytes | bytearray | memoryview) -> tuple[int, int] | N
     """
     if len(h) < BLOCK_HEADER_SIZE or bytes(h[:4]) != SYNC:
         return None
-    sync, btype, _flags, _res, length = _BH12.unpack_from(h, 0)
+    _sync, btype, _flags, _res, length = _BH12.unpack_from(h, 0)
     (hcrc,) = _U32.unpack_from(h, 12)
     if hcrc != crc32c(bytes(h[:12])) or length > MAX_BLOCK_PAYLOAD:
         return None

@@ -34,7 +34,7 @@ import uuid
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import msgpack
 import zstandard
@@ -64,7 +64,7 @@ class SourceError(FormatError):
     """The input could not be opened or read."""
 
 
-def open_source(src: str | os.PathLike[str] | BinaryIO) -> tuple[BinaryIO, bool, str]:
+def open_source(src: str | os.PathLike[str] | IO[bytes]) -> tuple[IO[bytes], bool, str]:
     """Return ``(binary file, we_own_it, display name)`` for any accepted input.
 
     Examples
@@ -78,7 +78,7 @@ def open_source(src: str | os.PathLike[str] | BinaryIO) -> tuple[BinaryIO, bool,
         if path == "-":
             return sys.stdin.buffer, False, "<stdin>"
         try:
-            return open(path, "rb"), True, path  # noqa: SIM115 (closed by the reader)
+            return open(path, "rb"), True, path
         except OSError as e:
             raise SourceError(f"{path}: cannot open: {e.strerror or e}") from None
     if not hasattr(src, "read"):
@@ -323,9 +323,10 @@ class _Decoder:
             if c and c[0] >= start and (last is None or c[0] + c[1] - 1 <= last) and c[1] > 0:
                 loss.first_seq, loss.last_seq = c[0], c[0] + c[1] - 1
         claimed = [x for x in self._pending if x.first_seq is not None]
-        covered = sum(
-            (x.last_seq - x.first_seq + 1) for x in claimed if x.last_seq is not None
-        )
+        covered = 0
+        for x in claimed:
+            if x.last_seq is not None and x.first_seq is not None:
+                covered += x.last_seq - x.first_seq + 1
         want = None if last is None else last - start + 1
         if not claimed or want is None or covered != want:
             # claims do not explain the gap exactly: report it as one range
@@ -369,7 +370,9 @@ class _Decoder:
         )
         claimed = (first_seq, count)
         if raw_len > fr.MAX_CHUNK_RAW or count > raw_len:
-            return bad(offset, idx, claimed, f"implausible sizes: {count} records in {raw_len} bytes")
+            return bad(
+                offset, idx, claimed, f"implausible sizes: {count} records in {raw_len} bytes"
+            )
         body = payload[fr.CHUNK_HEADER.size :]
         if codec == fr.Codec.ZSTD:
             try:
@@ -411,9 +414,7 @@ class _Decoder:
         self._pending.append(loss)
         return []
 
-    def _records(
-        self, recs: list[Any], first_seq: int, offset: int, idx: int
-    ) -> list[Record]:
+    def _records(self, recs: list[Any], first_seq: int, offset: int, idx: int) -> list[Record]:
         rep = self.report
         kinds = rep.kinds
         win = self._win
@@ -430,10 +431,7 @@ class _Decoder:
                     while self._total > window and order:
                         self._total -= len(win.pop(order.popleft()))
                     x = r.pop("x", None)
-                    if x is not None:
-                        d = self._rebuild(r, s, x, offset, idx)
-                    else:
-                        d = r["data"]
+                    d = self._rebuild(r, s, x, offset, idx) if x is not None else r["data"]
                     if d.__class__ is not bytes:
                         raise TypeError("data is not bytes")
                     if d is not None and "lost" not in r:
@@ -558,7 +556,7 @@ class Reader:
 
     def __init__(
         self,
-        src: str | os.PathLike[str] | BinaryIO,
+        src: str | os.PathLike[str] | IO[bytes],
         *,
         skip_unknown: bool = True,
         strict: bool = False,
@@ -729,7 +727,7 @@ def _prepend(
     yield from rest
 
 
-def _read_exact(f: BinaryIO, n: int) -> bytes:
+def _read_exact(f: IO[bytes], n: int) -> bytes:
     out = b""
     while len(out) < n:
         piece = f.read(n - len(out))
@@ -786,7 +784,7 @@ class IndexedReader:
     (True, 5, ['3', '4'])
     """
 
-    def __init__(self, src: str | os.PathLike[str] | BinaryIO) -> None:
+    def __init__(self, src: str | os.PathLike[str] | IO[bytes]) -> None:
         self._f, self._owned, self.name = open_source(src)
         try:
             if not self._f.seekable():

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from heron.errors import HeronError
-from heron.format.reader import IndexedReader, Loss, ReadReport, Reader
+from heron.format.reader import IndexedReader, Loss, Reader, ReadReport
 from heron.format.records import RecordKind
 
 __all__ = ["VerifyReport", "file_info", "verify"]
@@ -86,7 +86,7 @@ class VerifyReport:
         return out
 
 
-def verify(src: str | os.PathLike[str] | BinaryIO) -> VerifyReport:
+def verify(src: str | os.PathLike[str] | IO[bytes]) -> VerifyReport:
     """Read the whole file, checking every CRC, and say what (if anything) was lost.
 
     Examples
@@ -115,7 +115,7 @@ def verify(src: str | os.PathLike[str] | BinaryIO) -> VerifyReport:
     return VerifyReport("damaged", header=reader.header, report=rep)
 
 
-def file_info(src: str | os.PathLike[str] | BinaryIO) -> dict[str, Any]:
+def file_info(src: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
     """Summarise a file for ``heron info``: header, time range, counts, losses.
 
     Uses the footer index when the file is seekable and was closed cleanly;
@@ -133,8 +133,9 @@ def file_info(src: str | os.PathLike[str] | BinaryIO) -> dict[str, Any]:
     (True, 1, {'STATS': 1}, {'ringbuf': 2})
     """
     info: dict[str, Any] = {}
-    seekable = not hasattr(src, "read") and os.fspath(src) != "-"  # type: ignore[arg-type]
-    if hasattr(src, "seekable"):
+    if isinstance(src, (str, os.PathLike)):
+        seekable = os.fspath(src) != "-"
+    else:
         seekable = bool(src.seekable())
     if seekable:
         try:

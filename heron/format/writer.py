@@ -52,7 +52,7 @@ import time
 import uuid
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import msgpack
 import zstandard
@@ -159,7 +159,7 @@ class Writer:
 
     def __init__(
         self,
-        dest: str | os.PathLike[str] | BinaryIO,
+        dest: str | os.PathLike[str] | IO[bytes],
         *,
         overwrite: bool = False,
         flush_interval: float = 1.0,
@@ -174,7 +174,7 @@ class Writer:
         if not 0 <= window <= fr.MAX_WINDOW:
             raise InvalidRecord(f"window must be within 0..{fr.MAX_WINDOW} bytes, got {window}")
         self._fd: int | None = None
-        self._file: BinaryIO | None = None
+        self._file: IO[bytes] | None = None
         self._closed = False
         if isinstance(dest, (str, os.PathLike)) and os.fspath(dest) != "-":
             self._fd = _open_dest(dest, overwrite)
@@ -183,6 +183,7 @@ class Writer:
             self._file = sys.stdout.buffer
             self.name = "<stdout>"
         else:
+            assert not isinstance(dest, os.PathLike)
             self._file = dest
             self.name = str(getattr(dest, "name", "<stream>"))
         self.flush_interval = float(flush_interval)

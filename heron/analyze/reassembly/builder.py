@@ -1,0 +1,908 @@
+"""From capture records to :class:`~heron.analyze.exchange.Exchange` objects.
+
+Theory of operation
+-------------------
+:class:`Reassembler` is a sans-I/O state machine fed one record at a time
+(``feed(record) -> list[Exchange]``), so :func:`iter_exchanges` can stream a
+capture of any size: an exchange is handed out the moment both its request
+and its response have ended, and a connection's state is dropped at its
+``CONN_CLOSE``.  Memory is bounded by what is *in flight*: open exchanges'
+bodies (capped by ``max_body_bytes``) and parser buffers (capped in
+:mod:`.http1` / :mod:`.http2`).
+
+Per connection and direction a :class:`~.streams.StreamAssembler` turns DATA
+records into chunks and gaps.  Until the connection's protocol is known the
+chunks are held back (at most :data:`DETECT_LIMIT` bytes) and the first bytes
+decide:
+
+* the HTTP/2 client preface, or a SETTINGS frame from the server side → HTTP/2;
+* a request line or a status line → HTTP/1.x;
+* a direction whose first record starts past offset 0 (capture joined late):
+  an HTTP/1 start line anywhere at a line start → HTTP/1 (resynchronised), a
+  strictly plausible frame header → HTTP/2 joined mid-stream, else HTTP/1 in
+  resync mode;
+* anything else → one ``parse_error`` exchange for the connection, then the
+  bytes are scanned for an HTTP/1 start line in case one turns up.
+
+The side that sends the preface or request lines is the client, whatever
+the traced process's role; ``role`` from ``CONN_OPEN`` only breaks the tie for
+a connection joined mid-way.
+
+HTTP/1 pairing: requests queue up in order; each final response takes the
+oldest unanswered request (pipelining works), and a response that arrives
+with nothing queued is an *orphan* (its request was lost).  Parsers report
+lost message heads (:class:`~.http1.Lost`) so a lost request gets a
+placeholder exchange and later responses stay paired with the right
+requests.
+
+HTTP/2: one :class:`~.http2.H2Parser` per direction; exchanges are keyed by
+stream id.  SETTINGS_HEADER_TABLE_SIZE from one side widens the other side's
+decoder limit.  Once HPACK context is lost on a direction, new exchanges get
+no headers and say why in ``parse_error`` (or ``mid_stream`` when the
+capture joined late) rather than showing mis-decoded values.
+
+Times: ``request_start_ns``/``response_start_ns`` are the times of the records
+that held the first byte of the request/response head;
+``request_end_ns``/``response_end_ns`` the times of the records that completed
+them; ``response_timeline`` has one ``(ts, decoded bytes so far)`` point per
+record that grew the decoded response body.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from heron.analyze.exchange import Exchange
+from heron.format.records import RecordKind
+
+from .content import BodyDecoder
+from .http1 import MAX_HEAD, Body, BodyGap, End, Head, HTTP1Parser, Lost, ParseError, Trailers
+from .http1 import Event as H1Event
+from .http2 import (
+    PREFACE,
+    H2Data,
+    H2Event,
+    H2GoAway,
+    H2Headers,
+    H2Lost,
+    H2Parser,
+    H2Reset,
+    H2Settings,
+    plausible_frame_header,
+)
+from .streams import Chunk, Gap, SpanSet, StreamAssembler, TimeIndex
+
+#: Header names whose values are never shown (capture redacts them too).
+SENSITIVE_HEADERS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "cookie",
+        "set-cookie",
+    }
+)
+REDACTED = "[REDACTED]"
+#: Default cap on a decoded body kept in an Exchange (the rest is counted in
+#: ``*_body_size`` and the exchange is flagged ``truncated``).
+MAX_BODY_BYTES = 64 << 20
+#: Bytes held per direction while deciding the protocol.
+DETECT_LIMIT = MAX_HEAD
+
+_DIR = ("out", "in")
+_COMMON = frozenset({"k", "s", "t"})
+_REQ_START = re.compile(rb"[A-Z][A-Z0-9_-]{0,19} +\S+ +HTTP/1\.[01]\r?\n")
+_REQ_PREFIX = re.compile(rb"[A-Z][A-Z0-9_-]{0,19}( [^\r\n]*)?\Z")
+_REQ_ANYWHERE = re.compile(
+    rb"(?:\A|\n)(?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP/1\.[01]\r?\n"
+)
+_STATUS_ANYWHERE = re.compile(rb"(?:\A|\n)HTTP/1\.[01] [1-5]\d\d[^\r\n]*\r?\n")
+
+
+class _Ex:
+    """An exchange being built, plus what is needed to finish it."""
+
+    __slots__ = (
+        "ex",
+        "req_body",
+        "req_dec",
+        "req_done",
+        "req_seen",
+        "resp_body",
+        "resp_dec",
+        "resp_done",
+        "resp_seen",
+        "upgrade",
+    )
+
+    def __init__(self, ex: Exchange, max_body: int) -> None:
+        self.ex = ex
+        self.req_body = bytearray()
+        self.resp_body = bytearray()
+        self.req_dec = BodyDecoder(None, max_output=max_body)
+        self.resp_dec = BodyDecoder(None, max_output=max_body)
+        self.req_done = False
+        self.resp_done = False
+        self.req_seen = False  # request head seen
+        self.resp_seen = False  # final response head seen
+        self.upgrade = False  # request asked to switch protocols (CONNECT/Upgrade)
+
+
+class _Conn:
+    __slots__ = (
+        "asm",
+        "client_dir",
+        "conn",
+        "detect",
+        "detect_len",
+        "h1_cur_req",
+        "h1_cur_resp",
+        "h1_queue",
+        "h1_req",
+        "h1_resp",
+        "h2",
+        "h2_lost",
+        "h2_streams",
+        "info",
+        "joined",
+        "last_ts",
+        "open",
+        "proto",
+        "spans",
+        "times",
+    )
+
+    def __init__(self, conn: int) -> None:
+        self.conn = conn
+        self.info: dict[str, Any] = {}
+        self.asm = (StreamAssembler(), StreamAssembler())
+        self.times = (TimeIndex(), TimeIndex())
+        self.spans = (SpanSet(), SpanSet())
+        self.proto: str | None = None  # "h1" | "h2"
+        self.client_dir = 0
+        self.joined = [False, False]
+        self.detect: tuple[list[Chunk | Gap], list[Chunk | Gap]] = ([], [])
+        self.detect_len = [0, 0]
+        self.last_ts = [0, 0]
+        self.open: dict[int, _Ex] = {}  # exchange_id -> not yet emitted
+        self.h1_req: HTTP1Parser | None = None
+        self.h1_resp: HTTP1Parser | None = None
+        self.h1_queue: deque[_Ex] = deque()
+        self.h1_cur_req: _Ex | None = None
+        self.h1_cur_resp: _Ex | None = None
+        self.h2: list[H2Parser] = []
+        self.h2_streams: dict[int, _Ex] = {}
+        self.h2_lost: list[str | None] = [None, None]
+
+
+def _detect(buf: bytes, joined: bool, final: bool) -> tuple[str, bool | None] | None:
+    """Decide the protocol from a direction's first bytes.
+
+    Returns ``(proto, this_side_is_client)`` with proto ``"h1"``, ``"h2"`` or
+    ``"unknown"`` (client side None when it cannot be told), or None to wait
+    for more bytes.
+    """
+    if joined:
+        if _REQ_ANYWHERE.search(buf):
+            return "h1", True
+        if _STATUS_ANYWHERE.search(buf):
+            return "h1", False
+        if len(buf) < 9 and not final:
+            return None
+        if plausible_frame_header(buf[:9]):
+            return "h2", None
+        return "h1", None
+    if buf.startswith(PREFACE):
+        return "h2", True
+    if _REQ_START.match(buf):
+        return "h1", True
+    if buf.startswith((b"HTTP/1.0 ", b"HTTP/1.1 ")):
+        return "h1", False
+    if len(buf) >= 9 and buf[3] == 4 and plausible_frame_header(buf[:9]):
+        return "h2", False  # a server's initial SETTINGS
+    if not final:
+        if PREFACE.startswith(buf) or b"HTTP/1.1 ".startswith(buf[:9]):
+            return None
+        if b"\n" not in buf and _REQ_PREFIX.match(buf):
+            return None
+        if len(buf) < 9 and buf[0] == 0:
+            return None  # maybe a server's SETTINGS frame header
+    elif _REQ_PREFIX.match(buf) or _REQ_START.match(buf):
+        return "h1", True
+    return "unknown", None
+
+
+def _split_h2(
+    raw: list[tuple[bytes, bytes]],
+) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
+    pseudo: dict[str, str] = {}
+    rest: list[tuple[bytes, bytes]] = []
+    for k, v in raw:
+        if k[:1] == b":":
+            pseudo[k.decode("ascii", "replace")] = v.decode("utf-8", "replace")
+        else:
+            rest.append((k, v))
+    return pseudo, rest
+
+
+class Reassembler:
+    """Turn capture records into exchanges, one record at a time.
+
+    Parameters
+    ----------
+    max_body_bytes
+        Keep at most this many decoded bytes of each body.
+    mask_sensitive
+        Show values of :data:`SENSITIVE_HEADERS` as ``"[REDACTED]"`` even if
+        capture did not redact them.
+
+    Examples
+    --------
+    >>> r = Reassembler()
+    >>> r.feed({"k": 8, "s": 0, "t": 5, "conn": 1, "pid": 9, "dir": 0, "offset": 0,
+    ...         "len": 18, "data": b"GET / HTTP/1.1\\r\\n\\r\\n"})
+    []
+    >>> out = r.feed({"k": 8, "s": 1, "t": 7, "conn": 1, "pid": 9, "dir": 1, "offset": 0,
+    ...               "len": 38, "data": b"HTTP/1.1 204 No Content\\r\\n\\r\\n"})
+    >>> [(e.method, e.path, e.status, e.request_start_ns, e.response_end_ns) for e in out]
+    [('GET', '/', 204, 5, 7)]
+    """
+
+    def __init__(
+        self, *, max_body_bytes: int = MAX_BODY_BYTES, mask_sensitive: bool = True
+    ) -> None:
+        self.max_body = max_body_bytes
+        self.mask_sensitive = mask_sensitive
+        self._conns: dict[int, _Conn] = {}
+        self._next_id = 0
+        self._out: list[Exchange] = []
+        self.stats: dict[str, int] = {
+            "records": 0,
+            "data_bytes": 0,
+            "duplicate_bytes": 0,
+            "connections": 0,
+            "exchanges": 0,
+        }
+
+    # -- public -----------------------------------------------------------
+    def feed(self, rec: Mapping[str, Any]) -> list[Exchange]:
+        """Process one record; return the exchanges it completed."""
+        self.stats["records"] += 1
+        k = rec.get("k")
+        if k == RecordKind.DATA:
+            self._data(rec)
+        elif k == RecordKind.CONN_OPEN:
+            c = self._conn(rec["conn"])
+            c.info.update({f: v for f, v in rec.items() if v is not None and f not in _COMMON})
+        elif k == RecordKind.CONN_CLOSE:
+            c2 = self._conns.pop(rec["conn"], None)
+            if c2 is not None:
+                self._close(c2, clean=rec.get("reason") != "capture-end")
+        out, self._out = self._out, []
+        return out
+
+    def finish(self) -> list[Exchange]:
+        """End of capture: flush every open connection (incomplete → ``partial``)."""
+        for c in list(self._conns.values()):
+            self._close(c, clean=False)
+        self._conns.clear()
+        out, self._out = self._out, []
+        return out
+
+    # -- records ----------------------------------------------------------
+    def _conn(self, conn: int) -> _Conn:
+        c = self._conns.get(conn)
+        if c is None:
+            c = self._conns[conn] = _Conn(conn)
+            self.stats["connections"] += 1
+        return c
+
+    def _data(self, rec: Mapping[str, Any]) -> None:
+        c = self._conn(rec["conn"])
+        d = 1 if rec.get("dir") else 0
+        data: bytes = rec.get("data") or b""
+        offset: int = rec.get("offset") or 0
+        length: int = rec.get("len") or len(data)
+        ts: int = rec.get("t") or 0
+        pid = rec.get("pid")
+        tid = rec.get("tid")
+        if "pid" not in c.info and pid is not None:
+            c.info["pid"] = pid
+        self.stats["data_bytes"] += len(data)
+        red = rec.get("redacted")
+        if red:
+            for start, n in red:
+                c.spans[d].add(offset + start, n)
+        asm = c.asm[d]
+        dup = asm.duplicate_bytes
+        for item in asm.feed(offset, length, data, ts, trunc=bool(rec.get("trunc"))):
+            if isinstance(item, Chunk):
+                c.times[d].add(item.offset, len(item.data), ts, pid, tid)
+                c.last_ts[d] = ts
+            self._route(c, d, item)
+        self.stats["duplicate_bytes"] += asm.duplicate_bytes - dup
+
+    def _route(self, c: _Conn, d: int, item: Chunk | Gap) -> None:
+        if c.proto is not None:
+            self._dispatch(c, d, item)
+            return
+        if isinstance(item, Gap) and item.kind == "join" and not c.detect[d]:
+            c.joined[d] = True
+        c.detect[d].append(item)
+        if isinstance(item, Chunk):
+            c.detect_len[d] += len(item.data)
+        self._try_detect(c, d, final=False)
+
+    def _try_detect(self, c: _Conn, d: int, *, final: bool) -> None:
+        buf = b"".join(i.data for i in c.detect[d] if isinstance(i, Chunk))
+        if not buf and not final:
+            return
+        final = final or len(buf) >= DETECT_LIMIT
+        if any(isinstance(i, Gap) and i.kind != "join" for i in c.detect[d]):
+            final = True  # bytes after a gap cannot complete a start line
+        res = _detect(buf, c.joined[d], final) if buf else ("unknown", None)
+        if res is None:
+            return
+        proto, here_client = res
+        if here_client is None:
+            c.client_dir = 1 if c.info.get("role") == "server" else 0
+        else:
+            c.client_dir = d if here_client else 1 - d
+        if proto == "unknown" and buf:
+            self._emit_error(
+                c,
+                d,
+                0,
+                f"bytes are neither HTTP/1.x nor HTTP/2 (first bytes {buf[:32]!r})",
+            )
+        self._start(c, "h2" if proto == "h2" else "h1", resync=proto == "unknown")
+        for dd in (d, 1 - d):
+            pending = c.detect[dd]
+            for item in pending:
+                self._dispatch(c, dd, item)
+            pending.clear()
+
+    def _start(self, c: _Conn, proto: str, *, resync: bool) -> None:
+        c.proto = proto
+        if proto == "h1":
+            c.h1_req = HTTP1Parser("request", resync=resync)
+            c.h1_resp = HTTP1Parser("response", resync=resync)
+        else:
+            c.h2 = [H2Parser(client=dd == c.client_dir, joined=c.joined[dd]) for dd in (0, 1)]
+
+    def _dispatch(self, c: _Conn, d: int, item: Chunk | Gap) -> None:
+        ts = item.ts
+        if c.proto == "h1":
+            p = c.h1_req if d == c.client_dir else c.h1_resp
+            assert p is not None
+            evs = p.feed(item.data) if isinstance(item, Chunk) else p.gap(item.length, item.kind)
+            if evs:
+                self._h1(c, d, evs, ts)
+            pend = p.pending_offset
+        else:
+            hp = c.h2[d]
+            hevs = hp.feed(item.data) if isinstance(item, Chunk) else hp.gap(item.length, item.kind)
+            if hevs:
+                self._h2(c, d, hevs, ts)
+            pend = hp.pending_offset
+        c.times[d].prune(pend)
+        if c.spans[d]:
+            c.spans[d].prune(pend)
+
+    def _close(self, c: _Conn, *, clean: bool) -> None:
+        for d in (0, 1):
+            if c.proto is None and c.detect[d]:
+                self._try_detect(c, d, final=True)
+        if c.proto == "h1":
+            for d in (c.client_dir, 1 - c.client_dir):
+                p = c.h1_req if d == c.client_dir else c.h1_resp
+                assert p is not None
+                evs = p.eof(clean=clean)
+                if evs:
+                    self._h1(c, d, evs, c.last_ts[d])
+        for x in sorted(c.open.values(), key=lambda x: x.ex.exchange_id):
+            ex = x.ex
+            if not (x.req_done and x.resp_done):
+                ex.partial = True
+            self._finish(c, x)
+
+    # -- exchanges --------------------------------------------------------
+    def _new(self, c: _Conn, version: str, ts: int | None, at: tuple[Any, ...] | None) -> _Ex:
+        pid = c.info.get("pid")
+        tid = None
+        if at is not None:
+            ts, pid, tid = at[0], at[1] if at[1] is not None else pid, at[2]
+        ex = Exchange(exchange_id=self._next_id, conn=c.conn, pid=pid, http_version=version)
+        self._next_id += 1
+        ex.tid = tid
+        ex.request_start_ns = ts
+        sni = c.info.get("sni")
+        if sni:
+            ex.authority = str(sni)
+        transport = c.info.get("transport")
+        if transport == "tls":
+            ex.scheme = "https"
+        elif transport == "tcp":
+            ex.scheme = "http"
+        x = _Ex(ex, self.max_body)
+        c.open[ex.exchange_id] = x
+        return x
+
+    def _where(self, c: _Conn, d: int, offset: int) -> str:
+        return f"conn {c.conn} {_DIR[d]} @{offset}"
+
+    def _emit_error(self, c: _Conn, d: int, offset: int, what: str) -> None:
+        x = self._new(c, "1.1", c.last_ts[d] or None, None)
+        x.ex.parse_error = f"{self._where(c, d, offset)}: {what}"
+        x.req_done = x.resp_done = True
+        self._finish(c, x)
+
+    def _maybe_finish(self, c: _Conn, x: _Ex) -> None:
+        if x.req_done and x.resp_done:
+            self._finish(c, x)
+
+    def _finish(self, c: _Conn, x: _Ex) -> None:
+        if c.open.pop(x.ex.exchange_id, None) is None:
+            return
+        ex = x.ex
+        for dec, body, resp in ((x.req_dec, x.req_body, False), (x.resp_dec, x.resp_body, True)):
+            tail = dec.flush()
+            if tail:
+                body += tail
+                if resp:
+                    self._tick(ex, len(body), ex.response_end_ns or 0)
+            if dec.truncated:
+                ex.truncated = True
+            if dec.error and ex.parse_error is None:
+                ex.parse_error = dec.error
+        ex.request_body = bytes(x.req_body)
+        ex.response_body = bytes(x.resp_body)
+        if x.ex.stream_id is not None:
+            c.h2_streams.pop(x.ex.stream_id, None)
+        self.stats["exchanges"] += 1
+        self._out.append(ex)
+
+    @staticmethod
+    def _tick(ex: Exchange, n: int, ts: int) -> None:
+        tl = ex.response_timeline
+        if tl and tl[-1][0] == ts:
+            tl[-1] = (ts, n)
+        elif not tl or tl[-1][1] < n:
+            tl.append((ts, n))
+
+    def _headers(
+        self, raw: list[tuple[bytes, bytes]], hit: set[int] | None
+    ) -> tuple[list[tuple[str, str]], bool]:
+        out: list[tuple[str, str]] = []
+        redacted = False
+        for i, (k, v) in enumerate(raw):
+            name = k.decode("latin-1")
+            if (self.mask_sensitive and name.lower() in SENSITIVE_HEADERS) or (
+                hit is not None and i in hit
+            ):
+                out.append((name, REDACTED))
+                redacted = True
+            else:
+                out.append((name, v.decode("utf-8", "replace")))
+        return out, redacted
+
+    @staticmethod
+    def _h1_hits(head: Head, spans: SpanSet) -> set[int]:
+        """Indexes of header fields whose bytes overlap a redacted span."""
+        hits: set[int] = set()
+        pos = head.start
+        idx = -1
+        for n, line in enumerate(head.raw.split(b"\n")):
+            end = pos + len(line) + 1
+            if n > 0 and line.strip(b"\r"):
+                if line[:1] not in (b" ", b"\t"):
+                    idx += 1
+                if spans.overlaps(pos, end):
+                    hits.add(idx)
+            pos = end
+        return hits
+
+    def _body(
+        self, c: _Conn, d: int, x: _Ex, data: bytes, offset: int, ts: int, resp: bool
+    ) -> None:
+        ex = x.ex
+        if c.spans[d] and c.spans[d].overlaps(offset, offset + len(data)):
+            ex.redacted = True
+        if resp:
+            ex.response_body_size += len(data)
+            out = x.resp_dec.feed(data)
+            if out:
+                x.resp_body += out
+                self._tick(ex, len(x.resp_body), ts)
+        else:
+            ex.request_body_size += len(data)
+            out = x.req_dec.feed(data)
+            if out:
+                x.req_body += out
+
+    def _hole(self, x: _Ex, n: int, kind: str, resp: bool) -> None:
+        ex = x.ex
+        if kind == "trunc":
+            ex.truncated = True
+        else:
+            ex.gap = True
+        if resp:
+            ex.response_body_size += n
+            x.resp_dec.interrupt()
+        else:
+            ex.request_body_size += n
+            x.req_dec.interrupt()
+
+    # -- HTTP/1 -----------------------------------------------------------
+    def _h1(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
+        if d == c.client_dir:
+            self._h1_request(c, d, evs, ts)
+        else:
+            self._h1_response(c, d, evs, ts)
+
+    def _placeholder(self, c: _Conn, d: int, kind: str, ts: int) -> _Ex:
+        assert c.h1_resp is not None
+        x = self._new(c, "1.1", ts, None)
+        if kind == "trunc":
+            x.ex.truncated = True
+        elif kind != "eof":
+            x.ex.gap = True
+        x.ex.partial = True
+        x.req_done = True
+        c.h1_queue.append(x)
+        c.h1_resp.methods.append(None)
+        return x
+
+    def _h1_request(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
+        assert c.h1_resp is not None
+        for ev in evs:
+            x = c.h1_cur_req
+            if isinstance(ev, Body):
+                if x is not None:
+                    self._body(c, d, x, ev.data, ev.offset, ts, False)
+            elif isinstance(ev, Head):
+                x = self._new(
+                    c, "1.0" if ev.version == "1.0" else "1.1", ts, c.times[d].at(ev.start)
+                )
+                ex = x.ex
+                ex.method = ev.method
+                ex.path = ev.target
+                hits = self._h1_hits(ev, c.spans[d]) if c.spans[d] else None
+                ex.request_headers, red = self._headers(ev.headers, hits)
+                ex.redacted = ex.redacted or red or bool(hits)
+                host = ex.header("host")
+                if host:
+                    ex.authority = host
+                x.req_dec = BodyDecoder(ex.header("content-encoding"), max_output=self.max_body)
+                x.req_seen = True
+                x.upgrade = ev.method == "CONNECT" or ex.header("upgrade") is not None
+                c.h1_cur_req = x
+                c.h1_queue.append(x)
+                c.h1_resp.methods.append(ev.method)
+            elif isinstance(ev, End):
+                if x is None:
+                    continue
+                x.ex.request_end_ns = ts
+                if not ev.complete:
+                    x.ex.partial = True
+                    if "gap" in ev.reason:
+                        x.ex.gap = True
+                x.req_done = True
+                c.h1_cur_req = None
+                self._maybe_finish(c, x)
+            elif isinstance(ev, BodyGap):
+                if x is not None:
+                    self._hole(x, ev.length, ev.kind, False)
+            elif isinstance(ev, Trailers):
+                if x is not None:
+                    hs, red = self._headers(ev.headers, None)
+                    x.ex.request_headers.extend(hs)
+                    x.ex.redacted = x.ex.redacted or red
+            elif isinstance(ev, Lost):
+                self._placeholder(c, d, ev.kind, ts)
+            elif isinstance(ev, ParseError):
+                msg = f"{self._where(c, d, ev.offset)}: {ev.what}"
+                if x is not None:
+                    x.ex.parse_error = msg
+                    x.ex.partial = True
+                    x.req_done = True
+                    c.h1_cur_req = None
+                    self._maybe_finish(c, x)
+                elif ev.in_message:
+                    ph = self._placeholder(c, d, "eof", ts)
+                    ph.ex.parse_error = msg
+                else:  # pragma: no cover - the parser reports errors only inside messages
+                    self._emit_error(c, d, ev.offset, ev.what)
+
+    def _h1_response(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
+        for ev in evs:
+            x = c.h1_cur_resp
+            if isinstance(ev, Body):
+                if x is not None:
+                    self._body(c, d, x, ev.data, ev.offset, ts, True)
+            elif isinstance(ev, Head):
+                if ev.status is not None and 100 <= ev.status < 200 and ev.status != 101:
+                    continue  # interim (100-continue, 103): the final response follows
+                at = c.times[d].at(ev.start)
+                if ev.paired and c.h1_queue:
+                    x = c.h1_queue.popleft()
+                else:
+                    x = self._new(c, "1.1", None, None)  # orphan: its request was lost
+                    x.ex.gap = True
+                    x.ex.partial = True
+                    x.ex.mid_stream = c.joined[c.client_dir] or c.joined[d]
+                    x.req_done = True
+                ex = x.ex
+                if not x.req_seen:
+                    ex.http_version = "1.0" if ev.version == "1.0" else "1.1"
+                ex.status = ev.status
+                ex.response_start_ns = at[0] if at else ts
+                hits = self._h1_hits(ev, c.spans[d]) if c.spans[d] else None
+                ex.response_headers, red = self._headers(ev.headers, hits)
+                ex.redacted = ex.redacted or red or bool(hits)
+                x.resp_dec = BodyDecoder(
+                    ex.header("content-encoding", response=True), max_output=self.max_body
+                )
+                x.resp_seen = True
+                c.h1_cur_resp = x
+                if x.upgrade and c.h1_req is not None:
+                    switched = ev.status == 101 or (
+                        ex.method == "CONNECT" and ev.status is not None and 200 <= ev.status < 300
+                    )
+                    if switched:
+                        c.h1_req.tunnel()
+                    else:
+                        more = c.h1_req.resume()
+                        if more:
+                            self._h1_request(c, c.client_dir, more, c.last_ts[c.client_dir])
+            elif isinstance(ev, End):
+                if x is None:
+                    continue
+                x.ex.response_end_ns = (
+                    ts
+                    if ev.complete or not x.ex.response_timeline
+                    else (x.ex.response_timeline[-1][0])
+                )
+                if not ev.complete:
+                    x.ex.partial = True
+                    if "gap" in ev.reason:
+                        x.ex.gap = True
+                x.resp_done = True
+                c.h1_cur_resp = None
+                self._maybe_finish(c, x)
+            elif isinstance(ev, BodyGap):
+                if x is not None:
+                    self._hole(x, ev.length, ev.kind, True)
+            elif isinstance(ev, Trailers):
+                if x is not None:
+                    hs, red = self._headers(ev.headers, None)
+                    x.ex.response_headers.extend(hs)
+                    x.ex.redacted = x.ex.redacted or red
+            elif isinstance(ev, Lost):
+                if ev.paired and c.h1_queue:
+                    lost = c.h1_queue.popleft()
+                    self._hole(lost, 0, ev.kind, True)
+                    lost.ex.partial = True
+                    lost.resp_done = True
+                    self._maybe_finish(c, lost)
+            elif isinstance(ev, ParseError):
+                msg = f"{self._where(c, d, ev.offset)}: {ev.what}"
+                if x is not None:
+                    target = x
+                    c.h1_cur_resp = None
+                elif ev.paired and c.h1_queue:
+                    target = c.h1_queue.popleft()
+                else:
+                    self._emit_error(c, d, ev.offset, ev.what)
+                    continue
+                target.ex.parse_error = msg
+                target.ex.partial = True
+                target.resp_done = True
+                self._maybe_finish(c, target)
+
+    # -- HTTP/2 -----------------------------------------------------------
+    def _stream(self, c: _Conn, d: int, sid: int, ts: int, at: tuple[Any, ...] | None) -> _Ex:
+        x = c.h2_streams.get(sid)
+        if x is None:
+            x = self._new(c, "2", ts, at)
+            x.ex.stream_id = sid
+            x.ex.mid_stream = c.joined[0] or c.joined[1]
+            c.h2_streams[sid] = x
+        return x
+
+    def _h2_no_headers(self, c: _Conn, d: int, x: _Ex, ev: H2Headers) -> None:
+        ex = x.ex
+        if ev.error:
+            ex.parse_error = f"{self._where(c, d, ev.start)}: {ev.error}"
+        elif c.joined[d] and c.h2[d].lost_at is None:
+            ex.mid_stream = True
+        elif ex.parse_error is None:
+            why = c.h2_lost[d] or "HPACK context unknown"
+            ex.parse_error = f"{self._where(c, d, ev.start)}: headers not decoded: {why}"
+
+    def _h2(self, c: _Conn, d: int, evs: list[H2Event], ts: int) -> None:
+        client = d == c.client_dir
+        for ev in evs:
+            if isinstance(ev, H2Data):
+                x = c.h2_streams.get(ev.stream_id)
+                if x is None:
+                    x = self._stream(c, d, ev.stream_id, ts, c.times[d].at(ev.start))
+                    x.ex.partial = True
+                    if not x.ex.mid_stream:
+                        x.ex.gap = True
+                    if client:
+                        x.req_seen = True
+                    else:
+                        x.req_done = True
+                if client:
+                    self._body(c, d, x, ev.data, ev.start, ts, False)
+                else:
+                    if x.ex.response_start_ns is None:
+                        at = c.times[d].at(ev.start)
+                        x.ex.response_start_ns = at[0] if at else ts
+                    self._body(c, d, x, ev.data, ev.start, ts, True)
+                if ev.hole:
+                    self._hole(x, 0, ev.hole_kind or "drop", not client)
+                    if client:
+                        x.ex.request_body_size += ev.hole
+                    else:
+                        x.ex.response_body_size += ev.hole
+                if ev.end_stream:
+                    self._h2_end(c, x, client, ts)
+            elif isinstance(ev, H2Headers):
+                self._h2_headers(c, d, ev, ts, client)
+            elif isinstance(ev, H2Reset):
+                x = c.h2_streams.get(ev.stream_id)
+                if x is not None:
+                    if not (x.req_done and x.resp_done):
+                        x.ex.partial = True
+                    x.req_done = x.resp_done = True
+                    if x.ex.response_end_ns is None and x.resp_seen:
+                        x.ex.response_end_ns = ts
+                    self._finish(c, x)
+            elif isinstance(ev, H2Settings):
+                if ev.header_table_size is not None:
+                    c.h2[1 - d].peer_table_size(ev.header_table_size)
+            elif isinstance(ev, H2GoAway):
+                if not client:
+                    for sid, x in list(c.h2_streams.items()):
+                        if sid % 2 == 1 and sid > ev.last_stream_id and not x.resp_seen:
+                            x.ex.partial = True
+                            x.ex.parse_error = x.ex.parse_error or (
+                                f"{self._where(c, d, ev.offset)}: GOAWAY "
+                                f"(last stream {ev.last_stream_id}, error {ev.error_code})"
+                            )
+                            x.req_done = x.resp_done = True
+                            self._finish(c, x)
+            elif isinstance(ev, H2Lost):
+                if c.h2_lost[d] is None:
+                    c.h2_lost[d] = f"{ev.what} at {self._where(c, d, ev.offset)}"
+                if ev.frames:
+                    for x in c.h2_streams.values():
+                        done = x.req_done if client else x.resp_done
+                        if not done:
+                            x.ex.gap = True
+
+    def _h2_end(self, c: _Conn, x: _Ex, client: bool, ts: int) -> None:
+        if client:
+            x.req_done = True
+            x.ex.request_end_ns = ts
+        else:
+            x.resp_done = True
+            x.ex.response_end_ns = ts
+        self._maybe_finish(c, x)
+
+    def _h2_headers(self, c: _Conn, d: int, ev: H2Headers, ts: int, client: bool) -> None:
+        at = c.times[d].at(ev.start)
+        red_block = bool(c.spans[d]) and c.spans[d].overlaps(ev.start, ev.end)
+        if ev.promised_stream_id is not None:
+            # PUSH_PROMISE (server → client): a request made up by the server.
+            x = self._stream(c, d, ev.promised_stream_id, ts, at)
+            x.req_seen = x.req_done = True
+            x.ex.request_end_ns = ts
+            if ev.headers is None:
+                self._h2_no_headers(c, d, x, ev)
+            else:
+                self._h2_request_head(x, ev.headers, red_block)
+            return
+        found = c.h2_streams.get(ev.stream_id)
+        if client:
+            x = found if found is not None else self._stream(c, d, ev.stream_id, ts, at)
+            if ev.headers is None:
+                if not x.req_seen:
+                    self._h2_no_headers(c, d, x, ev)
+            elif not x.req_seen:
+                self._h2_request_head(x, ev.headers, red_block)
+            else:  # trailers
+                hs, red = self._headers(ev.headers, None)
+                x.ex.request_headers.extend(hs)
+                x.ex.redacted = x.ex.redacted or red or red_block
+            x.req_seen = True
+            if ev.end_stream:
+                self._h2_end(c, x, True, ts)
+            return
+        if found is not None:
+            x = found
+        else:
+            x = self._stream(c, d, ev.stream_id, ts, None)
+            x.ex.request_start_ns = None
+            x.req_done = True
+            if not x.ex.mid_stream:
+                x.ex.gap = True
+                x.ex.partial = True
+        ex = x.ex
+        if ev.headers is None:
+            if not x.resp_seen:
+                self._h2_no_headers(c, d, x, ev)
+                if ex.response_start_ns is None:
+                    ex.response_start_ns = at[0] if at else ts
+                x.resp_seen = True
+        else:
+            pseudo, rest = _split_h2(ev.headers)
+            status = pseudo.get(":status", "")
+            if not x.resp_seen and status.isdigit() and 100 <= int(status) < 200:
+                return  # interim response
+            hs, red = self._headers(rest, None)
+            ex.redacted = ex.redacted or red or red_block
+            if not x.resp_seen:
+                ex.status = int(status) if status.isdigit() else None
+                ex.response_headers = hs
+                ex.response_start_ns = at[0] if at else ts
+                x.resp_dec = BodyDecoder(
+                    ex.header("content-encoding", response=True), max_output=self.max_body
+                )
+                x.resp_seen = True
+            else:
+                ex.response_headers.extend(hs)
+        if ev.end_stream:
+            self._h2_end(c, x, False, ts)
+
+    def _h2_request_head(self, x: _Ex, raw: list[tuple[bytes, bytes]], red_block: bool) -> None:
+        ex = x.ex
+        pseudo, rest = _split_h2(raw)
+        ex.method = pseudo.get(":method")
+        ex.scheme = pseudo.get(":scheme", ex.scheme)
+        ex.authority = pseudo.get(":authority", ex.authority)
+        ex.path = pseudo.get(":path")
+        ex.request_headers, red = self._headers(rest, None)
+        if ":authority" not in pseudo:
+            host = ex.header("host")
+            if host:
+                ex.authority = host
+        ex.redacted = ex.redacted or red or red_block
+        x.req_dec = BodyDecoder(ex.header("content-encoding"), max_output=self.max_body)
+        x.req_seen = True
+
+
+def iter_exchanges(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    mask_sensitive: bool = True,
+) -> Iterator[Exchange]:
+    """Rebuild HTTP exchanges from capture records, streaming.
+
+    See :func:`heron.analyze.reassembly.iter_exchanges` for the full story.
+
+    Examples
+    --------
+    >>> recs = [
+    ...     {"k": 8, "s": 0, "t": 1, "conn": 3, "pid": 9, "dir": 0, "offset": 0, "len": 18,
+    ...      "data": b"GET / HTTP/1.1\\r\\n\\r\\n"},
+    ...     {"k": 8, "s": 1, "t": 2, "conn": 3, "pid": 9, "dir": 1, "offset": 0, "len": 40,
+    ...      "data": b"HTTP/1.1 200 OK\\r\\nContent-Length: 2\\r\\n\\r\\nok"},
+    ... ]
+    >>> [(e.status, e.response_body) for e in iter_exchanges(recs)]
+    [(200, b'ok')]
+    """
+    r = Reassembler(max_body_bytes=max_body_bytes, mask_sensitive=mask_sensitive)
+    for rec in records:
+        out = r.feed(rec)
+        if out:
+            yield from out
+    yield from r.finish()

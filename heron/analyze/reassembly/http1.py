@@ -1,0 +1,684 @@
+"""A passive, incremental HTTP/1.x message parser (one per direction).
+
+Why not h11
+-----------
+h11 is an excellent *endpoint* state machine, but reassembly is a passive
+observer of both endpoints, and h11 fights that:
+
+* its client role will not accept a second request before the first response
+  has ended, so pipelined traffic cannot be followed;
+* its server role stops reading requests until a response has been *sent*
+  through it, so both roles would have to be driven in lock-step with
+  synthetic events;
+* any protocol error is terminal for the ``Connection`` object: there is no
+  way to resynchronise after a capture gap (the normal case for us), only to
+  start a fresh connection and hope the next byte is a message boundary;
+* a gap inside a body of known length is fine for us (framing survives), but
+  h11 cannot be told "n bytes are missing here".
+
+So this is a small hand parser with the framing rules of RFC 9112 §6 and
+explicit size limits, producing events instead of touching any I/O.  It is
+deliberately lenient where real peers are sloppy (bare LF line ends, obs-fold
+header continuation, leading empty lines) and strict where leniency would
+mis-frame (conflicting Content-Length, bad chunk sizes).
+
+Events (all offsets are stream offsets of the connection+direction):
+
+* :class:`Head` — a start line and headers;
+* :class:`Body` — body bytes (transfer coding removed, content coding not);
+* :class:`BodyGap` — body bytes missing, framing intact;
+* :class:`Trailers` — chunked trailer fields;
+* :class:`End` — the message ended (``complete=False``: cut by a gap/EOF);
+* :class:`Lost` — bytes of a message whose head was never parsed are missing
+  (the builder keeps request/response pairing honest with it);
+* :class:`ParseError` — malformed input; the parser then resynchronises.
+
+After a gap or an error the parser is in *resync* mode: it scans (with a
+regex, not a byte loop) for the next request line or status line at a line
+start and carries on from there.
+
+Examples
+--------
+>>> p = HTTP1Parser("request")
+>>> evs = p.feed(b"POST /v1 HTTP/1.1\\r\\nContent-Length: 2\\r\\n\\r\\nhi")
+>>> [type(e).__name__ for e in evs]
+['Head', 'Body', 'End']
+>>> evs[0].method, evs[0].target, evs[1].data
+('POST', '/v1', b'hi')
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from dataclasses import dataclass
+from enum import Enum, auto
+from typing import Literal
+
+# Limits, and why:
+#: A head (start line + fields) larger than this is treated as garbage.  Real
+#: agent traffic stays far below (h11 uses 16 KiB; large cookie jars and
+#: long beta-feature headers reach ~30 KiB), while without a cap a
+#: non-HTTP stream would be buffered forever while we look for CRLFCRLF.
+MAX_HEAD = 256 * 1024
+#: Field lines per head; stops quadratic work on pathological heads.
+MAX_FIELDS = 1000
+#: A chunk-size line (hex size + extensions).  RFC 9112 sets no limit; 4 KiB
+#: keeps a corrupt stream from being buffered while waiting for a LF.
+MAX_CHUNK_LINE = 4096
+#: While resynchronising, keep at most this much of an unterminated line, the
+#: longest start line we are willing to recognise.
+MAX_START_LINE = 16 * 1024
+
+Role = Literal["request", "response"]
+
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") +(\S+) +HTTP/(\d)\.(\d) *")
+_STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) +(\d{3})(?: (.*))?")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")
+_FIELD_NAME = re.compile(_TOKEN)
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
+# Resync anchors: only methods and versions seen in practice, at a line start
+# (the parser keeps a LF sentinel in front of a record boundary).
+_RESYNC = {
+    "request": re.compile(
+        rb"\n((?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP/1\.[01]\r?\n)"
+    ),
+    "response": re.compile(rb"\n(HTTP/1\.[01] [1-5]\d\d[^\r\n]*\r?\n)"),
+}
+
+
+@dataclass(slots=True)
+class Head:
+    """A parsed start line and header fields.
+
+    ``paired`` (responses only) is True when this final response consumed
+    one entry of :attr:`HTTP1Parser.methods`, i.e. it answers the oldest
+    unanswered request.
+    """
+
+    start: int
+    end: int
+    version: str
+    headers: list[tuple[bytes, bytes]]
+    raw: bytes
+    method: str | None = None
+    target: str | None = None
+    status: int | None = None
+    reason: str | None = None
+    paired: bool = False
+
+
+@dataclass(slots=True)
+class Body:
+    """Body bytes (transfer coding removed) starting at stream ``offset``."""
+
+    offset: int
+    data: bytes
+
+
+@dataclass(slots=True)
+class BodyGap:
+    """``length`` body bytes missing at ``offset``; framing is intact."""
+
+    offset: int
+    length: int
+    kind: str
+
+
+@dataclass(slots=True)
+class Trailers:
+    """Trailer fields of a chunked message."""
+
+    headers: list[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class End:
+    """The current message ended at ``offset`` (``complete=False``: cut short)."""
+
+    offset: int
+    complete: bool = True
+    reason: str = ""
+
+
+@dataclass(slots=True)
+class Lost:
+    """Part of a message whose head we never parsed is missing.
+
+    ``paired`` (responses only): an entry of :attr:`HTTP1Parser.methods` was
+    consumed for it, as a final response would have.
+    """
+
+    offset: int
+    kind: str
+    paired: bool = False
+
+
+@dataclass(slots=True)
+class ParseError:
+    """Malformed input at ``offset``.
+
+    ``in_message``: a message had started (its head or body was being read).
+    ``head``: the head itself was malformed, so no :class:`Head` was emitted
+    for this message.  ``paired`` (responses only, with ``head``): an entry of
+    :attr:`HTTP1Parser.methods` was consumed for it, as for a final response.
+    """
+
+    offset: int
+    what: str
+    in_message: bool
+    head: bool = False
+    paired: bool = False
+
+
+Event = Head | Body | BodyGap | Trailers | End | Lost | ParseError
+
+
+class _S(Enum):
+    IDLE = auto()  # between messages: expecting a start line
+    BODY_LEN = auto()
+    CHUNK_SIZE = auto()
+    CHUNK_DATA = auto()
+    CHUNK_CRLF = auto()
+    TRAILERS = auto()
+    BODY_CLOSE = auto()  # response body delimited by connection close
+    WAIT = auto()  # request asked to switch protocols; waiting for the answer
+    TUNNEL = auto()  # not HTTP any more (CONNECT, 101 upgrade)
+    RESYNC = auto()
+
+
+class _Malformed(Exception):
+    pass
+
+
+def _parse_fields(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
+    if len(lines) > MAX_FIELDS:
+        raise _Malformed(f"more than {MAX_FIELDS} header fields")
+    out: list[tuple[bytes, bytes]] = []
+    for line in lines:
+        if line[:1] in (b" ", b"\t"):
+            if not out:
+                raise _Malformed("continuation line before any field")
+            name, value = out[-1]
+            out[-1] = (name, value + b" " + line.strip(b" \t"))
+            continue
+        name, colon, value = line.partition(b":")
+        if not colon or not _FIELD_NAME.fullmatch(name):
+            raise _Malformed(f"bad header field line {line[:60]!r}")
+        out.append((name, value.strip(b" \t")))
+    return out
+
+
+def _split_lines(raw: bytes) -> list[bytes]:
+    lines = raw.split(b"\n")
+    return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+
+
+class HTTP1Parser:
+    """Parse one direction of an HTTP/1.x connection.
+
+    Parameters
+    ----------
+    role
+        ``"request"`` for the client-to-server direction, ``"response"`` for
+        the other.
+    resync
+        Start in resync mode (the stream was joined mid-way or its protocol
+        is unknown): skip bytes until a start line.
+
+    Attributes
+    ----------
+    methods
+        Response role only: methods of the requests still waiting for a
+        response, oldest first (None when unknown).  The owner appends one per
+        request; the parser takes one per final response (HEAD and CONNECT
+        change response framing).
+
+    Examples
+    --------
+    >>> p = HTTP1Parser("response"); p.methods.append("HEAD")
+    >>> [type(e).__name__ for e in p.feed(b"HTTP/1.1 200 OK\\r\\nContent-Length: 5\\r\\n\\r\\n")]
+    ['Head', 'End']
+    """
+
+    def __init__(self, role: Role, *, resync: bool = False) -> None:
+        self.role: Role = role
+        self.methods: deque[str | None] = deque()
+        self._buf = bytearray()
+        self._pos = 0
+        self._base = 0  # stream offset of _buf[0]
+        self._scan = 0  # head-terminator search resumes here
+        self._remaining = 0
+        self._state = _S.IDLE
+        self._msg_start = 0
+        self._in_message = False
+        self._upgrade_pending = False
+        if resync:
+            self._enter_resync(at_boundary=True)
+
+    # -- public -----------------------------------------------------------
+    @property
+    def pending_offset(self) -> int:
+        """Stream offset of the first byte not yet consumed."""
+        return self._base + self._pos
+
+    @property
+    def state(self) -> str:
+        """The parser state name (for diagnostics and tests)."""
+        return self._state.name
+
+    @property
+    def in_message(self) -> bool:
+        """True while a message has started (head seen) and not ended."""
+        return self._in_message
+
+    def feed(self, data: bytes) -> list[Event]:
+        """Consume more bytes of the stream; return the events they complete."""
+        out: list[Event] = []
+        st = self._state
+        if st is _S.TUNNEL:
+            self._base += len(data)
+            return out
+        # Fast path: body bytes with nothing buffered are passed on uncopied.
+        if self._pos == len(self._buf) and st in (_S.BODY_LEN, _S.CHUNK_DATA, _S.BODY_CLOSE):
+            self._buf.clear()
+            self._base += self._pos
+            self._pos = 0
+            n = len(data)
+            if st is _S.BODY_CLOSE:
+                out.append(Body(self._base, data))
+                self._base += n
+                return out
+            if n <= self._remaining:
+                out.append(Body(self._base, data))
+                self._base += n
+                self._remaining -= n
+                if self._remaining == 0:
+                    self._body_part_done(out)
+                return out
+        self._buf += data
+        self._run(out)
+        self._compact()
+        return out
+
+    def gap(self, length: int, kind: str) -> list[Event]:
+        """``length`` bytes of the stream were not captured (``kind``: join, drop, trunc)."""
+        out: list[Event] = []
+        st = self._state
+        at = self.pending_offset
+        if st is _S.TUNNEL:
+            self._base += length
+            return out
+        if st in (_S.BODY_LEN, _S.CHUNK_DATA) and self._pos == len(self._buf):
+            take = min(length, self._remaining)
+            out.append(BodyGap(at, take, kind))
+            self._remaining -= take
+            if take == length:
+                self._skip(length)
+                if self._remaining == 0:
+                    self._body_part_done(out)
+                return out
+            if st is _S.BODY_LEN:
+                out.append(End(at + take, True))
+                self._in_message = False
+                if length - take > 2:
+                    out.append(self._lost(at + take, kind))
+            else:
+                out.append(End(at + take, False, f"{kind} gap inside chunked body"))
+                self._in_message = False
+        elif st is _S.BODY_CLOSE:
+            out.append(BodyGap(at, length, kind))
+            self._skip(length)
+            return out
+        elif st is _S.IDLE:
+            pending = bytes(self._buf[self._pos :]).strip(b"\r\n")
+            if kind != "join" and (pending or length > 2):
+                out.append(self._lost(at, kind))
+        elif st is _S.WAIT:
+            self._upgrade_pending = False
+        elif st is not _S.RESYNC:  # chunk framing or trailers: message cut
+            out.append(End(at, False, f"{kind} gap in chunked framing"))
+            self._in_message = False
+        self._skip(len(self._buf) - self._pos + length)
+        self._enter_resync(at_boundary=True)
+        return out
+
+    def eof(self, *, clean: bool) -> list[Event]:
+        """The stream ended; ``clean`` when the connection really closed.
+
+        Ends a close-delimited body (complete only when ``clean``) and
+        reports a message left half-way.
+        """
+        out: list[Event] = []
+        st = self._state
+        at = self.pending_offset
+        if st is _S.BODY_CLOSE:
+            out.append(End(at, clean, "" if clean else "capture ended before connection close"))
+        elif st in (_S.BODY_LEN, _S.CHUNK_SIZE, _S.CHUNK_DATA, _S.CHUNK_CRLF, _S.TRAILERS):
+            out.append(End(at, False, "stream ended inside the message"))
+        elif st is _S.IDLE and bytes(self._buf[self._pos :]).strip(b"\r\n"):
+            out.append(self._lost(at, "eof"))
+        self._in_message = False
+        self._state = _S.TUNNEL
+        return out
+
+    def tunnel(self) -> None:
+        """The connection switched protocols (101, CONNECT 2xx): stop parsing."""
+        self._skip(len(self._buf) - self._pos)
+        self._state = _S.TUNNEL
+        self._in_message = False
+
+    def resume(self) -> list[Event]:
+        """A requested protocol switch was refused: parse what was held back."""
+        out: list[Event] = []
+        if self._state is _S.WAIT:
+            self._state = _S.IDLE
+            self._run(out)
+            self._compact()
+        return out
+
+    # -- internals --------------------------------------------------------
+    def _skip(self, n: int) -> None:
+        """Advance past n bytes that are either buffered or missing."""
+        buffered = len(self._buf) - self._pos
+        if n >= buffered:
+            self._base += self._pos + n
+            self._buf.clear()
+            self._pos = 0
+        else:
+            self._pos += n
+        self._scan = self._pos
+
+    def _compact(self) -> None:
+        if self._pos:
+            del self._buf[: self._pos]
+            self._base += self._pos
+            self._scan = max(0, self._scan - self._pos)
+            self._pos = 0
+
+    def _lost(self, at: int, kind: str) -> Lost:
+        paired = False
+        if self.role == "response" and self.methods:
+            self.methods.popleft()
+            paired = True
+        return Lost(at, kind, paired)
+
+    def _enter_resync(self, *, at_boundary: bool) -> None:
+        self._state = _S.RESYNC
+        self._in_message = False
+        self._compact()
+        if at_boundary and not self._buf:
+            # The next byte follows a record boundary, i.e. a write boundary:
+            # a plausible message start.  A LF sentinel lets the anchored
+            # resync regex match there.
+            self._buf += b"\n"
+            self._base -= 1
+
+    def _error(self, out: list[Event], at: int, what: str, *, head: bool = False) -> None:
+        paired = False
+        if head and self.role == "response" and self.methods:
+            self.methods.popleft()
+            paired = True
+        out.append(ParseError(at, what, self._in_message or head, head, paired))
+        self._in_message = False
+        # Drop the byte we choked on so the resync does not find the same
+        # broken line again, and look for a start line after a LF.
+        self._pos = min(len(self._buf), max(self._pos, at - self._base) + 1)
+        self._enter_resync(at_boundary=False)
+
+    def _body_part_done(self, out: list[Event]) -> None:
+        if self._state is _S.BODY_LEN:
+            self._message_done(out)
+        else:  # CHUNK_DATA
+            self._state = _S.CHUNK_CRLF
+
+    def _message_done(self, out: list[Event]) -> None:
+        out.append(End(self.pending_offset, True))
+        self._in_message = False
+        if self._upgrade_pending and self.role == "request":
+            self._state = _S.WAIT
+        else:
+            self._state = _S.IDLE
+        self._upgrade_pending = False
+        self._scan = self._pos
+
+    def _run(self, out: list[Event]) -> None:
+        buf = self._buf
+        while True:
+            st = self._state
+            avail = len(buf) - self._pos
+            if st is _S.IDLE:
+                if not self._head(out):
+                    return
+            elif st is _S.BODY_LEN or st is _S.CHUNK_DATA:
+                if not avail:
+                    return
+                take = min(avail, self._remaining)
+                out.append(Body(self._base + self._pos, bytes(buf[self._pos : self._pos + take])))
+                self._pos += take
+                self._remaining -= take
+                if self._remaining == 0:
+                    self._body_part_done(out)
+                elif take == avail:
+                    return
+            elif st is _S.BODY_CLOSE:
+                if avail:
+                    out.append(Body(self._base + self._pos, bytes(buf[self._pos :])))
+                    self._pos = len(buf)
+                return
+            elif st is _S.CHUNK_SIZE:
+                nl = buf.find(b"\n", self._pos)
+                if nl < 0:
+                    if avail > MAX_CHUNK_LINE:
+                        self._error(out, self.pending_offset, "chunk-size line too long")
+                        continue
+                    return
+                line = bytes(buf[self._pos : nl]).rstrip(b"\r")
+                size_txt = line.split(b";", 1)[0].strip(b" \t")
+                if not _HEX.fullmatch(size_txt) or len(size_txt) > 16:
+                    self._error(out, self.pending_offset, f"bad chunk size {line[:40]!r}")
+                    continue
+                self._pos = nl + 1
+                self._remaining = int(size_txt, 16)
+                self._state = _S.CHUNK_DATA if self._remaining else _S.TRAILERS
+                self._scan = self._pos
+            elif st is _S.CHUNK_CRLF:
+                two = bytes(buf[self._pos : self._pos + 2])
+                if two == b"\r\n":
+                    self._pos += 2
+                elif two[:1] == b"\n":
+                    self._pos += 1
+                elif two == b"\r" or not two:
+                    return
+                else:
+                    self._error(out, self.pending_offset, f"expected CRLF after chunk, got {two!r}")
+                    continue
+                self._state = _S.CHUNK_SIZE
+            elif st is _S.TRAILERS:
+                if not self._trailers(out):
+                    return
+            elif st is _S.RESYNC:
+                if not self._resync():
+                    return
+            else:  # WAIT, TUNNEL: hold bytes
+                if st is _S.WAIT and avail > MAX_HEAD:
+                    # No answer to the upgrade came; carry on as plain HTTP.
+                    self._state = _S.IDLE
+                    continue
+                return
+
+    def _resync(self) -> bool:
+        buf = self._buf
+        m = _RESYNC[self.role].search(buf, self._pos)
+        if m is None:
+            nl = buf.rfind(b"\n", self._pos)
+            if nl >= 0 and len(buf) - nl <= MAX_START_LINE:
+                self._pos = nl  # keep the LF: a start line may follow it
+            else:
+                self._pos = len(buf)
+            return False
+        self._pos = m.start(1)
+        self._scan = self._pos
+        self._state = _S.IDLE
+        return True
+
+    def _find_head_end(self) -> tuple[int, int] | None:
+        m = _HEAD_END.search(self._buf, max(self._pos, self._scan - 3))
+        if m is None:
+            self._scan = len(self._buf)
+            return None
+        return m.start(), m.end()
+
+    def _head(self, out: list[Event]) -> bool:
+        buf = self._buf
+        # Tolerate empty lines between messages (RFC 9112 §2.2).
+        while self._pos < len(buf) and buf[self._pos] in (0x0D, 0x0A):
+            if buf[self._pos] == 0x0D and self._pos + 1 >= len(buf):
+                return False
+            self._pos += 1
+        if self._pos >= len(buf):
+            return False
+        found = self._find_head_end()
+        if found is None:
+            if len(buf) - self._pos > MAX_HEAD:
+                self._error(
+                    out, self.pending_offset, f"no end of head within {MAX_HEAD} bytes", head=True
+                )
+                return True
+            return False
+        hend, after = found
+        start = self.pending_offset
+        raw = bytes(buf[self._pos : after])
+        lines = _split_lines(bytes(buf[self._pos : hend]))
+        try:
+            head = self._parse_head(lines, start, self._base + after, raw)
+        except _Malformed as e:
+            self._error(out, start, str(e), head=True)
+            return True
+        self._pos = after
+        self._scan = after
+        self._msg_start = start
+        out.append(head)
+        self._in_message = True
+        try:
+            self._frame(head, out)
+        except _Malformed as e:
+            self._error(out, start, str(e))
+        return True
+
+    def _parse_head(self, lines: list[bytes], start: int, end: int, raw: bytes) -> Head:
+        first = lines[0]
+        if self.role == "request":
+            m = _REQUEST_LINE.fullmatch(first)
+            if m is None:
+                raise _Malformed(f"expected a request line, got {first[:60]!r}")
+            version = f"{m.group(3).decode()}.{m.group(4).decode()}"
+            return Head(
+                start,
+                end,
+                version,
+                _parse_fields(lines[1:]),
+                raw,
+                method=m.group(1).decode("ascii"),
+                target=m.group(2).decode("utf-8", "replace"),
+            )
+        m = _STATUS_LINE.fullmatch(first)
+        if m is None:
+            raise _Malformed(f"expected a status line, got {first[:60]!r}")
+        version = f"{m.group(1).decode()}.{m.group(2).decode()}"
+        reason = m.group(4)
+        return Head(
+            start,
+            end,
+            version,
+            _parse_fields(lines[1:]),
+            raw,
+            status=int(m.group(3)),
+            reason=reason.decode("utf-8", "replace") if reason is not None else None,
+        )
+
+    def _frame(self, head: Head, out: list[Event]) -> None:
+        """Choose the body framing (RFC 9112 §6.3) and move to its state."""
+        te: list[bytes] = []
+        cl: list[bytes] = []
+        upgrade = False
+        for name, value in head.headers:
+            ln = name.lower()
+            if ln == b"transfer-encoding":
+                te.extend(v.strip().lower() for v in value.split(b",") if v.strip())
+            elif ln == b"content-length":
+                cl.extend(v.strip() for v in value.split(b","))
+            elif ln == b"upgrade":
+                upgrade = True
+        if self.role == "request":
+            if head.method == "CONNECT" or upgrade:
+                self._upgrade_pending = True
+            if te:
+                if te[-1] != b"chunked":
+                    raise _Malformed(f"request transfer-encoding {b', '.join(te)!r} is not chunked")
+                self._state = _S.CHUNK_SIZE
+                return
+            self._length(cl, out)
+            return
+        status = head.status or 0
+        if 100 <= status < 200 and status != 101:
+            # Interim response: no body, no End; the final one follows.
+            self._in_message = False
+            self._state = _S.IDLE
+            return
+        method: str | None = None
+        if self.methods:
+            method = self.methods.popleft()
+            head.paired = True
+        if status == 101 or (method == "CONNECT" and 200 <= status < 300):
+            out.append(End(self.pending_offset, True))
+            self.tunnel()
+            return
+        if method == "HEAD" or status in (204, 304):
+            self._message_done(out)
+            return
+        if te:
+            self._state = _S.CHUNK_SIZE if te[-1] == b"chunked" else _S.BODY_CLOSE
+            return
+        if cl:
+            self._length(cl, out)
+            return
+        self._state = _S.BODY_CLOSE
+
+    def _length(self, cl: list[bytes], out: list[Event]) -> None:
+        if not cl:
+            self._message_done(out)
+            return
+        if any(not v.isdigit() for v in cl) or len(set(cl)) != 1 or len(cl[0]) > 18:
+            raise _Malformed(f"bad content-length {b', '.join(cl)!r}")
+        self._remaining = int(cl[0])
+        if self._remaining == 0:
+            self._message_done(out)
+        else:
+            self._state = _S.BODY_LEN
+
+    def _trailers(self, out: list[Event]) -> bool:
+        buf = self._buf
+        if buf[self._pos : self._pos + 2] == b"\r\n" or buf[self._pos : self._pos + 1] == b"\n":
+            self._pos += 2 if buf[self._pos] == 0x0D else 1
+            self._message_done(out)
+            return True
+        if len(buf) - self._pos < 2:
+            return False
+        found = self._find_head_end()
+        if found is None:
+            if len(buf) - self._pos > MAX_HEAD:
+                self._error(out, self.pending_offset, "trailer section too long")
+                return True
+            return False
+        hend, after = found
+        try:
+            fields = _parse_fields(_split_lines(bytes(buf[self._pos : hend])))
+        except _Malformed as e:
+            self._error(out, self.pending_offset, f"trailers: {e}")
+            return True
+        self._pos = after
+        out.append(Trailers(fields))
+        self._message_done(out)
+        return True

@@ -1,0 +1,197 @@
+"""A sans-I/O parser for ``text/event-stream`` (Server-Sent Events) bodies.
+
+Follows the WHATWG event-stream interpretation: lines end in CRLF, LF or CR;
+``:``-lines are comments; ``data`` lines accumulate (joined by LF); a blank
+line dispatches the event; ``id`` sets the last event id (ignored when it
+contains NUL); ``retry`` takes only ASCII digits; a leading UTF-8 BOM is
+skipped.  Each event carries the byte offsets of its first and last byte in
+the body so the LLM layer can time it with :meth:`Exchange.time_at`.
+
+Unlike a browser, an event that carries only ``event:``/``id:`` and no
+``data`` is still reported (with ``data=""``) rather than silently dropped,
+because for traffic analysis its presence is information.
+
+Examples
+--------
+>>> p = SSEParser()
+>>> evs = p.feed(b"event: ping\\ndata: a\\ndata: b\\n\\n: keepalive\\n\\n")
+>>> [(e.event, e.data, e.start, e.end) for e in evs]
+[('ping', 'a\\nb', 0, 29)]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_LINE = re.compile(rb"([^\r\n]*)(\r\n|\r|\n)")
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One dispatched event.
+
+    ``start``/``end`` are body byte offsets: the event's first field line and
+    just past its terminating blank line.  ``event`` is None when the stream
+    named no type (a browser would call it "message").  ``terminated`` is
+    False only for an event returned by :meth:`SSEParser.flush` that the body
+    ended before its blank line.
+    """
+
+    event: str | None
+    data: str
+    id: str | None
+    start: int
+    end: int
+    retry: int | None = None
+    terminated: bool = True
+
+
+class SSEParser:
+    """Incremental event-stream parser: ``feed(bytes) -> list[SSEEvent]``.
+
+    Examples
+    --------
+    >>> p = SSEParser()
+    >>> p.feed(b"data: {\\"a\\"")
+    []
+    >>> p.feed(b": 1}\\r\\n\\r\\n")[0].data
+    '{"a": 1}'
+    >>> p.comments
+    0
+    """
+
+    def __init__(self) -> None:
+        self._buf = b""
+        self._base = 0  # body offset of _buf[0]
+        self._started = False
+        self._pending_cr = False
+        self._reset_event()
+        self.last_id: str | None = None
+        self.comments = 0
+
+    def _reset_event(self) -> None:
+        self._event: str | None = None
+        self._data: list[str] = []
+        self._has_field = False
+        self._id: str | None = None
+        self._retry: int | None = None
+        self._ev_start: int | None = None
+
+    @property
+    def offset(self) -> int:
+        """Body bytes consumed so far (the next byte's offset)."""
+        return self._base + len(self._buf)
+
+    def feed(self, data: bytes) -> list[SSEEvent]:
+        """Parse more body bytes; return the events completed by them."""
+        if not data:
+            return []
+        if not self._started:
+            buf = self._buf + data
+            if len(buf) < 3 and _BOM.startswith(buf):
+                self._buf = buf
+                return []
+            self._started = True
+            self._buf = b""
+            if buf.startswith(_BOM):
+                self._base += 3
+                buf = buf[3:]
+            data = buf
+        if self._pending_cr:
+            # A CR ended the previous feed; a LF right after belongs to it.
+            self._pending_cr = False
+            if data[:1] == b"\n":
+                self._base += 1
+                data = data[1:]
+        if self._buf and b"\n" not in data and b"\r" not in data:
+            self._buf += data  # still inside one line: skip the rescan
+            return []
+        buf = self._buf + data if self._buf else data
+        out: list[SSEEvent] = []
+        pos = 0
+        base = self._base
+        n = len(buf)
+        for m in _LINE.finditer(buf):
+            if m.group(2) == b"\r" and m.end() == n:
+                self._pending_cr = True  # maybe CR LF split across feeds
+            self._line(m.group(1), base + m.start(), base + m.end(), out)
+            pos = m.end()
+        self._buf = buf[pos:]
+        self._base = base + pos
+        return out
+
+    def _line(self, line: bytes, start: int, end: int, out: list[SSEEvent]) -> None:
+        if not line:
+            if self._has_field and self._ev_start is not None:
+                out.append(
+                    SSEEvent(
+                        self._event,
+                        "\n".join(self._data),
+                        self._id if self._id is not None else self.last_id,
+                        self._ev_start,
+                        end,
+                        self._retry,
+                    )
+                )
+            self._reset_event()
+            return
+        if line[0] == 0x3A:  # ':' comment
+            self.comments += 1
+            return
+        if self._ev_start is None:
+            self._ev_start = start
+        colon = line.find(b":")
+        if colon < 0:
+            name, value = line, b""
+        else:
+            name = line[:colon]
+            value = line[colon + 1 :]
+            if value[:1] == b" ":
+                value = value[1:]
+        if name == b"data":
+            self._data.append(value.decode("utf-8", "replace"))
+            self._has_field = True
+        elif name == b"event":
+            self._event = value.decode("utf-8", "replace")
+            self._has_field = True
+        elif name == b"id":
+            if b"\0" not in value:
+                self._id = value.decode("utf-8", "replace")
+                self.last_id = self._id
+            self._has_field = True
+        elif name == b"retry" and value.isdigit():
+            self._retry = int(value)
+        # unknown field names are ignored, as the standard says
+
+    def flush(self) -> list[SSEEvent]:
+        """End of body: return an unterminated last event, if one was started.
+
+        Examples
+        --------
+        >>> p = SSEParser(); p.feed(b"data: x")
+        []
+        >>> p.flush()[0].terminated
+        False
+        """
+        out: list[SSEEvent] = []
+        if self._buf:
+            line, self._buf = self._buf, b""
+            start = self._base
+            self._base += len(line)
+            self._line(line, start, self._base, out)
+        if self._has_field and self._ev_start is not None:
+            out.append(
+                SSEEvent(
+                    self._event,
+                    "\n".join(self._data),
+                    self._id if self._id is not None else self.last_id,
+                    self._ev_start,
+                    self._base,
+                    self._retry,
+                    terminated=False,
+                )
+            )
+        self._reset_event()
+        return out

@@ -1,0 +1,137 @@
+"""Shared builders for the format tests: small real files made with the Writer."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from heron.format import RECORD_FIELDS, Field, IndexedReader, RecordKind, Writer
+from heron.format import _framing as fr
+
+#: One sample value per field type used in RECORD_FIELDS.
+SAMPLES: dict[str, Any] = {
+    "uint": 7,
+    "int": -3,
+    "str": "text ✓",
+    "bool": True,
+    "bin": b"\x00\x01binary\xff",
+    "map": {"nested": {"a": [1, 2]}, "flag": False},
+    "map[str,uint]": {"ringbuf": 3, "perf": 0},
+    "array[str]": ["python3", "-c", "print(1)"],
+    "array[array[uint,uint]]": [[0, 4], [10, 2]],
+}
+
+
+def sample_value(f: Field) -> Any:
+    if f.name == "dir":
+        return 1
+    return SAMPLES[f.type]
+
+
+def sample_fields(kind: RecordKind) -> dict[str, Any]:
+    return {f.name: sample_value(f) for f in RECORD_FIELDS[kind]}
+
+
+def conversation_payloads(turns: int = 12, seed: int = 0) -> list[bytes]:
+    """Growing chat requests (history re-sent each time), like an agent's traffic."""
+    import random
+
+    rnd = random.Random(seed)
+    words = [b"alpha", b"beta", b"gamma", b"tool", b"file", b"read", b"result", b"json"]
+    msgs: list[bytes] = []
+    out = []
+    for i in range(turns):
+        text = b" ".join(rnd.choice(words) for _ in range(rnd.randrange(5, 60)))
+        msgs.append(b'{"role":"user","content":"%d %s"}' % (i, text))
+        body = b'{"model":"m","messages":[' + b",".join(msgs) + b'],"tools":[' + b"T" * 300 + b"]}"
+        out.append(b"POST /v1/chat HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+    return out
+
+
+def build_file(
+    *, chunks: int = 4, per_chunk: int = 3, dedup: bool = True, extra: bool = True
+) -> tuple[bytes, list[dict[str, Any]]]:
+    """A small multi-chunk file and the records (as a reader should return them)."""
+    buf = io.BytesIO()
+    expected: list[dict[str, Any]] = []
+    payloads = conversation_payloads(chunks * per_chunk)
+    w = Writer(buf, window=(1 << 20) if dedup else 0, flush_interval=1e9)
+    t = 1_000
+    p = 0
+    for c in range(chunks):
+        for _ in range(per_chunk):
+            data = payloads[p]
+            p += 1
+            t += 10
+            s = w.data(
+                t, conn=1, pid=42, dir=0, offset=0, length=len(data), data=data, fn="SSL_write"
+            )
+            expected.append(
+                {
+                    "k": 8,
+                    "s": s,
+                    "t": t,
+                    "conn": 1,
+                    "pid": 42,
+                    "dir": 0,
+                    "offset": 0,
+                    "len": len(data),
+                    "data": data,
+                    "fn": "SSL_write",
+                }
+            )
+        if extra:
+            t += 1
+            s = w.append(RecordKind.ANNOTATION, t, text=f"chunk {c}")
+            expected.append({"k": 12, "s": s, "t": t, "text": f"chunk {c}"})
+        w.flush()
+    w.close()
+    return buf.getvalue(), expected
+
+
+def chunk_extents(data: bytes) -> list[tuple[int, int, int, int]]:
+    """(offset, end, first_seq, count) for every chunk, from the footer index."""
+    ir = IndexedReader(io.BytesIO(data))
+    assert ir.from_footer
+    return [(c.offset, c.offset + c.size, c.first_seq, c.count) for c in ir.chunks]
+
+
+def rewrite_header(
+    data: bytes, *, compat: int | None = None, incompat: int | None = None, major: int | None = None
+) -> bytes:
+    """Return ``data`` with header flags/version changed and the block CRCs fixed."""
+    start = len(fr.MAGIC)
+    parsed = fr.parse_block_header(data[start : start + 16])
+    assert parsed is not None
+    _t, length = parsed
+    payload = bytearray(data[start + 16 : start + 16 + length])
+    maj, minor, c, i, uid = fr.FILE_HEADER.unpack_from(payload)
+    fr.FILE_HEADER.pack_into(
+        payload,
+        0,
+        maj if major is None else major,
+        minor,
+        c if compat is None else compat,
+        i if incompat is None else incompat,
+        uid,
+    )
+    block = fr.encode_block(fr.BlockType.HEADER, bytes(payload))
+    return data[:start] + block + data[start + 16 + length + 4 :]
+
+
+def raw_records(data: bytes) -> list[dict[str, Any]]:
+    """Records exactly as stored (copy-ops not applied)."""
+    import msgpack
+    import zstandard
+
+    from heron.format._blocks import Block, BlockScanner
+
+    out: list[dict[str, Any]] = []
+    for ev in BlockScanner(io.BytesIO(data), len(fr.MAGIC)):
+        if isinstance(ev, Block) and ev.type == fr.BlockType.CHUNK:
+            h = fr.CHUNK_HEADER.unpack_from(ev.payload)
+            body = ev.payload[fr.CHUNK_HEADER.size :]
+            if h[0] == fr.Codec.ZSTD:
+                body = zstandard.ZstdDecompressor().decompress(body)
+            out.extend(msgpack.unpackb(body, raw=False))
+    return out

@@ -39,7 +39,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
@@ -50,7 +50,7 @@ from heron.analyze.providers import ParsedCall, parse_exchange
 from heron.analyze.schema import TABLES, schema
 from heron.errors import HeronError
 
-Source = str | os.PathLike[str] | IO[bytes]
+Source = str | os.PathLike[str] | BinaryIO
 
 
 class NoSuchCall(HeronError):
@@ -102,9 +102,9 @@ class Capture:
     def __init__(self, source: Source, *, body_cap: int = BODY_CAP) -> None:
         self.body_cap = body_cap
         self._path: str | None = None
-        self._file: IO[bytes] | None = None
+        self._file: BinaryIO | None = None
         self._start = 0
-        self._spool: IO[bytes] | None = None
+        self._spool: BinaryIO | None = None
         if isinstance(source, str | os.PathLike):
             self._path = os.fspath(source)
             self.name = os.path.basename(self._path)
@@ -289,24 +289,19 @@ class Capture:
 
 
 def _report_lines(report: Any) -> list[str]:
-    """Readable lines from the reader's loss report, whatever its shape."""
-    if not report:
+    """Readable lines from the reader's :class:`~heron.format.ReadReport`."""
+    if report is None:
         return []
-    if isinstance(report, str):
-        return [report]
-    lines = getattr(report, "lines", None)
-    if callable(lines):
-        return [str(x) for x in lines()]
-    if isinstance(report, list | tuple):
-        return [str(x) for x in report]
-    problems = getattr(report, "problems", None) or getattr(report, "losses", None)
-    if isinstance(problems, list | tuple):
-        return [str(x) for x in problems]
-    clean = getattr(report, "clean", None)
-    if clean is True or getattr(report, "ok", None) is True:
-        return []
-    text = str(report)
-    return [text] if text else []
+    lines = []
+    for loss in getattr(report, "losses", None) or []:
+        describe = getattr(loss, "describe", None)
+        lines.append("lost " + (describe() if callable(describe) else str(loss)))
+    if getattr(report, "closed", True) is False:
+        lines.append(
+            "the file was not closed cleanly (capture killed or still running): "
+            "analysed up to its last complete chunk"
+        )
+    return lines
 
 
 def open(source: Source, *, body_cap: int = BODY_CAP) -> Capture:

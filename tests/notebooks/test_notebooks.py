@@ -39,7 +39,7 @@ def kernel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     # the kernel must import this checkout's heron whatever its cwd
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    monkeypatch.setenv("MPLBACKEND", "agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the inline backend makes the PNGs
     monkeypatch.setenv("MPLCONFIGDIR", str(tmp_path / "mpl"))
     return tmp_path
 

@@ -41,8 +41,9 @@ the model name (``gpt-4o-mini~tools=2;error=429-once``); see
 * arguments come from each tool's JSON schema: ``enum``/``examples`` rotated
   by how often that tool was called before, else ``default``, else
   ``"<prop>-<k+1>"`` / ``k+1``;
-* ``error=429|500|...`` (every time) or ``error=429-once`` (only the first
-  time a given request body is seen, so an SDK retry succeeds; 429/503 carry
+* ``error=429|500|...`` (every time) or ``error=429-once`` (only on the first
+  attempt: ``x-stainless-retry-count: 0`` from the SDKs, else the first time
+  a path + body is seen, so a retry succeeds; 429/503 carry
   ``retry-after-ms`` and ``retry-after``); ``error=stream`` sends an error
   event after ``error_after`` (default 2) content chunks;
 * ``latency_ms`` (before headers), ``ttft_ms`` (before the first body chunk),

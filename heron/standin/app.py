@@ -74,8 +74,18 @@ class App:
         self._seen_errors: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def _once(self, key: tuple[str, str]) -> bool:
-        """True the first time ``key`` is seen."""
+    def _first_attempt(self, req: Request) -> bool:
+        """Is this the first attempt of this request (not an SDK retry)?
+
+        The openai and anthropic SDKs number their attempts in
+        ``x-stainless-retry-count``, which makes this stateless (and right
+        even when the same agent runs twice against one server).  Other
+        clients: the first time this path + body is seen.
+        """
+        count = req.header("x-stainless-retry-count")
+        if count is not None:
+            return count.strip() == "0"
+        key = (req.path, hashlib.sha256(req.body).hexdigest())
         with self._lock:
             if key in self._seen_errors:
                 return False
@@ -131,8 +141,7 @@ class App:
         except ScenarioError as e:
             return self._tag(err(400, f"stand-in: {e}"), api, None)
         if isinstance(sc.error, int):
-            digest = hashlib.sha256(req.body).hexdigest()
-            if not sc.error_once or self._once((path, digest)):
+            if not sc.error_once or self._first_attempt(req):
                 reply = err(sc.error, f"stand-in: scripted {sc.error} answer")
                 reply.headers.extend(_retry_headers(sc.error, sc))
                 reply.latency_s = sc.latency_ms / 1000

@@ -51,8 +51,10 @@ class Scenario:
         HTTP status to answer with (e.g. 429, 500), or ``"stream"`` for an
         error event in the middle of a 200 stream.
     error_once:
-        Answer with ``error`` only the first time this exact request body is
-        seen (a retry of the same body then succeeds).
+        Answer with ``error`` only on a request's first attempt, so the
+        retry succeeds: when the request carries ``x-stainless-retry-count``
+        (the openai and anthropic SDKs send it), iff that is ``0``; for other
+        clients, the first time this path and body are seen by the server.
     error_after:
         For ``error=stream``: content chunks sent before the error event.
     retry_after_ms:

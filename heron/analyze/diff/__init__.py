@@ -25,7 +25,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import polars as pl
 
@@ -123,7 +123,7 @@ class CaptureFrames:
     label: str | None = None
 
 
-Source = str | os.PathLike[str] | IO[bytes] | CaptureLike
+Source = str | os.PathLike[str] | BinaryIO | CaptureLike
 
 
 def _open_capture(src: Source) -> tuple[CaptureLike, str]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from heron.analyze.diff._align import AlignedStep, ToolStep, summarize
-from heron.analyze.diff._gate import FAMILY_METRICS, SCALAR_METRICS
+from heron.analyze.diff._gate import SCALAR_METRICS
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -113,7 +113,14 @@ def verdict(result: DiffResult) -> str:
 
     Examples
     --------
-    >>> # see tests/diff for rendered examples
+    >>> import polars as pl
+    >>> from heron.analyze.diff import CaptureFrames, diff
+    >>> e = pl.DataFrame()
+    >>> one = CaptureFrames(pl.DataFrame({"call_id": [1], "agent": ["bot"]}), e, e)
+    >>> verdict(diff(CaptureFrames(e, e, e), one, fail_on=["calls>0"]))
+    '❌ 1 of 1 gate failed'
+    >>> verdict(diff(one, one))
+    '✅ No change in agent behaviour'
     """
     failed = result.failed
     n = len(result.gates)
@@ -365,11 +372,6 @@ def render_table(result: DiffResult, console: Console) -> None:
             console.print(f"[{colours[s.op]}]{escape(step_line(s))}[/{colours[s.op]}]")
     for w in result.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(w)}")
-
-
-def family_help() -> list[str]:
-    """Lines documenting metric families (used by ``heron diff --help``)."""
-    return [f"{k}:ARG  {v}" for k, v in FAMILY_METRICS.items()]
 
 
 __all__: Sequence[str] = [

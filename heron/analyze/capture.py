@@ -293,9 +293,16 @@ def _report_lines(report: Any) -> list[str]:
     if report is None:
         return []
     lines = []
+    per_kind: dict[str, int] = {}
     for loss in getattr(report, "losses", None) or []:
-        describe = getattr(loss, "describe", None)
-        lines.append("lost " + (describe() if callable(describe) else str(loss)))
+        kind = str(getattr(loss, "kind", "loss"))
+        per_kind[kind] = per_kind.get(kind, 0) + 1
+        if per_kind[kind] <= 3:  # the first few of each kind, then a count
+            describe = getattr(loss, "describe", None)
+            lines.append("lost " + (describe() if callable(describe) else str(loss)))
+    for kind, n in per_kind.items():
+        if n > 3:
+            lines.append(f"... and {n - 3} more {kind} losses")
     if getattr(report, "closed", True) is False:
         lines.append(
             "the file was not closed cleanly (capture killed or still running): "

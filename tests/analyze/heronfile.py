@@ -50,8 +50,13 @@ def write_capture(
     *,
     close: bool = True,
     gap_ms: int = 50,
+    flush_each: bool = True,
 ) -> None:
-    """Write processes and their exchanges (in order) into a .heron file."""
+    """Write processes and their exchanges (in order) into a .heron file.
+
+    ``flush_each`` ends a chunk after every exchange (as a live capture's
+    periodic flush would), so a damaged file still has earlier chunks.
+    """
     t = 1_000 * MS
     with Writer(str(path)) as w:
         w.append(RecordKind.CAPTURE_START, t, tool="test", version="0", realtime_ns=EPOCH_2025 + t)
@@ -102,6 +107,8 @@ def write_capture(
                 for piece in _pieces(ex.response_body):
                     t += 1 * MS
                     _data(w, t, conn, proc.pid, Direction.IN, offsets, piece)
+                if flush_each:  # one chunk per exchange, so damage tests lose little
+                    w.flush()
         if close:
             for conn in offsets:
                 w.append(RecordKind.CONN_CLOSE, t, conn=conn, reason="close")

@@ -1,0 +1,314 @@
+"""HTTP/1.x from records to exchanges: keep-alive, pipelining, codings, timing, redaction.
+
+Every scenario runs three ways: each call whole, one record per byte, and in
+7-byte records; and each ends with an unrelated next exchange on the same
+connection that must come out intact.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import brotli
+import pytest
+import zstandard
+
+from heron.analyze.exchange import Exchange
+from heron.analyze.reassembly import iter_exchanges
+
+from ._helpers import IN, OUT, Cap
+
+SPLITS = [None, 1, 7]
+NEXT_REQ = b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
+NEXT_RESP = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nnext"
+
+
+def talk(cap: Cap, conn: int, dir: int, data: bytes, split: int | None) -> None:
+    if split is None:
+        cap.call(conn, dir, data)
+    else:
+        cap.calls(conn, dir, data, split)
+
+
+def run(cap: Cap) -> list[Exchange]:
+    return sorted(iter_exchanges(cap.records), key=lambda e: e.exchange_id)
+
+
+def assert_next(ex: Exchange) -> None:
+    assert (ex.method, ex.path, ex.status, ex.response_body) == ("GET", "/next", 200, b"next")
+    assert not (ex.partial or ex.gap or ex.parse_error)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_keep_alive_three_exchanges(split: int | None) -> None:
+    cap = Cap()
+    cap.open(1)
+    bodies = [b'{"model":"m","messages":[]}', b"", b"x" * 3000]
+    for i, body in enumerate(bodies):
+        method = "POST" if body else "GET"
+        req = f"{method} /v1/{i} HTTP/1.1\r\nHost: api.test\r\nContent-Length: {len(body)}\r\n\r\n"
+        talk(cap, 1, OUT, req.encode() + body, split)
+        resp = f"HTTP/1.1 200 OK\r\nContent-Length: {len(body) + 1}\r\n\r\n".encode() + body + b"!"
+        talk(cap, 1, IN, resp, split)
+    talk(cap, 1, OUT, NEXT_REQ, split)
+    talk(cap, 1, IN, NEXT_RESP, split)
+    cap.close(1)
+    exs = run(cap)
+    assert len(exs) == 4
+    for i, (ex, body) in enumerate(zip(exs, bodies, strict=False)):
+        assert ex.path == f"/v1/{i}" and ex.status == 200
+        assert ex.request_body == body and ex.response_body == body + b"!"
+        assert ex.authority == "api.test" and ex.scheme == "https" and ex.http_version == "1.1"
+        assert ex.request_body_size == len(body) and ex.response_body_size == len(body) + 1
+        assert not (ex.partial or ex.gap or ex.truncated or ex.parse_error)
+        assert ex.pid == 100 and ex.tid == 101 and ex.conn == 1
+        assert ex.request_start_ns is not None and ex.request_end_ns is not None
+        assert ex.response_start_ns is not None and ex.response_end_ns is not None
+        assert ex.request_start_ns <= ex.request_end_ns < ex.response_start_ns <= ex.response_end_ns
+        assert ex.response_timeline[-1][1] == len(body) + 1
+    assert_next(exs[3])
+    # request_start is the time of the record holding the first request byte
+    first_out = next(r for r in cap.records if r["k"] == 8 and r["dir"] == OUT)
+    assert exs[0].request_start_ns == first_out["t"]
+    last_in = [r for r in cap.records if r["k"] == 8 and r["dir"] == IN][-1]
+    assert exs[3].response_end_ns == last_in["t"]
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_pipelining_with_head_in_the_middle(split: int | None) -> None:
+    cap = Cap()
+    cap.open(1)
+    reqs = (
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"HEAD /b HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"POST /c HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+    )
+    resps = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n"
+        b"HTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nC"
+    )
+    talk(cap, 1, OUT, reqs, split)
+    talk(cap, 1, IN, resps, split)
+    talk(cap, 1, OUT, NEXT_REQ, split)
+    talk(cap, 1, IN, NEXT_RESP, split)
+    exs = run(cap)
+    assert [(e.method, e.path, e.status, e.response_body) for e in exs[:3]] == [
+        ("GET", "/a", 200, b"A"),
+        ("HEAD", "/b", 200, b""),
+        ("POST", "/c", 201, b"C"),
+    ]
+    assert exs[2].request_body == b"abc"
+    assert_next(exs[3])
+
+
+CHUNKED_SSE = [
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"12\r\ndata: {\"n\": 1}\n\n\r\n",
+    b"12\r\ndata: {\"n\": 2}\n\n\r\n",
+    b"0\r\nX-Trailer: yes\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_chunked_streaming_with_trailers_and_timeline(split: int | None) -> None:
+    cap = Cap()
+    cap.open(1)
+    talk(cap, 1, OUT, b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", split)
+    times = []
+    for piece in CHUNKED_SSE:
+        talk(cap, 1, IN, piece, split)
+        times.append(cap.t)
+    talk(cap, 1, OUT, NEXT_REQ, split)
+    talk(cap, 1, IN, NEXT_RESP, split)
+    ex, nxt = run(cap)
+    assert ex.response_body == b'data: {"n": 1}\n\ndata: {"n": 2}\n\n'
+    assert ex.header("x-trailer", response=True) == "yes"
+    # the first event was complete by the record that finished chunk 1
+    assert ex.time_at(len(b'data: {"n": 1}\n\n')) == times[1]
+    assert ex.time_at(len(ex.response_body)) == times[2]
+    assert ex.response_end_ns == times[3]
+    assert ex.response_body_size == 32
+    assert_next(nxt)
+
+
+def _raw_deflate(b: bytes) -> bytes:
+    c = zlib.compressobj(wbits=-15)
+    return c.compress(b) + c.flush()
+
+
+CODINGS = {
+    "gzip": gzip.compress,
+    "deflate": zlib.compress,
+    "br": brotli.compress,
+    "zstd": zstandard.ZstdCompressor().compress,
+}
+
+
+@pytest.mark.parametrize("coding", [*CODINGS, "deflate-raw"])
+@pytest.mark.parametrize("split", SPLITS)
+def test_content_encodings(coding: str, split: int | None) -> None:
+    plain = b'{"choices":[{"message":{"content":"' + b"hello " * 200 + b'"}}]}'
+    enc = _raw_deflate(plain) if coding == "deflate-raw" else CODINGS[coding](plain)
+    name = "deflate" if coding == "deflate-raw" else coding
+    cap = Cap()
+    cap.open(1)
+    talk(cap, 1, OUT, b"POST /x HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gz := gzip.compress(b"{}")) + gz, split)
+    talk(cap, 1, IN, b"HTTP/1.1 200 OK\r\nContent-Encoding: %s\r\nContent-Length: %d\r\n\r\n" % (name.encode(), len(enc)) + enc, split)
+    talk(cap, 1, OUT, NEXT_REQ, split)
+    talk(cap, 1, IN, NEXT_RESP, split)
+    ex, nxt = run(cap)
+    assert ex.request_body == b"{}"
+    assert ex.response_body == plain and ex.response_json() is not None
+    assert ex.response_body_size == len(enc)
+    assert ex.response_timeline[-1][1] == len(plain)
+    assert ex.parse_error is None
+    assert_next(nxt)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_expect_100_continue(split: int | None) -> None:
+    cap = Cap()
+    cap.open(1)
+    talk(cap, 1, OUT, b"PUT /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n", split)
+    talk(cap, 1, IN, b"HTTP/1.1 100 Continue\r\n\r\n", split)
+    talk(cap, 1, OUT, b"data", split)
+    final_at = cap.t + 1000
+    talk(cap, 1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", split)
+    talk(cap, 1, OUT, NEXT_REQ, split)
+    talk(cap, 1, IN, NEXT_RESP, split)
+    ex, nxt = run(cap)
+    assert (ex.status, ex.request_body, ex.response_body) == (200, b"data", b"ok")
+    assert ex.response_start_ns == final_at  # the final response, not the 100
+    assert_next(nxt)
+
+
+@pytest.mark.parametrize("status", [204, 304])
+@pytest.mark.parametrize("split", SPLITS)
+def test_no_body_statuses(status: int, split: int | None) -> None:
+    cap = Cap()
+    cap.open(1)
+    talk(cap, 1, OUT, b"GET /a HTTP/1.1\r\n\r\n", split)
+    talk(cap, 1, IN, b"HTTP/1.1 %d X\r\nContent-Length: 10\r\n\r\n" % status, split)
+    talk(cap, 1, OUT, NEXT_REQ, split)
+    talk(cap, 1, IN, NEXT_RESP, split)
+    ex, nxt = run(cap)
+    assert ex.status == status and ex.response_body == b"" and not ex.partial
+    assert_next(nxt)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_close_delimited_body(split: int | None) -> None:
+    cap = Cap()
+    cap.open(1)
+    talk(cap, 1, OUT, b"GET /old HTTP/1.0\r\n\r\n", split)
+    talk(cap, 1, IN, b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil", split)
+    talk(cap, 1, IN, b" close", split)
+    last = cap.t
+    cap.close(1)
+    (ex,) = run(cap)
+    assert ex.http_version == "1.0" and ex.response_body == b"until close"
+    assert not ex.partial and ex.response_end_ns == last
+
+
+def test_close_delimited_body_at_capture_end_is_partial() -> None:
+    cap = Cap()
+    cap.open(1)
+    cap.call(1, OUT, b"GET / HTTP/1.1\r\n\r\n")
+    cap.call(1, IN, b"HTTP/1.1 200 OK\r\n\r\nsome")
+    cap.close(1, reason="capture-end")
+    (ex,) = run(cap)
+    assert ex.partial and ex.response_body == b"some"
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_chunked_request_body(split: int | None) -> None:
+    cap = Cap()
+    cap.open(1)
+    talk(cap, 1, OUT, b"POST /u HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", split)
+    talk(cap, 1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", split)
+    talk(cap, 1, OUT, NEXT_REQ, split)
+    talk(cap, 1, IN, NEXT_RESP, split)
+    ex, nxt = run(cap)
+    assert ex.request_body == b"abc" and ex.request_body_size == 3
+    assert_next(nxt)
+
+
+def test_sensitive_headers_masked_and_capture_redaction_spans() -> None:
+    cap = Cap()
+    cap.open(1)
+    head = b"POST /v1/messages HTTP/1.1\r\nx-api-key: sk-ant-123\r\nX-Custom: secret-value\r\nContent-Length: 0\r\n\r\n"
+    start = head.index(b"secret-value")
+    cap.call(1, OUT, head, redacted=[[start, len(b"secret-value")]])
+    cap.call(1, IN, b"HTTP/1.1 200 OK\r\nSet-Cookie: a=b\r\nContent-Length: 0\r\n\r\n")
+    cap.call(1, OUT, NEXT_REQ)
+    cap.call(1, IN, NEXT_RESP)
+    ex, nxt = run(cap)
+    assert ex.redacted
+    assert ex.header("x-api-key") == "[REDACTED]"
+    assert ex.header("x-custom") == "[REDACTED]"
+    assert ex.header("content-length") == "0"
+    assert ex.header("set-cookie", response=True) == "[REDACTED]"
+    assert not nxt.redacted
+    # unmasked on request
+    exs = list(iter_exchanges(cap.records, mask_sensitive=False))
+    assert exs[0].header("x-api-key") == "sk-ant-123"
+
+
+def test_connections_interleave_independently() -> None:
+    cap = Cap()
+    cap.open(1)
+    cap.open(2, transport="tcp")
+    cap.call(1, OUT, b"GET /one HTTP/1.1\r\n\r\n")
+    cap.call(2, OUT, b"GET /two HTTP/1.1\r\n\r\n")
+    cap.call(2, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2")
+    cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1")
+    exs = list(iter_exchanges(cap.records))
+    # yielded in completion order, not held back until the end
+    assert [(e.conn, e.path, e.response_body, e.scheme) for e in exs] == [
+        (2, "/two", b"2", "http"),
+        (1, "/one", b"1", "https"),
+    ]
+
+
+def test_exchanges_are_yielded_as_soon_as_complete() -> None:
+    cap = Cap()
+    cap.open(1)
+    cap.call(1, OUT, b"GET / HTTP/1.1\r\n\r\n")
+    cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    consumed: list[int] = []
+
+    def records():  # type: ignore[no-untyped-def]
+        for r in cap.records:
+            consumed.append(r["s"])
+            yield r
+        raise AssertionError("should not need to read past the response")  # pragma: no cover
+
+    it = iter_exchanges(records())
+    ex = next(it)
+    assert ex.status == 200 and consumed[-1] == cap.records[-1]["s"]
+
+
+def test_traced_process_is_the_server() -> None:
+    cap = Cap()
+    cap.open(1, role="server")
+    cap.call(1, IN, b"POST /api/chat HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+    cap.call(1, OUT, b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nyes")
+    (ex,) = run(cap)
+    assert (ex.method, ex.path, ex.status, ex.request_body, ex.response_body) == (
+        "POST",
+        "/api/chat",
+        200,
+        b"{}",
+        b"yes",
+    )
+
+
+def test_max_body_bytes_truncates_but_counts() -> None:
+    cap = Cap()
+    cap.open(1)
+    cap.call(1, OUT, b"GET / HTTP/1.1\r\n\r\n")
+    cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"z" * 1000)
+    (ex,) = list(iter_exchanges(cap.records, max_body_bytes=100))
+    assert ex.truncated and len(ex.response_body) == 100 and ex.response_body_size == 1000

@@ -86,7 +86,7 @@ def test_show(cap: Path) -> None:
 def test_user_errors_exit_2_with_one_line(tmp_path: Path) -> None:
     junk = tmp_path / "junk.heron"
     junk.write_text("not a capture at all\n" * 5)
-    code, out, err = run("calls", str(junk))
+    code, _, err = run("calls", str(junk))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     code, _, err = run("summary", str(tmp_path / "missing.heron"))
     assert code == 2 and "no such file" in err

@@ -127,12 +127,16 @@ class BlockScanner:
     def __iter__(self) -> Iterator[Block | Damage | EndMarker]:
         bad_start: int | None = None  # file offset where unparseable bytes began
         bad_info: Damage | None = None  # truncated-header details for that region
+        bad_head = b""  # first bytes of that region
         while True:
             self._fill(fr.BLOCK_HEADER_SIZE)
             avail = self._avail()
             off = self._base + self._pos
             if avail == 0:
                 if bad_start is not None:
+                    if bad_info is None and fr.SYNC.startswith(bad_head):
+                        # the input ends inside a block's first 16 bytes
+                        bad_info = Damage(bad_start, bad_start, "truncated")
                     yield _region(bad_start, off, bad_info)
                 return
             buf = self._buf
@@ -148,6 +152,7 @@ class BlockScanner:
             if h is None:
                 if bad_start is None:
                     bad_start = off
+                    bad_head = bytes(buf[pos : pos + 4])
                 nxt = self._find_sync(self._pos + 1)
                 if nxt is None:
                     self._skip_to_end()

@@ -588,7 +588,19 @@ class Reader:
             self.header = parse_header(first.payload)
             self._first = None
             return
-        if first is None or (isinstance(first, Damage) and first.kind == "truncated"):
+        if isinstance(first, Damage):
+            second = next(self._events, None)
+            if second is None:
+                if first.kind == "truncated" or first.end - first.offset < fr.BLOCK_HEADER_SIZE:
+                    first = None  # the file ends inside its header block
+                else:
+                    raise CorruptHeader(
+                        f"{self.name}: no valid block after the magic (bytes "
+                        f"{first.offset}..{first.end} are damaged)"
+                    )
+            else:
+                self._events = _prepend(second, self._events)
+        if first is None:
             raise TruncatedFile(
                 f"{self.name}: file ends inside its header block (byte {len(fr.MAGIC)}); "
                 "no records were written",

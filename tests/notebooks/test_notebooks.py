@@ -18,9 +18,11 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
+import heron
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
-FIXTURES = ROOT / "tests" / "fixtures"
+FIXTURES = Path(os.environ.get("HERON_TEST_FIXTURES", ROOT / "tests" / "fixtures"))
 KERNEL = "heron-test-venv"
 
 pytestmark = pytest.mark.timeout(300)
@@ -92,11 +94,22 @@ def test_committed_notebooks_are_stripped(name: str) -> None:
 def test_triage_runs_on_a_fixture(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     capture = FIXTURES / "variant_b.heron"
     assert capture.exists(), f"fixture missing: {capture}"
+
     monkeypatch.setenv("HERON_CAPTURE", str(capture))
     nb = _run("triage.ipynb")
     assert _images(nb) >= 3  # timeline, tokens/latency, tool sequence
     text = _text(nb)
-    assert "get_weather" in text or "repeated_tool_call" in text
+    cap = heron.open(capture)
+    [signature] = cap.loops.get_column("signature").to_list()
+    assert f"**repeated_tool_call** x4: `{signature}`" in text  # the loops cell
+    longest = (
+        cap.calls.group_by("conversation_id")
+        .len()
+        .sort(["len", "conversation_id"], descending=[True, False])
+    )
+    assert f"### Conversation {longest.item(0, 'conversation_id')}: " in text  # drill-down
+    for name in set(cap.tools.get_column("name")):
+        assert f"tool `{name}`" in text
 
 
 def test_compare_runs_on_the_fixtures(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,7 +97,7 @@ DETECT_LIMIT = MAX_HEAD
 _DIR = ("out", "in")
 _COMMON = frozenset({"k", "s", "t"})
 _REQ_START = re.compile(rb"[A-Z][A-Z0-9_-]{0,19} +\S+ +HTTP/1\.[01]\r?\n")
-_REQ_PREFIX = re.compile(rb"[A-Z][A-Z0-9_-]{0,19}( [^\r\n]*)?\Z")
+_REQ_PREFIX = re.compile(rb"[A-Z][A-Z0-9_-]{0,19}( [^\r\n]*\r?)?\Z")
 _REQ_ANYWHERE = re.compile(
     rb"(?:\A|\n)(?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP/1\.[01]\r?\n"
 )

@@ -66,7 +66,6 @@ class SSEParser:
         self._buf = b""
         self._base = 0  # body offset of _buf[0]
         self._started = False
-        self._pending_cr = False
         self._reset_event()
         self.last_id: str | None = None
         self.comments = 0
@@ -99,12 +98,6 @@ class SSEParser:
                 self._base += 3
                 buf = buf[3:]
             data = buf
-        if self._pending_cr:
-            # A CR ended the previous feed; a LF right after belongs to it.
-            self._pending_cr = False
-            if data[:1] == b"\n":
-                self._base += 1
-                data = data[1:]
         if self._buf and b"\n" not in data and b"\r" not in data:
             self._buf += data  # still inside one line: skip the rescan
             return []
@@ -115,7 +108,7 @@ class SSEParser:
         n = len(buf)
         for m in _LINE.finditer(buf):
             if m.group(2) == b"\r" and m.end() == n:
-                self._pending_cr = True  # maybe CR LF split across feeds
+                break  # maybe CR LF split across feeds: wait for the next byte
             self._line(m.group(1), base + m.start(), base + m.end(), out)
             pos = m.end()
         self._buf = buf[pos:]
@@ -177,10 +170,14 @@ class SSEParser:
         """
         out: list[SSEEvent] = []
         if self._buf:
-            line, self._buf = self._buf, b""
-            start = self._base
-            self._base += len(line)
-            self._line(line, start, self._base, out)
+            buf, self._buf = self._buf, b""
+            pos = 0
+            for m in _LINE.finditer(buf):
+                self._line(m.group(1), self._base + m.start(), self._base + m.end(), out)
+                pos = m.end()
+            if pos < len(buf):
+                self._line(buf[pos:], self._base + pos, self._base + len(buf), out)
+            self._base += len(buf)
         if self._has_field and self._ev_start is not None:
             out.append(
                 SSEEvent(

@@ -187,7 +187,11 @@ def test_malformed_input_is_a_parse_error_with_offset(data: bytes, what: str) ->
 
 def test_head_size_limit() -> None:
     p = HTTP1Parser("request")
-    errs = [e for e in p.feed(b"GET / HTTP/1.1\r\nX: " + b"a" * (MAX_HEAD + 10)) if isinstance(e, ParseError)]
+    errs = [
+        e
+        for e in p.feed(b"GET / HTTP/1.1\r\nX: " + b"a" * (MAX_HEAD + 10))
+        if isinstance(e, ParseError)
+    ]
     assert errs and errs[0].head and "no end of head" in errs[0].what
 
 

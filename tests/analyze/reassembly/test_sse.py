@@ -38,7 +38,12 @@ def test_events_names_multiline_comments_ids(way: int) -> None:
     evs, p = feed_all(ways(ANTHROPIC)[way])
     assert [(e.event, e.data, e.id, e.retry) for e in evs] == [
         ("message_start", '{"type":"message_start"}', None, None),
-        ("content_block_delta", '{"type":"content_block_delta",\n"delta":{"text":"hi"}}', "7", 1500),
+        (
+            "content_block_delta",
+            '{"type":"content_block_delta",\n"delta":{"text":"hi"}}',
+            "7",
+            1500,
+        ),
     ]
     assert p.comments == 1
     # offsets: first event starts at 0 and ends after its blank line

@@ -40,10 +40,12 @@ class _UserError(click.ClickException):
 
 
 def _open(path: str) -> Any:
-    import heron
+    # Import the module itself rather than the lazy ``heron.open``: an editable
+    # install can make ``heron`` a namespace package outside the checkout.
+    from heron.analyze.capture import open as open_capture
 
     try:
-        return heron.open(path)
+        return open_capture(path)
     except HeronError as e:
         raise _UserError(f"{path}: {e}") from None
     except OSError as e:
@@ -509,7 +511,8 @@ def render_call(detail: Any) -> str:
     out.append(f"── request: {len(p.messages)} messages, {p.n_tools_offered or 0} tools offered ──")
     for m in p.messages:
         out.append(f"[{m.role}]")
-        if m.text:
+        echoed = bool(m.tool_results) and m.text == "\n".join(r.content for r in m.tool_results)
+        if m.text and not echoed:  # a tool message's text is its result, shown below
             out.append(_indent(_clip(m.text)))
         for t in m.tool_calls:
             out.append(_indent(f"→ tool call {t.name}({_clip(t.arguments)})  id={t.id}"))

@@ -119,10 +119,11 @@ class Row:
 
     def cells(self) -> list[str]:
         """The table cells, in column order."""
-        if self.error is not None:
-            return [self.scenario, "–", "–", "–", self.goal, f"{self.status}: {self.error}"]
         ratio = "–" if self.ratio is None else self.ratio_fmt.format(self.ratio)
-        status = self.status + (f" ({self.note})" if self.note else "")
+        if self.error is not None:
+            status = f"{self.status}: {self.error}"
+        else:
+            status = self.status + (f" ({self.note})" if self.note else "")
         return [self.scenario, str(self.heron), str(self.baseline), ratio, self.goal, status]
 
 
@@ -354,61 +355,48 @@ def run_measured(
         if stdout_to:
             out_f.close()  # type: ignore[union-attr]
     if check and p.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(str(c) for c in cmd[:6])} exited {p.returncode}: {se.strip()[-600:]}"
-        )
+        raise RuntimeError(f"{Path(cmd[0]).name} exited {p.returncode}: {_last_line(se)}")
     assert ru is not None
     return Timed(wall, ru.ru_maxrss, p.returncode, so, se)
 
 
 @contextlib.contextmanager
 def background(
-    cmd: Sequence[str], *, ready: str | None = None, timeout: float = 60, **kw: Any
+    cmd: Sequence[str],
+    *,
+    log: Path,
+    ready: str | None = None,
+    timeout: float = 90,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``cmd`` for the duration of the block; stop it with SIGINT, then SIGKILL.
+    """Run ``cmd`` (output to ``log``) for the duration of the block; stop it with SIGINT.
 
-    With ``ready``, wait until that text appears on the process's stderr or
-    stdout (merged) before entering the block.
+    With ``ready``, wait until that text appears in its output before entering
+    the block.  The output goes to a file, not a pipe, so a chatty tracer never
+    blocks and the harness spends no CPU draining it.
     """
-    p = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, **kw
-    )
-    seen: list[bytes] = []
+    with open(log, "wb") as f:
+        p = subprocess.Popen(
+            cmd, stdout=f, stderr=subprocess.STDOUT, start_new_session=True, env=env
+        )
     try:
         if ready is not None:
-            _wait_for(p, ready.encode(), seen, timeout)
+            deadline = time.monotonic() + timeout
+            needle = ready.encode()
+            while True:
+                head = log.read_bytes()[: 1 << 20]
+                if needle in head:
+                    break
+                if p.poll() is not None:
+                    raise RuntimeError(
+                        f"{' '.join(cmd[:3])} exited {p.returncode} before ready: {head[-600:]!r}"
+                    )
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{' '.join(cmd[:3])} not ready after {timeout:.0f}s")
+                time.sleep(0.05)
         yield p
     finally:
         stop(p)
-
-
-def _wait_for(p: subprocess.Popen[bytes], needle: bytes, seen: list[bytes], timeout: float) -> None:
-    import selectors
-
-    assert p.stdout is not None
-    sel = selectors.DefaultSelector()
-    sel.register(p.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
-    buf = b""
-    while needle not in buf:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise RuntimeError(f"{p.args!r} not ready after {timeout:.0f}s: {buf[-800:]!r}")
-        if sel.select(left):
-            chunk = os.read(p.stdout.fileno(), 65536)
-            if not chunk:
-                raise RuntimeError(f"{p.args!r} exited before ready: {buf[-800:]!r}")
-            buf += chunk
-    seen.append(buf)
-    # Keep draining so a chatty tracer never blocks on a full pipe.
-    import threading
-
-    def drain() -> None:
-        with contextlib.suppress(OSError, ValueError):
-            while os.read(p.stdout.fileno(), 65536):  # type: ignore[union-attr]
-                pass
-
-    threading.Thread(target=drain, daemon=True).start()
 
 
 def stop(p: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -450,3 +438,67 @@ def ratio(a: float, b: float) -> float | None:
     if b == 0 or a != a or b != b:
         return None
     return a / b
+
+
+@dataclass
+class CaptureSummary:
+    """What a ``.heron`` file holds, by :func:`capture_summary`."""
+
+    records: int = 0
+    data_records: int = 0
+    out_bytes: int = 0  # DATA len summed, direction out
+    in_bytes: int = 0
+    captured_bytes: int = 0  # len(data) summed (less than len when truncated)
+    lost: dict[str, int] = field(default_factory=dict)  # last STATS record's counters
+    read_losses: int = 0  # damage the reader reported
+    pids: set[int] = field(default_factory=set)
+
+    @property
+    def lost_total(self) -> int:
+        """Events the capture says it dropped (sum of the last STATS ``lost`` map)."""
+        return sum(int(v) for v in self.lost.values())
+
+
+def capture_summary(path: Path, *, pid: int | None = None) -> CaptureSummary:
+    """Count records and DATA bytes (optionally of one pid) and the drop counters in a capture.
+
+    Examples
+    --------
+    >>> import io
+    >>> from heron.format import Writer
+    >>> buf = io.BytesIO()
+    >>> with Writer(buf) as w:
+    ...     _ = w.data(1, conn=1, pid=5, dir=0, offset=0, length=3, data=b"abc")
+    >>> _ = buf.seek(0)
+    >>> capture_summary(buf).out_bytes  # doctest: +SKIP
+    3
+    """
+    from heron.format import Reader, RecordKind
+
+    s = CaptureSummary()
+    data_k, stats_k = int(RecordKind.DATA), int(RecordKind.STATS)
+    r = Reader(path)
+    for rec in r:
+        s.records += 1
+        k = rec["k"]
+        if k == data_k:
+            if pid is not None and rec.get("pid") != pid:
+                continue
+            s.data_records += 1
+            s.pids.add(rec["pid"])
+            if rec["dir"] == 0:
+                s.out_bytes += rec["len"]
+            else:
+                s.in_bytes += rec["len"]
+            s.captured_bytes += len(rec["data"])
+        elif k == stats_k:
+            s.lost = dict(rec.get("lost") or {})
+    rep = getattr(r, "report", None)
+    s.read_losses = len(getattr(rep, "losses", []) or [])
+    return s
+
+
+def _last_line(text: str) -> str:
+    """The last non-blank line of a process's stderr (a traceback's message)."""
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1][-400:] if lines else "(no output)"

@@ -184,3 +184,355 @@ def test_close_forgets_state() -> None:
 def test_http1_any_split_is_identical(cuts: list[int]) -> None:
     data = REQ1 + REQ2
     assert run_stream([(0, data)], lambda d: cuts) == run_stream([(0, data)])
+
+
+# -- HTTP/2 ---------------------------------------------------------------------
+
+import functools  # noqa: E402
+
+import h2.config  # noqa: E402
+import h2.connection  # noqa: E402
+import hpack  # noqa: E402
+from hpack.huffman import HuffmanEncoder  # noqa: E402
+from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH  # noqa: E402
+from hyperframe.frame import (  # noqa: E402
+    ContinuationFrame,
+    DataFrame,
+    Frame,
+    HeadersFrame,
+    PushPromiseFrame,
+)
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+SENSITIVE = {
+    b"authorization",
+    b"x-api-key",
+    b"cookie",
+    b"set-cookie",
+    b"x-goog-api-key",
+    b"api-key",
+}
+H2_SECRETS = [b"SECRET000%d" % i for i in range(1, 10)]
+huffman_encode = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH).encode
+
+REQUESTS = [
+    [
+        (":method", "POST"),
+        (":path", "/v1/chat?alt=sse&key=AIzaSECRET0002"),
+        (":authority", "api.example"),
+        (":scheme", "https"),
+        ("authorization", "Bearer sk-SECRET0001"),  # h2 sends it never-indexed
+        ("x-api-key", "SECRET0004"),  # h2 adds it to the dynamic table
+        ("cookie", "sess=SECRET0003"),
+        ("x-request-id", "req-1"),
+        ("user-agent", "t/1"),
+    ],
+    [  # re-uses dynamic-table entries (x-api-key, user-agent) by index
+        (":method", "POST"),
+        (":path", "/v1/chat"),
+        (":authority", "api.example"),
+        (":scheme", "https"),
+        ("authorization", "Bearer sk-SECRET0001"),
+        ("x-api-key", "SECRET0004"),
+        ("user-agent", "t/1"),
+    ],
+    [  # dynamic-table *name* with a new value, a new sensitive name, query token
+        (":method", "POST"),
+        (":path", "/v1/chat?token=SECRET0007&b=2"),
+        (":authority", "api.example"),
+        (":scheme", "https"),
+        ("x-api-key", "SECRET0005"),
+        ("x-goog-api-key", "SECRET0008"),
+        ("x-request-id", "req-3"),
+        ("user-agent", "t/1"),
+        ("api-key", "Basic SECRET0009"),
+    ],
+]
+RESPONSE = [
+    (":status", "200"),
+    ("set-cookie", "sid=SECRET0006; Path=/"),
+    ("content-type", "application/json"),
+]
+REQ_BODY = b'{"x": "\r\nauthorization: Bearer body"}'
+RESP_BODY = b"x-api-key: inbody\r\n" * 3
+
+
+def h2_conversation(huffman: bool = True, table_size: int | None = None) -> list[tuple[int, bytes]]:
+    """Real HTTP/2 traffic between an h2 client and server, as (direction, bytes)."""
+    c = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding=None)
+    )
+    s = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=False, header_encoding=None)
+    )
+    if not huffman:
+        c.encoder.encode = functools.partial(c.encoder.encode, huffman=False)
+        s.encoder.encode = functools.partial(s.encoder.encode, huffman=False)
+    segs: list[tuple[int, bytes]] = []
+
+    def pump() -> None:
+        for _ in range(3):
+            d = c.data_to_send()
+            if d:
+                segs.append((0, d))
+                s.receive_data(d)
+            d = s.data_to_send()
+            if d:
+                segs.append((1, d))
+                c.receive_data(d)
+
+    c.initiate_connection()
+    s.initiate_connection()
+    pump()
+    if table_size is not None:
+        c.encoder.header_table_size = table_size
+        s.encoder.header_table_size = table_size
+    for headers in REQUESTS * (3 if table_size else 1):
+        sid = c.get_next_available_stream_id()
+        c.send_headers(sid, headers)
+        c.send_data(sid, REQ_BODY, end_stream=True)
+        pump()
+        s.send_headers(sid, RESPONSE)
+        s.send_data(sid, RESP_BODY, end_stream=True)
+        pump()
+    return segs
+
+
+def decode_h2(stream: bytes, decoder: hpack.Decoder | None = None) -> list[tuple[str, object]]:
+    """Decode one direction into ('h', headers) / ('d', data) events with hpack."""
+    if stream.startswith(PREFACE):
+        stream = stream[len(PREFACE) :]
+    dec = decoder or hpack.Decoder()
+    events: list[tuple[str, object]] = []
+    block, pos = b"", 0
+    while pos < len(stream):
+        frame, length = Frame.parse_frame_header(memoryview(stream[pos : pos + 9]))
+        frame.parse_body(memoryview(stream[pos + 9 : pos + 9 + length]))
+        pos += 9 + length
+        if isinstance(frame, HeadersFrame | PushPromiseFrame | ContinuationFrame):
+            block += frame.data
+            if "END_HEADERS" in frame.flags:
+                events.append(("h", dec.decode(block, raw=True)))
+                block = b""
+        elif isinstance(frame, DataFrame):
+            events.append(("d", frame.data))
+    assert pos == len(stream)
+    return events
+
+
+def joined(segs: list[tuple[int, bytes]], direction: int) -> bytes:
+    return b"".join(d for k, d in segs if k == direction)
+
+
+def check_h2_redaction(original: list, redacted: list, *, filler: bytes | None = None) -> int:
+    """Same events; sensitive values replaced (same length); all else identical."""
+    assert len(original) == len(redacted)
+    replaced = 0
+    for (kind_a, a), (kind_b, b) in zip(original, redacted, strict=True):
+        assert kind_a == kind_b
+        if kind_a == "d":
+            assert a == b  # bodies untouched
+            continue
+        assert [n for n, _ in a] == [n for n, _ in b]
+        for (name, va), (_, vb) in zip(a, b, strict=True):
+            if name in SENSITIVE or (name == b":path" and b"SECRET" in va):
+                assert len(va) == len(vb), name
+                for s in H2_SECRETS:
+                    assert s not in vb
+                if b"SECRET" in va:
+                    assert va != vb
+                    replaced += 1
+                if filler is not None and name in SENSITIVE:
+                    assert vb.lstrip(b"BearerBasic ").strip(b"*") == b"", vb
+            else:
+                assert va == vb, name
+    return replaced
+
+
+@pytest.mark.parametrize("huffman", [True, False], ids=["huffman", "raw"])
+def test_h2_conversation_redacts_and_still_decodes(huffman: bool) -> None:
+    segs = h2_conversation(huffman)
+    (out, inn), red = three_ways(segs)
+    for k, got in ((0, out), (1, inn)):
+        assert len(got) == len(joined(segs, k))
+        assert_no_secret(got, H2_SECRETS)
+    n = check_h2_redaction(
+        decode_h2(joined(segs, 0)), decode_h2(out), filler=None if huffman else b"*"
+    )
+    assert n == 10  # every sensitive value, including re-uses from the dynamic table
+    assert check_h2_redaction(decode_h2(joined(segs, 1)), decode_h2(inn)) == 3
+    # the server's Set-Cookie went into its dynamic table and is re-used by index
+    assert [h for k, h in decode_h2(inn) if k == "h"][2][1][1].count(b"SECRET") == 0
+    if not huffman:  # raw values: spans are exactly the secret bytes
+        for k, secrets in (
+            (
+                0,
+                [
+                    b"AIzaSECRET0002",
+                    b"sk-SECRET0001",
+                    b"SECRET0004",
+                    b"sess=SECRET0003",
+                    b"SECRET0007",
+                    b"SECRET0005",
+                    b"SECRET0008",
+                    b"Basic SECRET0009",
+                ],
+            ),
+            (1, [b"sid=SECRET0006; Path=/"]),
+        ):
+            stream, expect = joined(segs, k), set()
+            for s in secrets:
+                i = stream.find(s)
+                while i >= 0:
+                    expect |= set(range(i, i + len(s)))
+                    i = stream.find(s, i + 1)
+            assert red[k] == expect
+
+
+def test_h2_dynamic_table_eviction_stays_in_sync() -> None:
+    # A 256-byte table forces evictions between re-uses; a wrong eviction model
+    # would resolve later indexed names wrongly and over- or under-redact.
+    segs = h2_conversation(True, table_size=256)
+    (out, inn), _ = three_ways(segs)
+    check_h2_redaction(decode_h2(joined(segs, 0)), decode_h2(out))
+    check_h2_redaction(decode_h2(joined(segs, 1)), decode_h2(inn))
+
+
+def test_h2_mid_connection_join_redacts_unresolvable_names() -> None:
+    segs = h2_conversation(False)
+    # join after the first exchange: the preface and early table inserts are unseen
+    first_req2 = next(i for i, (k, d) in enumerate(segs) if k == 0 and b"/v1/chat" in d and i > 4)
+    # prime the receiving decoders as the real peers were, from the unredacted start
+    decoders = [hpack.Decoder(), hpack.Decoder()]
+    for k in (0, 1):
+        decode_h2(joined(segs[:first_req2], k), decoders[k])
+    tail = segs[first_req2:]
+    (out, inn), _ = three_ways(tail)
+    assert_no_secret(out + inn, H2_SECRETS)
+    events = decode_h2(out, decoders[0])
+    headers = [dict(h) for k, h in events if k == "h"]
+    # request 3 sent x-request-id and x-api-key by dynamic-table name: unknown here, redacted
+    assert headers[-1][b"x-request-id"] == b"*****"
+    assert headers[-1][b"x-api-key"] == b"*" * 10
+    assert headers[-1][b":method"] == b"POST"  # static names still resolve
+    assert decode_h2(inn, decoders[1])  # responses still decode
+
+
+def test_h2_headers_padding_priority_and_continuation_split_inside_value() -> None:
+    enc = hpack.Encoder()
+    block = enc.encode(
+        [(b":method", b"GET"), (b"authorization", b"Bearer sk-SECRET0001"), (b"x-ok", b"fine")]
+    )
+    coded = huffman_encode(b"Bearer sk-SECRET0001")
+    cut = block.index(coded) + len(coded) // 2  # the CONTINUATION starts mid-value
+    first, second = block[:cut], block[cut:]
+    pad = 5
+    payload = bytes([pad]) + b"\x80\x00\x00\x00\x10" + first + b"\x00" * pad
+    frames = (
+        len(payload).to_bytes(3, "big")
+        + b"\x01\x28\x00\x00\x00\x01"
+        + payload
+        + len(second).to_bytes(3, "big")
+        + b"\x09\x04\x00\x00\x00\x01"
+        + second
+        + (3).to_bytes(3, "big")
+        + b"\x00\x01\x00\x00\x00\x01"
+        + b"abc"
+    )
+    stream = PREFACE + frames
+    (out, _), _ = three_ways([(0, stream)])
+    (_, headers), data = decode_h2(out)
+    assert dict(headers)[b"authorization"].startswith(b"Bearer ")
+    assert b"SECRET" not in dict(headers)[b"authorization"]
+    assert dict(headers)[b"x-ok"] == b"fine" and data == ("d", b"abc")
+
+
+def test_h2_huffman_spans_are_exact() -> None:
+    value = b"Bearer sk-SECRET0001"
+    coded = huffman_encode(value)
+    scheme_bits = sum(REQUEST_CODES_LENGTH[c] for c in b"Bearer ")
+    name = huffman_encode(b"x-api-key")
+    key = huffman_encode(b"SECRET0004")
+    block = (
+        b"\x1f\x08"
+        + bytes([0x80 | len(coded)])
+        + coded  # never-indexed, static name 23
+        + b"\x40"
+        + bytes([0x80 | len(name)])
+        + name
+        + bytes([0x80 | len(key)])
+        + key
+    )
+    stream = PREFACE + len(block).to_bytes(3, "big") + b"\x01\x04\x00\x00\x00\x01" + block
+    (out, _), red = three_ways([(0, stream)])
+    start = len(PREFACE) + 9 + 3
+    expect = set(range(start + scheme_bits // 8, start + len(coded)))
+    kstart = len(stream) - len(key)
+    assert red[0] == expect | set(range(kstart, len(stream)))
+    ((_, headers),) = decode_h2(out)
+    assert [len(v) for _, v in headers] == [len(value), len(b"SECRET0004")]
+
+
+def test_h2_disabled_passes_through() -> None:
+    segs = h2_conversation()
+    r = Redactor(enabled=False)
+    for k, d in segs:
+        assert r.feed(9, k, d) == (d, [])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_h2_any_split_is_identical(data: st.DataObject) -> None:
+    segs = H2_SEGS
+    whole = run_stream(segs)
+    cuts = data.draw(st.lists(st.integers(min_value=1, max_value=4000), max_size=10))
+    assert run_stream(segs, lambda d: [c for c in cuts if c < len(d)]) == whole
+
+
+H2_SEGS = h2_conversation(True)
+
+
+def test_dynamic_table_sizes_follow_rfc7541() -> None:
+    from heron.capture.redact._hpack import DynamicTable
+
+    t = DynamicTable()
+    t.resize(100)
+    t.add(b"x-one", 5, 14)  # 32 + 5 + 14 = 51
+    t.add(b"x-two", 5, 12)  # 49: exactly 100, both fit
+    assert (t.lookup(62), t.lookup(63), t.size) == ((b"x-two", 5), (b"x-one", 5), 100)
+    t.add(b"c", 1, 0)  # 33: the oldest goes
+    assert (t.lookup(62), t.lookup(63), t.lookup(64)) == ((b"c", 1), (b"x-two", 5), (None, None))
+    assert t.size == 82
+    t.add(b"d" * 80, 80, 0)  # 112 > 100: RFC 7541 4.4 empties the table, adds nothing
+    assert (t.size, t.lookup(62)) == (0, (None, None))
+    t.add(b"e", 1, 1)
+    t.resize(33)  # a size update evicts too
+    assert (t.size, t.lookup(62)) == (0, (None, None))
+
+
+@pytest.mark.parametrize("huffman", [True, False], ids=["huffman", "raw"])
+def test_hpack_entries_at_the_eviction_boundary_still_resolve(huffman: bool) -> None:
+    # Two entries exactly filling a 100-byte table: the encoder then refers to
+    # the older one by name.  Redacting it would mean our sizes (decoded
+    # lengths) or eviction are off by even one byte.
+    enc = hpack.Encoder()
+    enc.header_table_size = 100
+    blocks = [
+        enc.encode([(b"x-one", b"a" * 14), (b"x-two", b"b" * 12)], huffman=huffman),
+        enc.encode([(b"x-one", b"other")], huffman=huffman),
+        enc.encode([(b"x-api-key", b"SECRET0004")], huffman=huffman),
+        enc.encode([(b"x-api-key", b"SECRET0005")], huffman=huffman),
+    ]
+    assert blocks[1][0] & 0xC0 == 0x40 and blocks[1][0] & 0x3F == 63  # literal, dynamic name
+    stream = PREFACE + b"".join(
+        len(b).to_bytes(3, "big") + b"\x01\x05\x00\x00\x00" + bytes([2 * i + 1]) + b
+        for i, b in enumerate(blocks)
+    )
+    (out, _), _ = three_ways([(0, stream)])
+    got = [h for _, h in decode_h2(out)]
+    assert got[:2] == [[(b"x-one", b"a" * 14), (b"x-two", b"b" * 12)], [(b"x-one", b"other")]]
+    secrets = [v for h in got[2:] for _, v in h]
+    assert [len(v) for v in secrets] == [10, 10]
+    if not huffman:
+        assert secrets == [b"*" * 10] * 2
+    assert_no_secret(b"".join(v for h in got for _, v in h), H2_SECRETS)

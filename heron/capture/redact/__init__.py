@@ -51,7 +51,8 @@ body costs a few Python operations.  Where framing is unknown
 falls back to the text scan below: over-redaction, never a leak.
 
 *Text fallback* (:mod:`._text`).  For other protocols, any line starting
-with one of the credential header names and ``:`` has its value blanked.
+with one of the credential header names and ``:`` has its value blanked, and
+so has the value after ``?key=``/``&key=`` (and the other query names).
 This is a few C-speed ``find`` calls per payload.
 
 *HTTP/2* (:mod:`._h2`, :mod:`._hpack`).  Frames are walked across calls;
@@ -66,11 +67,16 @@ receiver's dynamic table stays in step:
 * a Huffman-coded value is rewritten bit by bit into another valid Huffman
   string of the same byte length that decodes to the same number of
   characters, with each character replaced by a filler character of the same
-  code length (``*`` for 8-bit codes; ``0``, ``-``, ``x``, ... for the others)
-  and the same all-ones padding.  Table entry sizes (32 + decoded name length
-  + decoded value length) are therefore unchanged.  What this reveals is the
-  code length of each secret character (roughly: digit or lower-case vs
-  upper-case vs punctuation), never the characters themselves;
+  code length and the same all-ones padding: ``s`` for 5-bit codes (``0-2``,
+  ``a c e i o s t``), ``-``/``3``/``r`` for 6-bit, ``:``/``x`` for 7-bit,
+  ``X`` for 8-bit.  Table entry sizes (32 + decoded name length + decoded
+  value length) are therefore unchanged.  The rewrite is causal (it cannot
+  wait for the end of a value that may arrive in a later payload), and this
+  is its price: it reveals roughly the code length of each secret character
+  (about 1.5 bits of a base64 character's 6), never the characters; a
+  40-character key keeps well over 150 bits unknown.  The brief's alternative,
+  picking filler whose code lengths merely sum to the original, needs the
+  whole value before the first byte is returned and so cannot be causal;
 * a ``:path`` value keeps everything except the values of the sensitive
   query parameters above.
 
@@ -299,7 +305,7 @@ def benchmark(size: int = 1 << 20, rounds: int = 20) -> dict[str, float]:
     Examples
     --------
     >>> sorted(benchmark(size=1 << 16, rounds=1))
-    ['h1_content_length', 'h1_chunked', 'h2_data', 'text_fallback']
+    ['h1_chunked', 'h1_content_length', 'h2_data', 'text_fallback']
     """
     from ._bench import run
 

@@ -3,8 +3,11 @@
 Used for unrecognised protocols, HTTP/1 bodies delimited by connection close,
 upgraded connections (WebSocket, CONNECT tunnels) and HTTP/1 messages whose
 framing headers are contradictory.  It redacts the value of any line that
-starts with a credential header name followed by ``:`` (case-insensitive) and
-changes nothing else.  This over-redacts rather than leaks: a body line that
+starts with a credential header name followed by ``:`` (case-insensitive),
+and the value after ``?key=`` / ``&key=`` (and the other sensitive query
+names) up to a blank, quote, ``&``, ``#`` or line end, so a request line seen
+without framing (a capture that joined a keep-alive connection mid-body) does
+not leak its query key.  It changes nothing else.  This over-redacts rather than leaks: a body line that
 merely looks like ``Cookie: x`` is blanked too.
 
 The search is a handful of C-speed ``bytes.find`` calls over a lower-cased copy
@@ -14,23 +17,38 @@ between two ``feed`` calls is still found.
 
 from __future__ import annotations
 
-from ._common import SCHEME_HEADERS, SENSITIVE_HEADERS, Out, Parser, ValueBlanker
+import re
 
-_PATTERNS: tuple[tuple[bytes, bool], ...] = tuple(
-    (b"\n" + name + b":", name in SCHEME_HEADERS) for name in sorted(SENSITIVE_HEADERS)
+from ._common import (
+    SCHEME_HEADERS,
+    SENSITIVE_HEADERS,
+    SENSITIVE_QUERY_KEYS,
+    Out,
+    Parser,
+    ValueBlanker,
+)
+
+_HEADER, _SCHEME, _QUERY = range(3)
+_PATTERNS: tuple[tuple[bytes, int], ...] = (
+    *(
+        (b"\n" + h + b":", _SCHEME if h in SCHEME_HEADERS else _HEADER)
+        for h in sorted(SENSITIVE_HEADERS)
+    ),
+    *((sep + k + b"=", _QUERY) for k in sorted(SENSITIVE_QUERY_KEYS) for sep in (b"?", b"&")),
 )
 _TAIL = max(len(p) for p, _ in _PATTERNS)
+_QUERY_END = re.compile(rb"[\s&#\"'<>]")
 
 
 class TextScan:
-    """Streaming scan for credential header lines in unframed bytes.
+    """Streaming scan for credential header lines and query keys in unframed bytes.
 
     Examples
     --------
-    >>> o = Out(b"hello\\nX-Api-Key: sk-1\\r\\nbye")
+    >>> o = Out(b"hello\\nX-Api-Key: sk-1\\r\\nGET /?key=AIza HTTP/1.1")
     >>> TextScan().process(o.src, 0, o)
     >>> o.result()
-    (b'hello\\nX-Api-Key: ****\\r\\nbye', [(17, 4)])
+    (b'hello\\nX-Api-Key: ****\\r\\nGET /?key=**** HTTP/1.1', [(17, 4), (33, 4)])
     """
 
     __slots__ = ("tail", "value")
@@ -38,20 +56,28 @@ class TextScan:
     def __init__(self, tail: bytes = b"\n") -> None:
         # A virtual LF before the stream lets a header on its first line match.
         self.tail = tail[-_TAIL:].lower()
-        self.value: ValueBlanker | None = None
+        self.value: ValueBlanker | int | None = None  # int: _QUERY
 
     def _value(self, data: bytes, pos: int, out: Out) -> int:
         """Continue the value in progress; return where it (or data) ends."""
-        assert self.value is not None
+        value = self.value
+        if value == _QUERY:
+            m = _QUERY_END.search(data, pos)
+            end = m.start() if m else len(data)
+            out.fill(pos, end)
+            if m:
+                self.value = None
+            return end
+        assert isinstance(value, ValueBlanker)
         nl = data.find(b"\n", pos)
         end = nl if nl >= 0 else len(data)
-        self.value.run(data, pos, end, out)
+        value.run(data, pos, end, out)
         if nl >= 0:
             self.value = None
         return end
 
     def process(self, data: bytes, pos: int, out: Out) -> tuple[int, Parser] | None:
-        """Scan ``data[pos:]``, blanking credential header values."""
+        """Scan ``data[pos:]``, blanking credential values."""
         n = len(data)
         start = pos
         if self.value is not None:
@@ -60,20 +86,20 @@ class TextScan:
             tail = self.tail
             hay = (tail + data[start:]).lower()
             base = start - len(tail)  # hay[i] is data[base + i]
-            hits: list[tuple[int, bool]] = []
-            for pat, scheme in _PATTERNS:
+            hits: list[tuple[int, int]] = []
+            for pat, kind in _PATTERNS:
                 i = hay.find(pat, max(0, pos - base - len(pat) + 1))
                 while i >= 0:
-                    colon = base + i + len(pat) - 1
-                    if colon >= pos:
-                        hits.append((colon, scheme))
+                    last = base + i + len(pat) - 1  # the ':' or '='
+                    if last >= pos:
+                        hits.append((last, kind))
                     i = hay.find(pat, i + 1)
             hits.sort()
-            for colon, scheme in hits:
-                if colon < pos:
+            for last, kind in hits:
+                if last < pos:
                     continue
-                self.value = ValueBlanker(scheme)
-                pos = self._value(data, colon + 1, out)
+                self.value = _QUERY if kind == _QUERY else ValueBlanker(kind == _SCHEME)
+                pos = self._value(data, last + 1, out)
         if n > start:
             self.tail = (self.tail + data[max(start, n - _TAIL) :]).lower()[-_TAIL:]
         return None

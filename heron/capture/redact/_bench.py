@@ -1,0 +1,88 @@
+"""Micro-benchmark of :class:`~heron.capture.redact.Redactor` (not a test).
+
+Each scenario is one LLM-style request whose JSON body is ``size`` bytes,
+delivered in 16 KiB payloads as ``SSL_write`` would hand them over, with its
+response headers.  Reported figures are MB/s of payload through ``feed``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+_PIECE = 16 * 1024
+
+
+def _body(size: int) -> bytes:
+    msg = {"role": "user", "content": "Summarise the following log. " * 8}
+    body = json.dumps({"model": "gpt-4o", "messages": [msg] * (size // 300 + 1)}).encode()
+    return body[:size]
+
+
+def _pieces(data: bytes) -> list[bytes]:
+    return [data[i : i + _PIECE] for i in range(0, len(data), _PIECE)]
+
+
+def _h1(body: bytes, chunked: bool) -> list[tuple[int, bytes]]:
+    head = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\n"
+        b"Authorization: Bearer sk-proj-0123456789abcdef\r\nContent-Type: application/json\r\n"
+    )
+    if chunked:
+        payload = head + b"Transfer-Encoding: chunked\r\n\r\n"
+        for piece in _pieces(body):
+            payload += b"%x\r\n" % len(piece) + piece + b"\r\n"
+        payload += b"0\r\n\r\n"
+    else:
+        payload = head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: a=b\r\n\r\n{}"
+    return [(0, p) for p in _pieces(payload)] + [(1, resp)]
+
+
+def _h2(body: bytes) -> list[tuple[int, bytes]]:
+    from hpack import Encoder
+
+    block = Encoder().encode(
+        [
+            (b":method", b"POST"),
+            (b":path", b"/v1/chat/completions"),
+            (b":scheme", b"https"),
+            (b":authority", b"api.openai.com"),
+            (b"authorization", b"Bearer sk-proj-0123456789abcdef"),
+        ]
+    )
+    frames = len(block).to_bytes(3, "big") + b"\x01\x04\x00\x00\x00\x01" + block
+    for piece in _pieces(body):
+        frames += len(piece).to_bytes(3, "big") + b"\x00\x00\x00\x00\x00\x01" + piece
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+    return [(0, preface)] + [(0, p) for p in _pieces(frames)]
+
+
+def run(size: int, rounds: int) -> dict[str, float]:
+    """Throughput in MB/s per scenario (best of ``rounds``)."""
+    from . import Redactor
+
+    body = _body(size)
+    scenarios = {
+        "h1_content_length": _h1(body, chunked=False),
+        "h1_chunked": _h1(body, chunked=True),
+        "h2_data": _h2(body),
+        "text_fallback": [(1, p) for p in _pieces(b"\x17\x03\x03" + body)],
+    }
+    result: dict[str, float] = {}
+    for name, feeds in scenarios.items():
+        total = sum(len(d) for _, d in feeds)
+        best = float("inf")
+        for i in range(rounds):
+            r = Redactor()
+            t0 = time.perf_counter()
+            for direction, data in feeds:
+                r.feed(i, direction, data)
+            best = min(best, time.perf_counter() - t0)
+        result[name] = total / max(best, 1e-9) / 1e6
+    return result
+
+
+if __name__ == "__main__":
+    for scenario, mbps in run(1 << 20, 20).items():
+        print(f"{scenario:20s} {mbps:12.0f} MB/s")

@@ -1,0 +1,396 @@
+"""HPACK walker: redact credential values inside header blocks, in place.
+
+The walker reads representations (RFC 7541 section 6) byte by byte across
+fragment, frame and ``feed`` boundaries.  It decodes only what it must:
+
+* literal names, to learn which header a value belongs to;
+* the decoded *length* of every value inserted into the dynamic table, so its
+  model of the table (names and entry sizes, newest first, evicted by the
+  RFC 7541 size rule) matches the real one and later indexed names resolve;
+* ``:path`` values, to find sensitive query parameters.
+
+Everything else is skipped by its length prefix.  Sensitive values are
+rewritten so that the block still decodes to the same number of characters
+(see :mod:`._huffman`); raw values become ``*``.
+
+Name resolution is newest-first, which stays exact for every valid index even
+when the walker joined mid-connection: entries inserted after the join are
+the newest, so any index beyond them refers to an entry the walker never saw
+and resolves to "unknown", whose value is redacted.  If the walker ever loses
+its place (a block entered part-way, an impossible integer), it blanks the rest
+of that block and from then on treats every dynamic-table name as unknown,
+because an insertion may have been missed.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from hpack.table import HeaderTable
+
+from . import _huffman as huff
+from ._common import (
+    AUTH_SCHEMES,
+    FILL,
+    SCHEME_HEADERS,
+    SENSITIVE_HEADERS,
+    Out,
+    QueryScan,
+    ValueBlanker,
+)
+
+_STATIC: tuple[bytes, ...] = (b"", *(name for name, _ in HeaderTable.STATIC_TABLE))
+_DEFAULT_TABLE_SIZE = 4096  # RFC 7540 SETTINGS_HEADER_TABLE_SIZE initial value
+_MAX_INT = 1 << 28  # larger integers only come from garbage; hpack caps lengths too
+_MAX_NAME = 64  # decoded name bytes kept; every sensitive name is shorter
+
+# Walker states.
+_REP, _INT, _STRHDR, _STR, _BROKEN = range(5)
+# Representation kinds.
+_INDEXED, _INCREMENTAL, _LITERAL, _SIZE_UPDATE = range(4)
+# What an integer being read is for.
+_P_INDEX, _P_NAME_INDEX, _P_SIZE, _P_STRLEN = range(4)
+# What to do with a string body.
+_SKIP, _COUNT, _TEXT, _SECRET, _SCHEME, _PATH = range(6)
+
+_AMP_PATH = huff.code_path(0x26)  # '&' ends a query value: copied, not rewritten
+_CODE_PATHS = [huff.code_path(c) for c in range(256)]
+
+
+class DynamicTable:
+    """Names and sizes of one decoder's dynamic table (RFC 7541 section 4).
+
+    Examples
+    --------
+    >>> t = DynamicTable()
+    >>> t.add(b"x-api-key", 9, 30); t.lookup(62), t.size
+    ((b'x-api-key', 9), 71)
+    >>> t.lookup(2), t.lookup(63)
+    ((b':method', 7), (None, None))
+    >>> t.resize(60); t.lookup(62), t.size
+    ((None, None), 0)
+    """
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[bytes | None, int | None, int]] = deque()
+        self.size = 0
+        self.max_size = _DEFAULT_TABLE_SIZE
+        self.reliable = True  # False once an insertion may have been missed
+
+    def lookup(self, index: int) -> tuple[bytes | None, int | None]:
+        """(name, decoded name length) for an index; (None, None) if unknown."""
+        if 1 <= index < len(_STATIC):
+            return _STATIC[index], len(_STATIC[index])
+        j = index - len(_STATIC)
+        if self.reliable and 0 <= j < len(self.entries):
+            name, nlen, _ = self.entries[j]
+            return name, nlen
+        return None, None
+
+    def _evict(self, room: int) -> None:
+        while self.entries and self.size + room > self.max_size:
+            self.size -= self.entries.pop()[2]
+
+    def add(self, name: bytes | None, name_len: int | None, value_len: int) -> None:
+        """Insert an entry (size 32 + decoded name + decoded value), evicting as needed."""
+        # An unknown name length only arises mid-connection; the lower bound
+        # can only keep entries longer than the real table does, which never
+        # changes what a valid (newest-first) index resolves to.
+        size = 32 + (name_len or 0) + value_len
+        if size > self.max_size:
+            self.entries.clear()
+            self.size = 0
+            return
+        self._evict(size)
+        self.entries.appendleft((name, name_len, size))
+        self.size += size
+
+    def resize(self, max_size: int) -> None:
+        """Apply a dynamic table size update."""
+        self.max_size = max_size
+        self._evict(0)
+
+
+class HpackWalker:
+    """One direction's header-block walker.
+
+    Parameters
+    ----------
+    synced
+        True when the connection was seen from its preface, so the dynamic
+        table is known from empty.  Otherwise the walker waits for the first
+        block start and treats older table entries as unknown.
+
+    Examples
+    --------
+    >>> from hpack import Encoder
+    >>> block = Encoder().encode([(b":path", b"/v1?key=AIza"), (b"x-api-key", b"sk-1")], huffman=False)
+    >>> o = Out(block); w = HpackWalker(True); w.begin_block(); w.feed(block, 0, len(block), o)
+    >>> from hpack import Decoder; Decoder().decode(o.result()[0], raw=True)
+    [(b':path', b'/v1?key=****'), (b'x-api-key', b'****')]
+    """
+
+    def __init__(self, synced: bool) -> None:
+        self.table = DynamicTable()
+        self.state = _REP if synced else _BROKEN
+        self.kind = _INDEXED
+        self.purpose = _P_INDEX
+        self.ival = 0
+        self.ishift = 0
+        self.naming = False  # the string being read is a literal name
+        self.name: bytes | None = None
+        self.name_len: int | None = None
+        self.huffman = False
+        self.left = 0
+        self.length = 0
+        self.action = _SKIP
+        self.count = 0
+        self.text = bytearray()
+        self.v = self.w = huff.ROOT
+        self.blanker: ValueBlanker | None = None
+        self.query: QueryScan | None = None
+        self.scheme = bytearray()
+        self.scheme_next: list[int] | None = None  # chars that would continue a scheme
+
+    # -- block boundaries -----------------------------------------------------
+
+    def begin_block(self) -> None:
+        """A HEADERS or PUSH_PROMISE frame starts a new header block."""
+        if self.state not in (_REP, _BROKEN):
+            self.table.reliable = False  # previous block ended mid-representation
+        self.state = _REP
+
+    def end_block(self) -> None:
+        """END_HEADERS seen: the block must end on a representation boundary."""
+        if self.state != _REP:
+            self.table.reliable = False
+            self.state = _REP
+
+    def fail(self) -> None:
+        """Lose our place: blank until the next block start."""
+        self.state = _BROKEN
+        self.table.reliable = False
+
+    # -- the walk -------------------------------------------------------------
+
+    def feed(self, data: bytes, pos: int, end: int, out: Out) -> None:
+        """Walk the header block fragment ``data[pos:end]``."""
+        while pos < end:
+            st = self.state
+            if st == _STR:
+                pos = self._string(data, pos, end, out)
+            elif st == _REP:
+                b = data[pos]
+                pos += 1
+                if b & 0x80:
+                    self.kind, self.purpose, prefix = _INDEXED, _P_INDEX, 0x7F
+                elif b & 0x40:
+                    self.kind, self.purpose, prefix = _INCREMENTAL, _P_NAME_INDEX, 0x3F
+                elif b & 0x20:
+                    self.kind, self.purpose, prefix = _SIZE_UPDATE, _P_SIZE, 0x1F
+                else:
+                    self.kind, self.purpose, prefix = _LITERAL, _P_NAME_INDEX, 0x0F
+                self._int_start(b & prefix, prefix)
+            elif st == _STRHDR:
+                b = data[pos]
+                pos += 1
+                self.huffman = bool(b & 0x80)
+                self.purpose = _P_STRLEN
+                self._int_start(b & 0x7F, 0x7F)
+            elif st == _INT:
+                b = data[pos]
+                pos += 1
+                self.ival += (b & 0x7F) << self.ishift
+                self.ishift += 7
+                if self.ival >= _MAX_INT:
+                    self.fail()
+                elif not b & 0x80:
+                    self._int_done(self.ival)
+            else:  # _BROKEN
+                out.fill(pos, end)
+                return
+
+    def _int_start(self, value: int, mask: int) -> None:
+        if value == mask:
+            self.ival, self.ishift, self.state = value, 0, _INT
+        else:
+            self._int_done(value)
+
+    def _int_done(self, value: int) -> None:
+        purpose = self.purpose
+        if purpose == _P_STRLEN:
+            self._begin_string(value)
+        elif purpose == _P_NAME_INDEX:
+            self.state = _STRHDR
+            if value == 0:
+                self.naming = True
+            else:
+                self.naming = False
+                self.name, self.name_len = self.table.lookup(value)
+        elif purpose == _P_SIZE:
+            self.table.resize(value)
+            self.state = _REP
+        else:  # an indexed field: no bytes to redact, no table change
+            self.state = _REP
+
+    def _begin_string(self, length: int) -> None:
+        self.left = self.length = length
+        self.count = 0
+        self.v = self.w = huff.ROOT
+        if self.naming:
+            action = _TEXT
+            self.text.clear()
+        else:
+            name = self.name
+            if name is None or name in SENSITIVE_HEADERS:
+                action = _SECRET
+                if name in SCHEME_HEADERS:
+                    action = _SCHEME
+                    self.blanker = ValueBlanker(True)
+                    self.scheme.clear()
+                    self.scheme_next = _scheme_next(b"")
+            elif name == b":path":
+                action = _PATH
+                self.query = QueryScan()
+            else:
+                action = _COUNT if self.kind == _INCREMENTAL else _SKIP
+        if not self.huffman and action == _COUNT:
+            action = _SKIP
+        self.action = action
+        self.state = _STR
+        if length == 0:
+            self._end_string()
+
+    def _end_string(self) -> None:
+        length = self.count if self.huffman else self.length
+        if self.naming:
+            text = bytes(self.text).lower()
+            self.name = text if length <= _MAX_NAME else b"\x00long"
+            self.name_len = length
+            self.naming = False
+            self.state = _STRHDR
+            return
+        if self.kind == _INCREMENTAL:
+            self.table.add(self.name, self.name_len, length)
+        self.state = _REP
+
+    # -- string bodies --------------------------------------------------------
+
+    def _string(self, data: bytes, pos: int, end: int, out: Out) -> int:
+        stop = min(end, pos + self.left)
+        action = self.action
+        if not self.huffman:
+            if action == _TEXT:
+                room = _MAX_NAME + 1 - len(self.text)
+                if room > 0:
+                    self.text += data[pos : min(stop, pos + room)]
+            elif action == _SECRET:
+                out.fill(pos, stop)
+            elif action == _SCHEME:
+                assert self.blanker is not None
+                self.blanker.run(data, pos, stop, out)
+            elif action == _PATH:
+                assert self.query is not None
+                step = self.query.step
+                for i in range(pos, stop):
+                    if step(data[i]):
+                        out.put(i, FILL)
+        elif action == _SKIP:
+            pass
+        elif action == _SECRET or (action == _SCHEME and self.scheme_next is None):
+            self._mirror(data, pos, stop, out)
+        elif action in (_COUNT, _TEXT):
+            v, count, text = self.v, self.count, self.text
+            decode = huff.decode_byte
+            for i in range(pos, stop):
+                v, chars = decode(v, data[i])
+                if chars:
+                    count += len(chars)
+                    if action == _TEXT and len(text) <= _MAX_NAME:
+                        text += chars
+            self.v, self.count = v, count
+        else:
+            self._rewrite_bits(data, pos, stop, out)
+        self.left -= stop - pos
+        if not self.left:
+            self._end_string()
+        return stop
+
+    def _mirror(self, data: bytes, pos: int, stop: int, out: Out) -> None:
+        v, w, count = self.v, self.w, self.count
+        mirror = huff.mirror_byte
+        put = out.put
+        for i in range(pos, stop):
+            ob, v, w, done = mirror(v, w, data[i])
+            put(i, ob)
+            count += done
+        self.v, self.w, self.count = v, w, count
+
+    def _rewrite_bits(self, data: bytes, pos: int, stop: int, out: Out) -> None:
+        """Bit-level rewrite where some characters are kept (scheme, :path)."""
+        v, w, count = self.v, self.w, self.count
+        path = self.action == _PATH
+        query = self.query
+        for i in range(pos, stop):
+            byte = data[i]
+            if not path and self.scheme_next is None:  # scheme settled: as _mirror
+                ob, v, w, done = huff.mirror_byte(v, w, byte)
+                out.put(i, ob)
+                count += done
+                continue
+            if path and v == w:
+                assert query is not None
+                if not query.in_secret:
+                    v2, chars = huff.decode_byte(v, byte)
+                    if 0x3D not in chars:  # no '=': cannot enter a secret value here
+                        for c in chars:
+                            query.step(c)
+                        count += len(chars)
+                        v = w = v2
+                        continue
+            ob = 0
+            red = False
+            for k in range(7, -1, -1):
+                bit = (byte >> k) & 1
+                nxt = huff.child(v, bit)
+                if path:
+                    assert query is not None
+                    secret = query.in_secret
+                    copy = not secret or nxt in _AMP_PATH
+                    red = red or secret
+                else:
+                    nexts = self.scheme_next
+                    copy = nexts is not None and any(nxt in _CODE_PATHS[c] for c in nexts)
+                v2, w2, o = huff.mirror_bit(v, w, bit, copy)
+                if not (copy and v == w):
+                    red = True
+                ob = (ob << 1) | o
+                if huff.is_leaf(v2):
+                    count += 1
+                    self._on_char(huff.symbol(v2))
+                    v = w = huff.ROOT
+                else:
+                    v, w = v2, w2
+            if red:
+                out.put(i, ob)
+        self.v, self.w, self.count = v, w, count
+
+    def _on_char(self, sym: int) -> None:
+        if sym > 255:
+            return
+        if self.action == _PATH:
+            assert self.query is not None
+            self.query.step(sym)
+        elif self.scheme_next is not None:
+            self.scheme.append(sym | 0x20 if 0x41 <= sym <= 0x5A else sym)
+            self.scheme_next = _scheme_next(bytes(self.scheme))
+
+
+def _scheme_next(prefix: bytes) -> list[int] | None:
+    """Characters that would keep ``prefix`` on the way to an auth scheme."""
+    if prefix in AUTH_SCHEMES:
+        return None
+    nexts = {s[len(prefix)] for s in AUTH_SCHEMES if len(s) > len(prefix) and s.startswith(prefix)}
+    if not nexts:
+        return None
+    return sorted(nexts | {c - 0x20 for c in nexts if 0x61 <= c <= 0x7A})

@@ -1,0 +1,208 @@
+"""HPACK Huffman: streaming decode, and a causal same-shape rewrite for secrets.
+
+Why a rewrite and not a re-encode
+---------------------------------
+A redacted Huffman value must (1) keep its byte length, so stream offsets stay
+valid; (2) decode to the same number of characters, because HPACK dynamic
+table entry sizes count decoded lengths and a different size would
+desynchronise every later table lookup; (3) stay valid, including padding
+(at most 7 one-bits).  And because bytes already returned to the capture can
+never be changed, output byte *i* may only depend on input bytes up to *i*:
+a value split over two ``feed`` calls, or fed one byte at a time, must come
+out identical.
+
+The rewrite walks the original bits down the code tree (node ``v``) and, in
+lock step, emits bits walking a second path (node ``w``).  It only ever
+steps to a child of ``w`` whose subtree can *simulate* the original's
+subtree: whatever bits the original continues with, the output can keep
+pace and reach a leaf (a complete character) at exactly the same bit.  Every
+secret character is thus replaced by a filler character with the same code
+length, so byte length, decoded length and the position of the final padding
+are all preserved.  Among the allowed children the one with the largest
+subtree is chosen (see ``_score_all``), so that as few distinct fillers as
+possible appear.  Padding needs no special case: the all-ones path is the only
+one reaching depth 30 (EOS), so from a character boundary the simulation
+rule forces the output to copy one-bits for the first 28 levels, and padding
+is at most 7 of them.
+
+Examples
+--------
+>>> from hpack.huffman import HuffmanEncoder
+>>> from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
+>>> from hpack.huffman_table import decode_huffman
+>>> enc = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH).encode(b"sk-Secret42")
+>>> red, v, w = bytearray(), ROOT, ROOT
+>>> for i, byte in enumerate(enc):
+...     o, v, w, _ = mirror_byte(v, w, byte)
+...     red.append(o)
+>>> len(red) == len(enc), decode_huffman(bytes(red))
+(True, b'sx-xssrss3s')
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+
+from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
+
+ROOT = 0
+EOS = 256
+
+# The code tree as flat lists: node ids, kids[2*node + bit], sym[node] (-1: internal).
+_kids: list[int] = [-1, -1]
+_sym: list[int] = [-1]
+
+
+def _build() -> None:
+    for symbol, (code, length) in enumerate(zip(REQUEST_CODES, REQUEST_CODES_LENGTH, strict=True)):
+        node = ROOT
+        for k in range(length - 1, -1, -1):
+            bit = (code >> k) & 1
+            nxt = _kids[2 * node + bit]
+            if nxt < 0:
+                nxt = len(_sym)
+                _kids[2 * node + bit] = nxt
+                _kids.extend((-1, -1))
+                _sym.append(-1)
+            node = nxt
+        _sym[node] = symbol
+
+
+_build()
+
+
+def code_path(symbol: int) -> frozenset[int]:
+    """Nodes visited (excluding the root) while reading ``symbol``'s code.
+
+    Examples
+    --------
+    >>> len(code_path(ord("*")))  # '*' has an 8-bit code
+    8
+    """
+    code, length = REQUEST_CODES[symbol], REQUEST_CODES_LENGTH[symbol]
+    node, path = ROOT, []
+    for k in range(length - 1, -1, -1):
+        node = _kids[2 * node + ((code >> k) & 1)]
+        path.append(node)
+    return frozenset(path)
+
+
+# Choosing the output branch.  First preference: the child with the most
+# leaves below it.  A larger subtree absorbs more of the original's
+# possibilities into the same output, so fewer distinct fillers appear per
+# code length and the filler tells less about the secret (measured over all
+# 256 characters: one filler for 5- and 8-bit codes, two or three for 6- and
+# 7-bit ones).  A leaf that is not visible ASCII counts as tiny, because h2
+# rejects NUL, CR, LF and surrounding blanks in values.  Ties go to the
+# subtree holding the more recognisable filler character.
+_FILLER = b"X*x-0s:3r"
+
+
+def _score_all() -> list[tuple[int, int]]:
+    score = [(0, 0)] * len(_sym)
+
+    def visit(node: int) -> tuple[int, int]:
+        sym = _sym[node]
+        if sym >= 0:
+            visible = 0x21 <= sym < 0x7F
+            s = (-1 if visible else 1000, _FILLER.find(sym) % 100 if visible else 100)
+        else:
+            a, b = visit(_kids[2 * node]), visit(_kids[2 * node + 1])
+            s = (a[0] + b[0] if a[0] < 0 and b[0] < 0 else min(a[0], b[0]), min(a[1], b[1]))
+        score[node] = s
+        return s
+
+    visit(ROOT)
+    return score
+
+
+_SCORE = _score_all()
+
+
+@cache
+def _sim(v: int, w: int) -> bool:
+    """Can the subtree at ``w`` keep pace with any bits read below ``v``?"""
+    if _sym[v] >= 0 or _sym[w] >= 0:
+        return _sym[v] >= 0 and _sym[w] >= 0
+    return all(
+        _sim(_kids[2 * v + b], _kids[2 * w]) or _sim(_kids[2 * v + b], _kids[2 * w + 1])
+        for b in (0, 1)
+    )
+
+
+def mirror_bit(v: int, w: int, bit: int, copy: bool) -> tuple[int, int, int]:
+    """One bit of the rewrite: returns ``(v', w', output bit)``.
+
+    ``copy`` asks to emit the original bit; honoured only while the two walks
+    are still at the same node (so the output stays valid).  A completed
+    character resets both walks to the root; the caller checks ``is_leaf``.
+
+    Examples
+    --------
+    >>> mirror_bit(ROOT, ROOT, 1, True)[2]
+    1
+    """
+    v2 = _kids[2 * v + bit]
+    if copy and w == v:
+        return v2, v2, bit
+    best, best_c = -1, 0
+    for c in (0, 1):
+        w2 = _kids[2 * w + c]
+        if _sim(v2, w2) and (best < 0 or _SCORE[w2] < _SCORE[best]):
+            best, best_c = w2, c
+    return v2, best, best_c
+
+
+def is_leaf(node: int) -> bool:
+    """True if ``node`` completes a character."""
+    return _sym[node] >= 0
+
+
+def symbol(node: int) -> int:
+    """The character a leaf stands for (256 is EOS)."""
+    return _sym[node]
+
+
+def child(node: int, bit: int) -> int:
+    """The next node reading ``bit``."""
+    return _kids[2 * node + bit]
+
+
+@lru_cache(maxsize=65536)
+def mirror_byte(v: int, w: int, byte: int) -> tuple[int, int, int, int]:
+    """Rewrite one whole byte of a secret: ``(out byte, v', w', chars done)``.
+
+    Cached: the states reachable are few, so after warm-up each secret byte
+    is one dictionary lookup.
+    """
+    out = done = 0
+    for k in range(7, -1, -1):
+        bit = (byte >> k) & 1
+        v, w, ob = mirror_bit(v, w, bit, False)
+        out = (out << 1) | ob
+        if _sym[v] >= 0:
+            done += 1
+            v = w = ROOT
+    return out, v, w, done
+
+
+@lru_cache(maxsize=65536)
+def decode_byte(v: int, byte: int) -> tuple[int, bytes]:
+    """Plain streaming decode of one byte: ``(v', characters completed)``.
+
+    Examples
+    --------
+    >>> decode_byte(ROOT, 0b00000_000)[1]  # '0' is 00000, then 3 bits pending
+    b'0'
+
+    """
+    chars = bytearray()
+    for k in range(7, -1, -1):
+        v = _kids[2 * v + ((byte >> k) & 1)]
+        if v < 0:  # cannot happen in a complete tree; keep going safely
+            v = ROOT
+        elif _sym[v] >= 0:
+            if _sym[v] < 256:
+                chars.append(_sym[v])
+            v = ROOT
+    return v, bytes(chars)

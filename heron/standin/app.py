@@ -140,12 +140,11 @@ class App:
             sc = parse_scenario(req.header(SCENARIO_HEADER), model=model, default=self.default)
         except ScenarioError as e:
             return self._tag(err(400, f"stand-in: {e}"), api, None)
-        if isinstance(sc.error, int):
-            if not sc.error_once or self._first_attempt(req):
-                reply = err(sc.error, f"stand-in: scripted {sc.error} answer")
-                reply.headers.extend(_retry_headers(sc.error, sc))
-                reply.latency_s = sc.latency_ms / 1000
-                return self._tag(reply, api, sc)
+        if isinstance(sc.error, int) and (not sc.error_once or self._first_attempt(req)):
+            reply = err(sc.error, f"stand-in: scripted {sc.error} answer")
+            reply.headers.extend(_retry_headers(sc.error, sc))
+            reply.latency_s = sc.latency_ms / 1000
+            return self._tag(reply, api, sc)
         try:
             return handler(req, body, sc)
         except (RequestError, ScenarioError) as e:

@@ -21,7 +21,7 @@ Examples
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from heron.standin.agents._common import (
@@ -50,23 +50,31 @@ def tool_loop(
     prompt: str,
     stream: bool,
     max_rounds: int = 20,
+    on_tool: Callable[[str, str, str], None] | None = None,
+    scenario_for_round: Callable[[int], str] | None = None,
+    tool_defs: list[dict[str, Any]] | None = None,
+    system: str = "You are a careful coding assistant.",
 ) -> tuple[str, list[dict[str, Any]]]:
     """Run a chat tool loop until the model answers without tool calls.
 
-    Returns the final answer text and the message history.
+    ``on_tool(name, arguments, result)`` is called after each local tool
+    runs; ``scenario_for_round(i)`` overrides the scenario header of round
+    ``i``; ``tool_defs`` overrides the tool definitions sent.  Returns the
+    final answer text and the message history.
     """
     messages: list[dict[str, Any]] = [
-        {"role": "system", "content": "You are a careful coding assistant."},
+        {"role": "system", "content": system},
         {"role": "user", "content": prompt},
     ]
-    headers = scenario_headers(scenario)
-    for _ in range(max_rounds):
+    defs = tool_defs if tool_defs is not None else openai_tools(tools)
+    for rnd in range(max_rounds):
+        headers = scenario_headers(scenario_for_round(rnd) if scenario_for_round else scenario)
         summary.calls += 1
         if stream:
-            text, calls, finish = _streamed_turn(client, model, messages, tools, headers)
+            text, calls, finish = _streamed_turn(client, model, messages, defs, headers)
         else:
             resp = client.chat.completions.create(
-                model=model, messages=messages, tools=openai_tools(tools), extra_headers=headers
+                model=model, messages=messages, tools=defs, extra_headers=headers
             )
             choice = resp.choices[0]
             text = choice.message.content or ""
@@ -98,13 +106,10 @@ def tool_loop(
         )
         for c in calls:
             summary.tool_calls += 1
-            messages.append(
-                {
-                    "role": "tool",
-                    "tool_call_id": c["id"],
-                    "content": run_tool(c["name"], c["arguments"]),
-                }
-            )
+            result = run_tool(c["name"], c["arguments"])
+            if on_tool:
+                on_tool(c["name"], c["arguments"], result)
+            messages.append({"role": "tool", "tool_call_id": c["id"], "content": result})
     raise AssertionError(f"no final answer after {max_rounds} rounds")
 
 
@@ -112,13 +117,13 @@ def _streamed_turn(
     client: Any,
     model: str,
     messages: list[dict[str, Any]],
-    tools: Sequence[str],
+    tool_defs: list[dict[str, Any]],
     headers: dict[str, str],
 ) -> tuple[str, list[dict[str, Any]], str | None]:
     stream = client.chat.completions.create(
         model=model,
         messages=messages,
-        tools=openai_tools(tools),
+        tools=tool_defs,
         stream=True,
         stream_options={"include_usage": True},
         extra_headers=headers,

@@ -24,6 +24,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
@@ -51,7 +52,7 @@ def run(argv: Sequence[str] | None = None) -> Summary:
 
     ctx = ssl_context(args.ca)
     summary = Summary(NAME)
-    msgs = [{"role": "user", "content": "credentials test"}]
+    msgs: Any = [{"role": "user", "content": "credentials test"}]
 
     oa = openai.OpenAI(
         base_url=args.base_url + "/v1",

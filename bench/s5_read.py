@@ -1,0 +1,118 @@
+"""Scenario 5: reading and analysing a large capture, against the decode floor; bounded memory.
+
+Corpus: the real ``single`` capture of scenario 4 (``bench/captures.py``),
+**replayed** through :class:`heron.format.Writer` with shifted pids,
+connection ids and timestamps until it holds 512 MiB of plaintext (the full
+run; 4 MiB in ``--quick``), and a second one of half that size.  These are
+generated, not recorded for that long: each copy is the real recorded
+conversation, as a new process on new connections later in time.  Built
+once and cached in ``bench/out/corpus/``.
+
+Each command runs as its own process (wall time from start to exit, peak RSS
+from ``wait4``), round-robin:
+
+* the **decode floor** (``bench/read_tools.py floor``): zstd-decompress and
+  msgpack-decode every chunk, nothing else;
+* record iteration: ``for rec in heron.format.Reader(path)`` (DATA payloads
+  rebuilt from the writer's deduplication);
+* ``heron info``;
+* ``heron calls --format csv -o /dev/null`` (reassembly, HTTP and provider
+  parsing, the calls table).
+
+The floor does not rebuild deduplicated payloads, so on agent traffic (each
+request repeats the history) it touches far fewer bytes than any reader of
+the plaintext must; the iteration row shows that cost.  Memory: peak RSS of
+each command on the full capture over its peak on the half-size one (bounded
+means close to 1x, not 2x).
+
+Examples
+--------
+::
+
+    sudo .venv/bin/python -m bench --only 5
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench._common import PY, Interleaved, Row, heron_cmd, ratio, run_measured
+from bench.captures import large_capture, real_capture
+
+MIB = 1 << 20
+
+
+def commands(path: Path) -> dict[str, list[str]]:
+    """The timed command lines for one capture."""
+    return {
+        "floor": [PY, "-m", "bench.read_tools", "floor", str(path)],
+        "iterate": [PY, "-m", "bench.read_tools", "iterate", str(path)],
+        "info": [*heron_cmd(), "info", str(path)],
+        "calls": [*heron_cmd(), "calls", str(path), "--format", "csv", "-o", "/dev/null"],
+    }
+
+
+def sized_captures(quick: bool) -> list[tuple[Path, dict[str, int]]]:
+    """(half, full) large captures grown from the real single-conversation capture."""
+    seed = real_capture("single", quick)
+    full = 4 * MIB if quick else 512 * MIB
+    return [large_capture(seed, full // 2, "large"), large_capture(seed, full, "large")]
+
+
+def run(quick: bool) -> list[Row]:
+    """Time every command on both sizes; rows as in the module docstring."""
+    (half, _half_info), (full, full_info) = sized_captures(quick)
+    reps = 1 if quick else 3
+    wall, rss = Interleaved(), Interleaved()
+    for rep in range(reps):
+        for size, path in (("half", half), ("full", full)):
+            for name, cmd in commands(path).items():
+                if name == "calls" and size == "half" and rep > 0:
+                    continue  # only its memory is needed at half size
+                t = run_measured(cmd, timeout=1200)
+                wall.add(f"{size}/{name}", t.wall_s)
+                rss.add(f"{size}/{name}", t.maxrss_kib / 1024)
+    mb = full_info["plaintext"] / 1e6
+    label = f"{mb:.0f} MB plaintext, {full.stat().st_size / 1e6:.1f} MB file"
+    rows = []
+    floor = wall.median("full/floor")
+    for name, title, goal, limit in (
+        ("calls", "`heron calls`", "≤ 3x decode floor", 3.0),
+        ("iterate", "record iteration (Reader)", "≤ 2x decode floor", 2.0),
+        ("info", "`heron info`", "info", None),
+    ):
+        r = ratio(wall.median(f"full/{name}"), floor)
+        rows.append(
+            Row(
+                f"5. {title}, {label}",
+                wall.measure(f"full/{name}", "s", 2),
+                wall.measure("full/floor", "s", 2),
+                r,
+                goal,
+                None if limit is None or r is None else r <= limit,
+                note=f"{mb / wall.median(f'full/{name}'):.0f} MB/s of plaintext",
+            )
+        )
+    it = wall.median("full/iterate")
+    rows.append(
+        Row(
+            f"5. `heron calls` vs record iteration, {label}",
+            wall.measure("full/calls", "s", 2),
+            wall.measure("full/iterate", "s", 2),
+            ratio(wall.median("full/calls"), it),
+            "info",
+        )
+    )
+    for name, title in (("calls", "`heron calls`"), ("iterate", "record iteration")):
+        r = ratio(rss.median(f"full/{name}"), rss.median(f"half/{name}"))
+        rows.append(
+            Row(
+                f"5. peak RSS of {title}, {mb:.0f} MB vs {mb / 2:.0f} MB plaintext",
+                rss.measure(f"full/{name}", "MiB", 0),
+                rss.measure(f"half/{name}", "MiB", 0),
+                r,
+                "≤ 1.25x (bounded)",
+                None if r is None else r <= 1.25,
+            )
+        )
+    return rows

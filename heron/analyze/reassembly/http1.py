@@ -78,14 +78,14 @@ _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) +(\d{3})(?: (.*))?")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_NAME = re.compile(_TOKEN)
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
-# Resync anchors: only methods and versions seen in practice, at a line start
-# (the parser keeps a LF sentinel in front of a record boundary).
-_RESYNC = {
-    "request": re.compile(
-        rb"\n((?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP/1\.[01]\r?\n)"
-    ),
-    "response": re.compile(rb"\n(HTTP/1\.[01] [1-5]\d\d[^\r\n]*\r?\n)"),
+# Resync anchors: only methods and versions seen in practice, after a LF or
+# at a record boundary (a write boundary, where messages usually start).
+_START = {
+    "request": rb"(?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP/1\.[01]\r?\n",
+    "response": rb"HTTP/1\.[01] [1-5]\d\d[^\r\n]*\r?\n",
 }
+_RESYNC = {k: re.compile(rb"\n(" + v + rb")") for k, v in _START.items()}
+_RESYNC_HERE = {k: re.compile(v) for k, v in _START.items()}
 
 
 @dataclass(slots=True)
@@ -254,6 +254,7 @@ class HTTP1Parser:
         self._msg_start = 0
         self._in_message = False
         self._upgrade_pending = False
+        self._boundaries: list[int] = []  # record-boundary stream offsets while resyncing
         if resync:
             self._enter_resync(at_boundary=True)
 
@@ -297,6 +298,8 @@ class HTTP1Parser:
                 if self._remaining == 0:
                     self._body_part_done(out)
                 return out
+        if st is _S.RESYNC:
+            self._boundaries.append(self._base + len(self._buf))
         self._buf += data
         self._run(out)
         self._compact()
@@ -408,12 +411,7 @@ class HTTP1Parser:
         self._state = _S.RESYNC
         self._in_message = False
         self._compact()
-        if at_boundary and not self._buf:
-            # The next byte follows a record boundary, i.e. a write boundary:
-            # a plausible message start.  A LF sentinel lets the anchored
-            # resync regex match there.
-            self._buf += b"\n"
-            self._base -= 1
+        self._boundaries = [self._base + len(self._buf)] if at_boundary else []
 
     def _error(self, out: list[Event], at: int, what: str, *, head: bool = False) -> None:
         paired = False
@@ -510,18 +508,37 @@ class HTTP1Parser:
 
     def _resync(self) -> bool:
         buf = self._buf
+        base = self._base
         m = _RESYNC[self.role].search(buf, self._pos)
-        if m is None:
-            nl = buf.rfind(b"\n", self._pos)
-            if nl >= 0 and len(buf) - nl <= MAX_START_LINE:
-                self._pos = nl  # keep the LF: a start line may follow it
-            else:
-                self._pos = len(buf)
-            return False
-        self._pos = m.start(1)
-        self._scan = self._pos
-        self._state = _S.IDLE
-        return True
+        best = m.start(1) if m is not None else None
+        here = _RESYNC_HERE[self.role]
+        live: list[int] = []  # boundaries whose first line is still incomplete
+        for b_abs in self._boundaries:
+            b = b_abs - base
+            if b < self._pos or (best is not None and b >= best):
+                continue
+            if here.match(buf, b):
+                best = b
+                break
+            if buf.find(b"\n", b) < 0:
+                live.append(b_abs)
+        if best is not None:
+            self._pos = best
+            self._scan = best
+            self._boundaries = []
+            self._state = _S.IDLE
+            return True
+        keep = [x - base for x in live]
+        nl = buf.rfind(b"\n", self._pos)
+        if nl >= 0:
+            keep.append(nl)  # keep the LF: a start line may follow it
+        start = min(keep) if keep else len(buf)
+        if len(buf) - start > MAX_START_LINE:
+            start = len(buf)
+            live = []
+        self._pos = max(start, self._pos)
+        self._boundaries = live
+        return False
 
     def _find_head_end(self) -> tuple[int, int] | None:
         m = _HEAD_END.search(self._buf, max(self._pos, self._scan - 3))

@@ -225,6 +225,9 @@ class H2Parser:
         self.hpack_ok = not joined
         self._guess = joined  # next frame header must pass the plausibility check
         self._holes: list[tuple[int, int, str]] = []  # (payload-relative start, len, kind)
+        # Bytes of the current DATA frame's data already handed out before the
+        # frame was complete (big frames read in several records).
+        self._data_emitted = 0
         # Header block being assembled: (kind, stream, promised, end_stream, start, fragments)
         self._block: list[bytes] | None = None
         self._block_len = 0
@@ -283,6 +286,7 @@ class H2Parser:
         self._buf.clear()
         self._pos = 0
         self._holes.clear()
+        self._data_emitted = 0
         if kind == "join" and not avail and self._block is None:
             # First bytes of a stream we joined late.
             self.hpack_ok = False
@@ -309,6 +313,7 @@ class H2Parser:
         self._need_preface = False
         self._block = None
         self._holes.clear()
+        self._data_emitted = 0
         if self.lost_at is None:
             self.lost_at = at
         if not self._quiet:
@@ -353,6 +358,8 @@ class H2Parser:
                 self._die(out, start, f"frame length {length} too large")
                 return
             if len(buf) - p - 9 < length:
+                if isinstance(frame, DataFrame) and not self._holes and self._block is None:
+                    self._partial_data(frame, length, p, start, out)
                 return
             payload = bytes(buf[p + 9 : p + 9 + length])
             self._pos = p + 9 + length
@@ -367,6 +374,32 @@ class H2Parser:
                     self._block = None
                 continue  # the frame's length is still known: framing survives
             self._dispatch(frame, start, end, holes, out)
+
+    def _partial_data(
+        self, frame: DataFrame, length: int, p: int, start: int, out: list[H2Event]
+    ) -> None:
+        """Hand out the data of an incomplete DATA frame as it arrives (for timing)."""
+        buf = self._buf
+        avail = len(buf) - p - 9
+        if "PADDED" in frame.flags:
+            if avail < 1:
+                return
+            first, last = 1, length - buf[p + 9]
+        else:
+            first, last = 0, length
+        lo = first + self._data_emitted
+        hi = min(avail, last)
+        if hi > lo:
+            out.append(
+                H2Data(
+                    frame.stream_id,
+                    bytes(buf[p + 9 + lo : p + 9 + hi]),
+                    False,
+                    start,
+                    self._base + p + 9 + hi,
+                )
+            )
+            self._data_emitted += hi - lo
 
     def _lose_hpack(self, out: list[H2Event], at: int, what: str) -> None:
         if self.hpack_ok:
@@ -393,6 +426,9 @@ class H2Parser:
             if holes:
                 data, hole = _cut_holes(data, 1 if "PADDED" in frame.flags else 0, holes)
                 kind = holes[0][2]
+            if self._data_emitted:
+                data = data[self._data_emitted :]
+                self._data_emitted = 0
             out.append(
                 H2Data(frame.stream_id, data, "END_STREAM" in frame.flags, start, end, hole, kind)
             )

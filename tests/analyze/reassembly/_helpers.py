@@ -95,6 +95,12 @@ class H2Pair:
         self.server_events: list[h2.events.Event] = []
         self.pump()
 
+    def literal_headers(self) -> None:
+        """Make the client encode header values without Huffman (as bytes on the wire)."""
+        enc = self.client.encoder
+        plain = enc.encode
+        enc.encode = lambda headers, huffman=True: plain(headers, huffman=False)  # type: ignore[method-assign]
+
     def pump(self, *, out_size: int | None = None, in_size: int | None = None) -> None:
         for _ in range(10):
             moved = False

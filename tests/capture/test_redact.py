@@ -536,3 +536,81 @@ def test_hpack_entries_at_the_eviction_boundary_still_resolve(huffman: bool) -> 
     if not huffman:
         assert secrets == [b"*" * 10] * 2
     assert_no_secret(b"".join(v for h in got for _, v in h), H2_SECRETS)
+
+
+# -- gaps (capture loss, truncated writes) and lost alignment ----------------------
+
+
+def test_gap_inside_http1_body_is_stepped_over() -> None:
+    body = b"x" * 1000
+    stream = (
+        REQ1.replace(BODY, b"").replace(
+            b"content-length: " + str(len(BODY)).encode(), b"content-length: 1000"
+        )
+        + body
+        + REQ2
+    )
+    head_end = stream.index(body)
+    r = Redactor()
+    a, _ = r.feed(1, 0, stream[: head_end + 10], offset=0)
+    b, _ = r.feed(1, 0, stream[head_end + 900 :], offset=head_end + 900)  # 890 bytes lost
+    assert_no_secret(a + b)
+    assert b.endswith(b"0\r\napi-key: **********\r\n\r\n")
+    assert b"Cookie: chunk!!\r\n" in b  # still framed as HTTP/1: the chunk body is left alone
+
+
+def test_gap_in_http1_headers_falls_back_to_overredaction() -> None:
+    r = Redactor()
+    r.feed(1, 0, b"POST /v1 HTTP/1.1\r\nHost: a\r\n", offset=0)
+    out, _ = r.feed(
+        1,
+        0,
+        b"ader: 1\r\nAuthorization: Bearer SECRET0001\r\n\r\n"
+        b"GET /x?key=SECRET0002 HTTP/1.1\r\n\r\n",
+        offset=40,
+    )
+    assert_no_secret(out)
+
+
+def test_gap_inside_h2_data_frame_is_stepped_over() -> None:
+    segs = h2_conversation(False)
+    out_stream = joined(segs, 0)
+    whole, _ = run_stream([(0, out_stream)])
+    data_at = out_stream.index(REQ_BODY)  # inside the first DATA frame's payload
+    r = Redactor()
+    a, _ = r.feed(1, 0, out_stream[: data_at + 5], offset=0)
+    b, _ = r.feed(1, 0, out_stream[data_at + 20 :], offset=data_at + 20)
+    assert a + b == whole[0][: data_at + 5] + whole[0][data_at + 20 :]
+
+
+def test_h2_gap_in_header_block_blanks_until_realigned() -> None:
+    segs = h2_conversation(False)
+    r = Redactor()
+    offsets, outs, off = [], [], [0, 0]
+    for k, d in segs:
+        offsets.append((k, off[k], d))
+        off[k] += len(d)
+    # lose the middle of the first request's HEADERS frame
+    first = next(i for i, (k, _, d) in enumerate(offsets) if k == 0 and b"x-request-id" in d)
+    for i, (k, o, d) in enumerate(offsets):
+        if i == first:
+            cut = d.index(b"x-request-id")
+            outs.append(r.feed(1, k, d[:cut], offset=o)[0])
+            outs.append(r.feed(1, k, d[cut + 3 :], offset=o + cut + 3)[0])
+        else:
+            outs.append(r.feed(1, k, d, offset=o)[0])
+    assert_no_secret(b"".join(outs), H2_SECRETS)
+
+
+def test_h2_misaligned_direction_is_blanked_then_resyncs() -> None:
+    segs = h2_conversation(False)
+    r = Redactor()
+    # the out direction is seen from the preface, the in direction joins mid-frame
+    in_stream = joined(segs, 1)
+    r.feed(1, 0, joined(segs, 0)[:24])
+    start = in_stream.index(RESP_BODY) + 3  # an SSL_read that began inside a DATA payload
+    first, spans = r.feed(1, 1, in_stream[start : start + 40])
+    assert first == b"*" * 40 and spans == [(0, 40)]
+    resp = next(d for k, d in segs if k == 1 and b"SECRET0006" in d)
+    out, _ = r.feed(1, 1, resp)  # a payload starting at a frame header: walking resumes
+    assert b"SECRET0006" not in out and b"x-api-key: inbody" in out

@@ -19,6 +19,11 @@ b'GET /v1?key=**** HTTP/1.1\\r\\nAuthorization: Bearer ****\\r\\n\\r\\n'
 length with credential values overwritten, plus the overwritten spans (the
 capture stores them in the DATA record's ``redacted`` field).  Stream offsets
 therefore stay valid, and analysis can tell a redacted value from a real one.
+The optional keyword ``offset=`` (the DATA record's stream offset) lets the
+redactor notice bytes the capture never saw (ring-buffer loss, writes cut at
+the body cap): a gap inside a body of known length or an HTTP/2 DATA frame is
+stepped over exactly; anywhere else the direction falls back to
+over-redaction.
 
 Theory of operation
 -------------------
@@ -86,6 +91,13 @@ block was entered part-way through), its value is redacted: if in doubt,
 redact.  A header block that cannot be parsed is blanked from the point of
 failure to the end of that block.
 
+An HTTP/2 direction that loses frame alignment (a gap inside a header block,
+a mid-connection join that began inside a frame, a frame header no peer would
+send) blanks whole payloads until one starts with a plausible frame header,
+then resumes with every dynamic-table name treated as unknown.  This
+recovery depends on payload boundaries, so it is the one case where output
+depends on how the bytes were split; well-formed streams never reach it.
+
 Redaction failures never propagate to the capture: an unexpected internal
 error blanks the whole payload, switches the direction to the text fallback and
 is counted in :attr:`Redactor.errors`.
@@ -104,6 +116,7 @@ from ._common import (
     Parser,
     RedactionError,
 )
+from ._h2 import H2, frame_header_plausible
 from ._http1 import Http1
 from ._text import TextScan
 
@@ -117,39 +130,6 @@ __all__ = [
 ]
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-
-
-def _frame_header_plausible(b: bytes) -> bool | None:
-    """Does ``b`` start with a believable HTTP/2 frame header? None: too short.
-
-    Used only to recognise a connection joined mid-way, where no preface will
-    ever be seen.  Strict per-type checks keep text and other binary protocols
-    out.
-    """
-    if len(b) >= 4 and b[3] > 9:
-        return False
-    if len(b) < 9:
-        return None
-    length = (b[0] << 16) | (b[1] << 8) | b[2]
-    ftype, flags = b[3], b[4]
-    if b[5] & 0x80 or length > 1 << 20:
-        return False
-    sid = int.from_bytes(b[5:9], "big")
-    rules: dict[int, tuple[bool, int, bool]] = {
-        # type: (needs stream id, allowed flags, length ok)
-        0: (True, 0x09, True),
-        1: (True, 0x2D, True),
-        2: (True, 0x00, length == 5),
-        3: (True, 0x00, length == 4),
-        4: (False, 0x01, length % 6 == 0 and not (flags & 1 and length)),
-        5: (True, 0x0C, length >= 4),
-        6: (False, 0x01, length == 8),
-        7: (False, 0x00, length >= 8),
-        8: (sid != 0, 0x00, length == 4),
-        9: (True, 0x04, True),
-    }
-    needs_sid, allowed, length_ok = rules[ftype]
-    return length_ok and not flags & ~allowed and (sid != 0) == needs_sid
 
 
 class _Sniff:
@@ -180,12 +160,16 @@ class _Sniff:
                 return Http1(request=True, conn=conn)
         elif b"HTTP/1.".startswith(b[:7]):
             return None if len(b) < 7 else Http1(request=False, conn=conn)
-        plausible = _frame_header_plausible(b)
+        plausible = frame_header_plausible(b, extensions=False)
         if plausible is None:
             return None
         if plausible:
             conn.h2 = True
             return _h2_parser(self.direction, conn, preface=False)
+        return TextScan()
+
+    def skip(self, n: int) -> Parser:
+        """A gap before the protocol is known: scan as text from here."""
         return TextScan()
 
     def process(self, data: bytes, pos: int, out: Out) -> tuple[int, Parser] | None:
@@ -204,8 +188,6 @@ class _Sniff:
 
 
 def _h2_parser(direction: int, conn: ConnInfo, *, preface: bool) -> Parser:
-    from ._h2 import H2
-
     return H2(direction, conn, preface=preface)
 
 
@@ -219,11 +201,12 @@ def _run(parser: Parser, data: bytes, pos: int, out: Out) -> Parser:
 
 
 class _Conn:
-    __slots__ = ("info", "parsers")
+    __slots__ = ("info", "next", "parsers")
 
     def __init__(self) -> None:
         self.info = ConnInfo()
         self.parsers: list[Parser] = [_Sniff(0, self.info), _Sniff(1, self.info)]
+        self.next: list[int | None] = [None, None]  # expected stream offset per direction
 
 
 class Redactor:
@@ -243,6 +226,14 @@ class Redactor:
     (b'**********\\r\\nContent-Length: 2\\r\\n\\r\\nhi', [(0, 10)])
     >>> Redactor(enabled=False).feed(1, 0, b"Cookie: a=b\\r\\n")
     (b'Cookie: a=b\\r\\n', [])
+
+    A gap (lost or truncated bytes) inside a body of known length is stepped
+    over when the capture passes stream offsets:
+
+    >>> r.feed("c2", 0, b"POST / HTTP/1.1\\r\\nContent-Length: 100\\r\\n\\r\\nab", offset=0)[1]
+    []
+    >>> r.feed("c2", 0, b"yzGET /?key=k HTTP/1.1\\r\\n", offset=138)[0]
+    b'yzGET /?key=* HTTP/1.1\\r\\n'
     """
 
     def __init__(self, enabled: bool = True) -> None:
@@ -251,12 +242,25 @@ class Redactor:
         self._conns: dict[Hashable, _Conn] = {}
 
     def feed(
-        self, conn_id: Hashable, direction: int, data: bytes | bytearray | memoryview
+        self,
+        conn_id: Hashable,
+        direction: int,
+        data: bytes | bytearray | memoryview,
+        *,
+        offset: int | None = None,
     ) -> tuple[bytes, list[tuple[int, int]]]:
         """Redact one payload of a connection direction, in stream order.
 
         Returns the bytes (same length as ``data``) and the ``(start, length)``
         spans that were overwritten.
+
+        ``offset``, if given, is the payload's stream byte offset (the DATA
+        record's ``offset``).  A jump forward means bytes were never seen
+        (ring-buffer loss, or the tail of a write beyond the body cap): a gap
+        inside a body of known length is stepped over exactly; anywhere else
+        the direction falls back to over-redaction (HTTP/1, text) or to
+        blanking until frame alignment is found again (HTTP/2).  Without
+        ``offset`` payloads are assumed contiguous.
 
         Examples
         --------
@@ -275,6 +279,15 @@ class Redactor:
         conn = self._conns.get(conn_id)
         if conn is None:
             conn = self._conns[conn_id] = _Conn()
+        expected = conn.next[direction]
+        if offset is not None:
+            if expected is not None and offset != expected:
+                parser = conn.parsers[direction]
+                gap = offset - expected
+                conn.parsers[direction] = parser.skip(gap) if gap > 0 else TextScan()
+            conn.next[direction] = offset + len(src)
+        else:
+            conn.next[direction] = (expected or 0) + len(src)
         out = Out(src)
         try:
             conn.parsers[direction] = _run(conn.parsers[direction], src, 0, out)

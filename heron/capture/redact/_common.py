@@ -117,6 +117,14 @@ class Parser(Protocol):
     def process(self, data: bytes, pos: int, out: Out) -> tuple[int, Parser] | None:
         """Consume ``data[pos:]``; or hand the rest to another parser."""
 
+    def skip(self, n: int) -> Parser:
+        """``n`` stream bytes were never seen (capture loss or truncation).
+
+        Returns the parser for what follows: itself when the gap falls
+        where it can be stepped over (inside a body of known length), else
+        a fallback that over-redacts.
+        """
+
 
 class ValueBlanker:
     """Streaming redaction of one text header value (HTTP/1.x and text scans).

@@ -20,6 +20,53 @@ _END_HEADERS, _PADDED, _PRIORITY = 0x4, 0x8, 0x20
 _HEAD, _PAD_LEN, _SKIP, _FRAGMENT = range(4)
 
 
+def frame_header_plausible(b: bytes, *, extensions: bool) -> bool | None:
+    """Does ``b`` start with a believable HTTP/2 frame header? None: too short.
+
+    Recognises a connection joined mid-way (where no preface will ever be
+    seen; ``extensions=False``, known frame types only) and notices when a
+    walk has lost frame alignment (``extensions=True`` also admits the
+    registered extension types up to 0x10, e.g. ALTSVC, ORIGIN,
+    PRIORITY_UPDATE, at most 16 KiB).  Per-type flag, length and stream-id
+    rules keep text, JSON and other binary protocols out.  Frames over 1 MiB
+    are refused: legal only after a SETTINGS_MAX_FRAME_SIZE raise no LLM
+    client uses, and treating them as misalignment over-redacts, never leaks.
+
+    Examples
+    --------
+    >>> frame_header_plausible(b"\\x00\\x00\\x00\\x04\\x01\\x00\\x00\\x00\\x00", extensions=False)
+    True
+    >>> frame_header_plausible(b'{"model":', extensions=True)
+    False
+    """
+    if len(b) >= 4 and b[3] > (0x10 if extensions else 9):
+        return False
+    if len(b) < 9:
+        return None
+    length = (b[0] << 16) | (b[1] << 8) | b[2]
+    ftype, flags = b[3], b[4]
+    if b[5] & 0x80 or length > 1 << 20:
+        return False
+    if ftype > 9:
+        return length <= 1 << 14
+    sid = int.from_bytes(b[5:9], "big")
+    rules: dict[int, tuple[bool, int, bool]] = {
+        # type: (needs stream id, allowed flags, length ok)
+        0: (True, 0x09, True),
+        1: (True, 0x2D, True),
+        2: (True, 0x00, length == 5),
+        3: (True, 0x00, length == 4),
+        4: (False, 0x01, length % 6 == 0 and not (flags & 1 and length)),
+        5: (True, 0x0C, length >= 4),
+        6: (False, 0x01, length == 8),
+        7: (False, 0x00, length >= 8),
+        8: (sid != 0, 0x00, length == 4),
+        9: (True, 0x04, True),
+    }
+    needs_sid, allowed, length_ok = rules[ftype]
+    return length_ok and not flags & ~allowed and (sid != 0) == needs_sid
+
+
 class H2:
     """One direction of an HTTP/2 connection.
 
@@ -46,9 +93,36 @@ class H2:
         self.fixed = 0  # priority / promised-stream bytes after the pad length
         # Pieces still to come in this frame: (step, length), consumed in order.
         self.plan: list[tuple[int, int]] = []
+        # Frame alignment lost (gap, or a header no peer would send): every
+        # byte is blanked until a payload starts with a plausible frame header.
+        self.lost = False
+
+    def _lose(self) -> None:
+        self.lost = True
+        self.hpack.fail()
+        self.head.clear()
+        self.plan = []
+        self.step = _HEAD
+
+    def skip(self, n: int) -> Parser:
+        """Step over a gap inside a frame payload that is skipped anyway."""
+        if self.step == _SKIP and not self.preface_left and self.plan[0][1] >= n:
+            kind, want = self.plan[0]
+            self.left -= n
+            if want == n:
+                self.plan.pop(0)
+                self._next()
+            else:
+                self.plan[0] = (kind, want - n)
+        elif not self.lost:
+            self._lose()
+        return self
 
     def _frame_start(self) -> None:
         h = self.head
+        if not frame_header_plausible(bytes(h), extensions=True):
+            self._lose()
+            return
         length = (h[0] << 16) | (h[1] << 8) | h[2]
         ftype, flags = h[3], h[4]
         self.head.clear()
@@ -92,14 +166,24 @@ class H2:
             take = min(self.preface_left, n - pos)
             self.preface_left -= take
             pos += take
+        if self.lost:
+            if frame_header_plausible(data[pos : pos + 9], extensions=True):
+                self.lost = False  # realigned; header blocks resume at the next HEADERS
+            else:
+                out.fill(pos, n)
+                return None
         while pos < n:
             step = self.step
             if step == _HEAD:
+                began = pos if not self.head else 0
                 take = min(9 - len(self.head), n - pos)
                 self.head += data[pos : pos + take]
                 pos += take
                 if len(self.head) == 9:
                     self._frame_start()
+                    if self.lost:  # not a frame header: blank it and the rest
+                        out.fill(began, n)
+                        return None
                 continue
             kind, want = self.plan[0]
             take = min(want, n - pos)

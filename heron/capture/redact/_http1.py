@@ -199,6 +199,18 @@ class Http1:
 
     # -- driver -------------------------------------------------------------
 
+    def skip(self, n: int) -> Parser:
+        """Step over a gap inside a body of known length; else fall back."""
+        if self.state in (_BODY, _CHUNK_DATA) and self.remaining >= n:
+            self.remaining -= n
+            if not self.remaining:
+                if self.state == _BODY:
+                    self._new_message()
+                else:
+                    self.state = _CHUNK_END
+            return self
+        return TextScan()
+
     def process(self, data: bytes, pos: int, out: Out) -> tuple[int, Parser] | None:
         """Consume ``data[pos:]``, redacting as it goes."""
         n = len(data)

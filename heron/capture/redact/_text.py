@@ -76,6 +76,11 @@ class TextScan:
             self.value = None
         return end
 
+    def skip(self, n: int) -> Parser:
+        """After a gap, assume a line may start right away (over-redact)."""
+        self.tail = b"\n"
+        return self
+
     def process(self, data: bytes, pos: int, out: Out) -> tuple[int, Parser] | None:
         """Scan ``data[pos:]``, blanking credential values."""
         n = len(data)

@@ -148,7 +148,7 @@ def as_row(obj: Any) -> Row:
             return getattr(obj, k, d)
 
     names = ("heron", "baseline", "ratio", "goal", "ok", "note", "error")
-    kw = {k: get(k) for k in names if get(k) is not None}
+    kw: dict[str, Any] = {k: get(k) for k in names if get(k) is not None}
     if "ratio" in kw:
         kw["ratio"] = float(kw["ratio"])
     return Row(str(get("scenario", "?")), **kw)

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lib", default=None, help="libssl path (default: the one ctypes loads)")
     a = ap.parse_args(argv)
     sys.path.append("/usr/lib/python3/dist-packages")
-    from bcc import BPF  # type: ignore[import-not-found]
+    from bcc import BPF
 
     from bench.tls_pair import libssl_path
 

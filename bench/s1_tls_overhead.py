@@ -41,6 +41,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from bench._common import (
     PY,
@@ -77,7 +78,7 @@ def sslsniff_cmd(d: Path) -> list[str]:
     text = Path(SSLSNIFF).read_text()
     if SSLSNIFF_FIX[0] not in text:
         return [SSLSNIFF]
-    patched = d / "sslsniff-patched.py"
+    patched = d / "sslsniff-patched"
     patched.write_text(text.replace(SSLSNIFF_FIX[0], SSLSNIFF_FIX[1]))
     return ["/usr/bin/python3", str(patched)]
 
@@ -110,7 +111,7 @@ def tls_server(d: Path) -> Iterator[int]:
             time.sleep(0.05)
         yield int(port_file.read_text())
     finally:
-        stop(p)  # type: ignore[arg-type]
+        stop(p)
 
 
 def client_cmd(port: int, counts: tuple[int, int], result: Path) -> list[str]:
@@ -133,7 +134,7 @@ def client_cmd(port: int, counts: tuple[int, int], result: Path) -> list[str]:
     ]
 
 
-def run_case(case: str, port: int, counts: tuple[int, int], d: Path, rep: int) -> dict:
+def run_case(case: str, port: int, counts: tuple[int, int], d: Path, rep: int) -> dict[str, Any]:
     """Run the client once under ``case``; return its JSON result (plus capture checks)."""
     result = fresh(d / f"{case}.json")
     client = client_cmd(port, counts, result)
@@ -149,7 +150,7 @@ def run_case(case: str, port: int, counts: tuple[int, int], d: Path, rep: int) -
     elif case == "heron":
         cap = fresh(d / "tls.heron")
         run_measured([*heron_capture_cmd(), "-o", str(cap), "--", *client], env=env, timeout=300)
-        out = json.loads(result.read_text())
+        out: dict[str, Any] = json.loads(result.read_text())
         if rep == 0:
             summ = capture_summary(cap, pid=out["pid"])
             want = sum(n * s for n, s in zip(counts, SIZES, strict=True))
@@ -157,10 +158,11 @@ def run_case(case: str, port: int, counts: tuple[int, int], d: Path, rep: int) -
             out["captured_full"] = summ.captured_bytes
             out["want_out"] = want
             out["lost"] = summ.lost_total
-        return out
+        return dict(out)
     else:
         raise ValueError(case)
-    return json.loads(result.read_text())
+    res: dict[str, Any] = json.loads(result.read_text())
+    return res
 
 
 def run(quick: bool) -> list[Row]:
@@ -169,12 +171,12 @@ def run(quick: bool) -> list[Row]:
     reps = 1 if quick else 5
     counts = (2000, 200) if quick else (20000, 2000)
     d = out_dir("s1")
-    results: list[dict[str, dict]] = []
+    results: list[dict[str, dict[str, Any]]] = []
     errors: dict[str, str] = {}
     heron_check = ""
     with tls_server(d) as port:
         for rep in range(reps):
-            got: dict[str, dict] = {}
+            got: dict[str, dict[str, Any]] = {}
             order = CASES[rep % 4 :] + CASES[: rep % 4]
             for case in order:
                 if case in errors:
@@ -184,11 +186,11 @@ def run(quick: bool) -> list[Row]:
                 except Exception as e:
                     errors[case] = f"{type(e).__name__}: {e}".splitlines()[0][:200]
             if "heron" in got and "want_out" in got["heron"]:
-                h = got["heron"]
+                hr = got["heron"]
                 heron_check = (
-                    f"captured {h['captured_out']}/{h['want_out']} B written"
-                    + ("" if h["captured_full"] >= h["want_out"] else ", some truncated")
-                    + (f", {h['lost']} lost" if h["lost"] else "")
+                    f"captured {hr['captured_out']}/{hr['want_out']} B written"
+                    + ("" if hr["captured_full"] >= hr["want_out"] else ", some truncated")
+                    + (f", {hr['lost']} lost" if hr["lost"] else "")
                 )
             results.append(got)
     if "none" in errors:
@@ -207,7 +209,7 @@ def run(quick: bool) -> list[Row]:
     rows: list[Row] = []
     for size in SIZES:
         label = f"{size // 1024} KiB"
-        h, f, p = added("heron", size), added("floor", size), added("peer", size)
+        h, f_add, p_add = added("heron", size), added("floor", size), added("peer", size)
         hm = statistics.median(h) if h else float("nan")
         base = cpu("none", size)
         rows.append(
@@ -223,8 +225,8 @@ def run(quick: bool) -> list[Row]:
             )
         )
         for other, vals, goal, limit in (
-            ("floor", f, "≤ 1.5x floor", 1.5),
-            ("peer", p, "< 1x sslsniff", 1.0),
+            ("floor", f_add, "≤ 1.5x floor", 1.5),
+            ("peer", p_add, "< 1x sslsniff", 1.0),
         ):
             who = "no-op uprobe floor" if other == "floor" else "sslsniff-bpfcc"
             r = ratio(hm, statistics.median(vals)) if (h and vals) else None

@@ -21,16 +21,17 @@ from __future__ import annotations
 
 import json
 import statistics
+from pathlib import Path
 
 from bench._common import Interleaved, Row, fresh, out_dir, ratio, require_bpf, run_measured
 from bench.captures import _env, agent_available, agent_cmd, capture_cmd
 
 
-def count_calls(path: object) -> int:
+def count_calls(path: Path) -> int:
     """Rows of the capture's calls table."""
     import heron
 
-    return int(heron.open(path).calls.height)  # type: ignore[attr-defined]
+    return int(heron.open(path).calls.height)
 
 
 def run(quick: bool) -> list[Row]:

@@ -26,6 +26,7 @@ import json
 import statistics
 
 from bench._common import (
+    PY,
     Measure,
     Row,
     capture_summary,
@@ -36,7 +37,7 @@ from bench._common import (
     require_bpf,
     run_measured,
 )
-from bench.s1_tls_overhead import PY, _env, tls_server
+from bench.s1_tls_overhead import _env, tls_server
 
 RATES = (5.0, 10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 0.0)  # MB/s; 0 = unpaced
 

@@ -67,7 +67,7 @@ def _dladdr(addr: int) -> str | None:
     libc = ctypes.CDLL(ctypes.util.find_library("c"))
     info = DlInfo()
     if libc.dladdr(ctypes.c_void_p(addr), ctypes.byref(info)) and info.dli_fname:
-        return info.dli_fname.decode()
+        return str(info.dli_fname.decode())
     return None
 
 

@@ -197,7 +197,7 @@ def _answer_text(conv: Conversation, sc: Scenario) -> str:
     while len(words) < sc.words:
         words.append(_FILLER[i % len(_FILLER)])
         i += 1
-    text = " ".join(words)
+    text = " ".join(words[: sc.words])
     if sc.big_kb:
         pad = " ".join(_FILLER) + " "
         need = sc.big_kb * 1024 - len(text)

@@ -2,6 +2,10 @@
 
 Each test checks the agent's exit status and summary line *and* what the
 server logged, so a test cannot pass if the agent silently did nothing.
+
+The agents are slow to start (importing the SDKs takes seconds), so they all
+run up front, a few at a time, each against its own stand-in server and
+log; the tests then check one run each.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,48 +27,121 @@ from heron.standin.log import LogEntry
 from tests.standin.conftest import REPO, run_agent
 
 
-def _ok(proc: subprocess.CompletedProcess[str], name: str) -> str:
+@dataclass
+class Spec:
+    agent: str
+    n: int  # exchanges the server must log
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    plain: bool = False
+
+
+SPECS = {
+    "openai_sync": Spec("openai_sync", 6),
+    "openai_async": Spec("openai_async", 7),
+    "anthropic_stream": Spec("anthropic_stream", 5, ("--stream-error",)),
+    "gemini": Spec("gemini", 4),
+    "httpx_h2": Spec("httpx_h2", 9),
+    "node_fetch": Spec("node_fetch", 5),
+    "curl_h2": Spec("curl", 3),
+    "curl_h1": Spec("curl", 3, ("--http1.1",)),
+    "ollama_plain": Spec("ollama_plain", 4, plain=True),
+    "threads": Spec("threads", 12, ("--threads", "4", "--calls", "3")),
+    "big_h1": Spec("big_request", 1),
+    "big_h2": Spec("big_request", 1, ("--http2",)),
+    "flood": Spec("flood", 200, ("--calls", "200", "--connections", "2", "--size", "512")),
+    "secret": Spec("secret", 8),
+    "demo": Spec("demo", 7),
+    "variant_a": Spec("variant", 3, env={"HERON_VARIANT": "a"}),
+    "variant_b": Spec("variant", 8, env={"HERON_VARIANT": "b"}),
+    "bench": Spec("bench_agent", 20, ("--calls", "20", "--out", "{tmp}/bench.json")),
+}
+
+
+@dataclass
+class Run:
+    proc: subprocess.CompletedProcess[str]
+    entries: list[LogEntry]
+    plain_port: int | None
+    ca_file: str
+
+
+def _run(key: str, tmp: Path) -> Run:
+    spec = SPECS[key]
+    d = tmp / key
+    with StandIn(log_path=d.with_suffix(".jsonl"), cert_dir=tmp / "certs") as s:
+        if spec.agent == "node_fetch":
+            proc = subprocess.run(
+                [
+                    "node",
+                    str(REPO / "heron/standin/agents/node_fetch.mjs"),
+                    "--base-url",
+                    s.https_url,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "NODE_EXTRA_CA_CERTS": s.ca_file},
+            )
+        else:
+            args = [a.replace("{tmp}", str(tmp)) for a in spec.args]
+            proc = run_agent(s, spec.agent, *args, env=spec.env, plain=spec.plain, timeout=120)
+        entries = s.wait_for_entries(spec.n) if proc.returncode == 0 else s.entries()
+        return Run(proc, entries, s.plain_port, s.ca_file)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
+    tmp = tmp_path_factory.mktemp("agents")
+    StandIn(cert_dir=tmp / "certs").start().close()  # make the CA once, before the parallel runs
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {k: pool.submit(_run, k, tmp) for k in SPECS}
+        results = {k: f.result() for k, f in futures.items()}
+    results["_tmp"] = tmp  # type: ignore[assignment]
+    yield results
+
+
+def _ok(run: Run, name: str) -> str:
+    proc = run.proc
     assert proc.returncode == 0, f"{name} failed:\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     last = proc.stdout.strip().splitlines()[-1]
     assert last.startswith(f"{name}: ok "), last
     return last
 
 
-def _new(standin: StandIn, before: int, n: int) -> list[LogEntry]:
-    got = standin.wait_for_entries(before + n)[before:]
-    assert len(got) == n, [(e.method, e.path, e.status) for e in got]
+def _new(run: Run, key: str) -> list[LogEntry]:
+    got = run.entries
+    assert len(got) == SPECS[key].n, [(e.method, e.path, e.status) for e in got]
     return got
 
 
-def test_openai_sync(standin: StandIn) -> None:
-    before = len(standin.entries())
-    line = _ok(run_agent(standin, "openai_sync"), "openai_sync")
-    assert "calls=6 tool_calls=2" in line
-    got = _new(standin, before, 6)
+def test_openai_sync(runs: dict[str, Run]) -> None:
+    r = runs["openai_sync"]
+    assert "calls=6 tool_calls=2" in _ok(r, "openai_sync")
+    got = _new(r, "openai_sync")
     assert [e.path for e in got] == ["/v1/chat/completions"] * 5 + ["/v1/embeddings"]
     assert all(e.protocol == "1.1" and e.tls and e.status == 200 for e in got)
-    assert got[0].header("user-agent").startswith("OpenAI/Python")
+    assert (got[0].header("user-agent") or "").startswith("OpenAI/Python")
     # The tool loop's final request carries both tool results back.
     msgs = got[4].request_json()["messages"]
     assert [m["role"] for m in msgs].count("tool") == 2
 
 
-def test_openai_async(standin: StandIn) -> None:
-    before = len(standin.entries())
-    line = _ok(run_agent(standin, "openai_async"), "openai_async")
-    assert "calls=7 tool_calls=1" in line
-    got = _new(standin, before, 7)
-    assert [e.api for e in got].count("openai.chat") == 4
-    assert [e.api for e in got].count("openai.responses") == 2
-    assert got[-1].api == "openai.completions"
-    assert got[0].header("x-stainless-async").startswith("async")
+def test_openai_async(runs: dict[str, Run]) -> None:
+    r = runs["openai_async"]
+    assert "calls=7 tool_calls=1" in _ok(r, "openai_async")
+    got = _new(r, "openai_async")
+    apis = [e.api for e in got]
+    assert apis.count("openai.chat") == 4 and apis.count("openai.responses") == 2
+    assert apis[-1] == "openai.completions"
+    assert (got[0].header("x-stainless-async") or "").startswith("async")
 
 
-def test_anthropic_stream(standin: StandIn) -> None:
-    before = len(standin.entries())
-    line = _ok(run_agent(standin, "anthropic_stream", "--stream-error"), "anthropic_stream")
+def test_anthropic_stream(runs: dict[str, Run]) -> None:
+    r = runs["anthropic_stream"]
+    line = _ok(r, "anthropic_stream")
     assert "calls=5 tool_calls=2" in line and "stream_error=" in line
-    got = _new(standin, before, 5)
+    got = _new(r, "anthropic_stream")
     assert all(e.path == "/v1/messages" for e in got)
     assert b"event: error" in got[-1].response_body
     results = [
@@ -74,21 +154,20 @@ def test_anthropic_stream(standin: StandIn) -> None:
     assert len(results) == 2
 
 
-def test_gemini(standin: StandIn) -> None:
-    before = len(standin.entries())
-    line = _ok(run_agent(standin, "gemini"), "gemini")
-    assert "calls=4 tool_calls=2" in line
-    got = _new(standin, before, 4)
+def test_gemini(runs: dict[str, Run]) -> None:
+    r = runs["gemini"]
+    assert "calls=4 tool_calls=2" in _ok(r, "gemini")
+    got = _new(r, "gemini")
     assert [e.api for e in got] == ["gemini.generateContent"] * 2 + [
         "gemini.streamGenerateContent"
     ] * 2
     assert got[-1].path.endswith("?alt=sse")
 
 
-def test_httpx_h2(standin: StandIn) -> None:
-    before = len(standin.entries())
-    _ok(run_agent(standin, "httpx_h2"), "httpx_h2")
-    got = _new(standin, before, 9)
+def test_httpx_h2(runs: dict[str, Run]) -> None:
+    r = runs["httpx_h2"]
+    _ok(r, "httpx_h2")
+    got = _new(r, "httpx_h2")
     assert all(e.protocol == "2" and e.alpn == "h2" for e in got)
     seq, conc = got[:3], got[3:]
     assert len({e.client_port for e in seq}) == 1, "sequential requests must share one connection"
@@ -96,77 +175,61 @@ def test_httpx_h2(standin: StandIn) -> None:
     assert len({e.stream_id for e in conc}) == 6
 
 
-def test_node_fetch(standin: StandIn) -> None:
-    before = len(standin.entries())
-    script = REPO / "heron/standin/agents/node_fetch.mjs"
-    proc = subprocess.run(
-        ["node", str(script), "--base-url", standin.https_url],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "NODE_EXTRA_CA_CERTS": standin.ca_file},
+def test_node_fetch(runs: dict[str, Run]) -> None:
+    r = runs["node_fetch"]
+    assert "calls=5 tool_calls=1" in _ok(r, "node_fetch")
+    assert all(e.header("user-agent") == "node" for e in _new(r, "node_fetch"))
+
+
+@pytest.mark.parametrize("key,proto", [("curl_h2", "2"), ("curl_h1", "1.1")])
+def test_curl(runs: dict[str, Run], key: str, proto: str) -> None:
+    r = runs[key]
+    assert f"http={proto}" in _ok(r, "curl")
+    assert r.proc.stdout.count("$ curl ") == 3
+    got = _new(r, key)
+    assert all(
+        e.protocol == proto and (e.header("user-agent") or "").startswith("curl/") for e in got
     )
-    assert "calls=5 tool_calls=1" in _ok(proc, "node_fetch")
-    got = _new(standin, before, 5)
-    assert all(e.header("user-agent") == "node" for e in got)
 
 
-@pytest.mark.parametrize("flag,proto", [((), "2"), (("--http1.1",), "1.1")])
-def test_curl(standin: StandIn, flag: tuple[str, ...], proto: str) -> None:
-    before = len(standin.entries())
-    proc = run_agent(standin, "curl", *flag)
-    assert f"http={proto}" in _ok(proc, "curl")
-    assert proc.stdout.count("$ curl ") == 3
-    got = _new(standin, before, 3)
-    assert all(e.protocol == proto and e.header("user-agent").startswith("curl/") for e in got)
-
-
-def test_ollama_plain(standin: StandIn) -> None:
-    before = len(standin.entries())
-    assert "calls=4 tool_calls=1" in _ok(
-        run_agent(standin, "ollama_plain", plain=True), "ollama_plain"
-    )
-    got = _new(standin, before, 4)
-    assert all(not e.tls and e.server_port == standin.plain_port for e in got)
+def test_ollama_plain(runs: dict[str, Run]) -> None:
+    r = runs["ollama_plain"]
+    assert "calls=4 tool_calls=1" in _ok(r, "ollama_plain")
+    got = _new(r, "ollama_plain")
+    assert all(not e.tls and e.server_port == r.plain_port for e in got)
     assert "stream" not in got[0].request_json()  # relies on Ollama's default
 
 
-def test_threads(standin: StandIn) -> None:
-    before = len(standin.entries())
-    proc = run_agent(standin, "threads", "--threads", "4", "--calls", "3")
-    _ok(proc, "threads")
-    got = _new(standin, before, 12)
+def test_threads(runs: dict[str, Run]) -> None:
+    r = runs["threads"]
+    _ok(r, "threads")
     by_port: dict[int, set[str]] = {}
-    for e in got:
+    for e in _new(r, "threads"):
         content = e.request_json()["messages"][0]["content"]
         by_port.setdefault(e.client_port, set()).add(content.split(" call ")[0])
     assert len(by_port) == 4 and all(len(v) == 1 for v in by_port.values())
-    printed = [ln for ln in proc.stdout.splitlines() if ln.startswith("thread index=")]
+    printed = [ln for ln in r.proc.stdout.splitlines() if ln.startswith("thread index=")]
     assert {int(ln.split("port=")[1]) for ln in printed} == set(by_port)
 
 
-@pytest.mark.parametrize("h2", [False, True])
-def test_big_request(standin: StandIn, h2: bool) -> None:
-    before = len(standin.entries())
-    _ok(run_agent(standin, "big_request", *(["--http2"] if h2 else [])), "big_request")
-    (e,) = _new(standin, before, 1)
-    assert len(e.request_body) == 3 * 1024 * 1024 and e.protocol == ("2" if h2 else "1.1")
+@pytest.mark.parametrize("key,proto", [("big_h1", "1.1"), ("big_h2", "2")])
+def test_big_request(runs: dict[str, Run], key: str, proto: str) -> None:
+    r = runs[key]
+    _ok(r, "big_request")
+    (e,) = _new(r, key)
+    assert len(e.request_body) == 3 * 1024 * 1024 and e.protocol == proto
 
 
-def test_flood(standin: StandIn) -> None:
-    before = len(standin.entries())
-    assert "calls=200" in _ok(
-        run_agent(standin, "flood", "--calls", "200", "--connections", "2", "--size", "512"),
-        "flood",
-    )
-    got = _new(standin, before, 200)
-    assert len({e.client_port for e in got}) == 2
+def test_flood(runs: dict[str, Run]) -> None:
+    r = runs["flood"]
+    assert "calls=200" in _ok(r, "flood")
+    assert len({e.client_port for e in _new(r, "flood")}) == 2
 
 
-def test_secret(standin: StandIn) -> None:
-    before = len(standin.entries())
-    _ok(run_agent(standin, "secret"), "secret")
-    got = _new(standin, before, 8)
+def test_secret(runs: dict[str, Run]) -> None:
+    r = runs["secret"]
+    _ok(r, "secret")
+    got = _new(r, "secret")
     for e in got:
         assert DEFAULT_SECRET.encode() not in e.request_body + e.response_body
         assert DEFAULT_SECRET not in json.dumps(e.response_headers)
@@ -179,27 +242,23 @@ def test_secret(standin: StandIn) -> None:
         assert any(f"key={DEFAULT_SECRET}" in e.path for e in group)
 
 
-def test_demo(standin: StandIn) -> None:
-    before = len(standin.entries())
-    proc = run_agent(standin, "demo")
-    assert "calls=7 tool_calls=5" in _ok(proc, "demo")
-    assert "⚙ write_file" in proc.stdout
-    got = _new(standin, before, 7)
-    assert [e.api for e in got] == ["openai.chat"] * 6 + ["anthropic.messages"]
+def test_demo(runs: dict[str, Run]) -> None:
+    r = runs["demo"]
+    assert "calls=7 tool_calls=5" in _ok(r, "demo")
+    assert "⚙ write_file" in r.proc.stdout
+    assert [e.api for e in _new(r, "demo")] == ["openai.chat"] * 6 + ["anthropic.messages"]
 
 
-def test_variants_differ_exactly(standin: StandIn) -> None:
-    runs = {}
-    for v in ("a", "b"):
-        before = len(standin.entries())
-        proc = run_agent(standin, "variant", env={"HERON_VARIANT": v})
-        _ok(proc, "variant")
-        runs[v] = standin.wait_for_entries(before + (3 if v == "a" else 8))[before:]
-    a, b = runs["a"], runs["b"]
+def test_variants_differ_exactly(runs: dict[str, Run]) -> None:
+    a_run, b_run = runs["variant_a"], runs["variant_b"]
+    assert "variant=a http_429=0" in _ok(a_run, "variant")
+    assert "variant=b http_429=1" in _ok(b_run, "variant")
+    a, b = _new(a_run, "variant_a"), _new(b_run, "variant_b")
     assert [e.status for e in a] == [200, 200, 200]
     assert [e.status for e in b] == [200, 200, 429, 200, 200, 200, 200, 200]
     assert b[2].request_body == b[3].request_body  # the SDK's own retry
     assert b[3].header("x-stainless-retry-count") == "1"
+    assert a_run.proc.args[1:3] == b_run.proc.args[1:3] == ["-m", "heron.standin.agents.variant"]
 
     def calls(entries: list[LogEntry]) -> list[tuple[str, str]]:
         final = entries[-1].request_json()["messages"]
@@ -210,17 +269,18 @@ def test_variants_differ_exactly(standin: StandIn) -> None:
         ]
 
     read = ("read_file", '{"path":"src/calc.py"}')
-    assert calls(a) == [read, ("write_file", calls(a)[1][1])]
-    assert calls(b) == [read] * 4 + [("run_tests", '{"target":"tests/"}'), calls(a)[1]]
+    write = calls(a)[1]
+    assert write[0] == "write_file"
+    assert calls(a) == [read, write]
+    assert calls(b) == [read] * 4 + [("run_tests", '{"target":"tests/"}'), write]
 
 
-def test_bench_agent(standin: StandIn, tmp_path: Path) -> None:
-    before = len(standin.entries())
-    out = tmp_path / "t.json"
-    _ok(run_agent(standin, "bench_agent", "--calls", "20", "--out", str(out)), "bench_agent")
-    got = _new(standin, before, 20)
-    sizes = [len(e.request_body) for e in got]
+def test_bench_agent(runs: dict[str, Run]) -> None:
+    r = runs["bench"]
+    _ok(r, "bench_agent")
+    sizes = [len(e.request_body) for e in _new(r, "bench")]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]  # history grows
+    out = Path(runs["_tmp"]) / "bench.json"  # type: ignore[arg-type]
     assert len(json.loads(out.read_text())["per_call_ms"]) == 20
 
 

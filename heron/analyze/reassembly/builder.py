@@ -59,7 +59,20 @@ from heron.analyze.exchange import Exchange
 from heron.format.records import RecordKind
 
 from .content import BodyDecoder
-from .http1 import MAX_HEAD, Body, BodyGap, End, Head, HTTP1Parser, Lost, ParseError, Trailers
+from .http1 import (
+    MAX_HEAD,
+    Body,
+    BodyGap,
+    End,
+    Head,
+    HTTP1Parser,
+    Lost,
+    ParseError,
+    Trailers,
+)
+from .http1 import (
+    MAX_START_LINE as _MAX_START_LINE,
+)
 from .http1 import Event as H1Event
 from .http2 import (
     PREFACE,
@@ -96,6 +109,9 @@ DETECT_LIMIT = MAX_HEAD
 
 _DIR = ("out", "in")
 _COMMON = frozenset({"k", "s", "t"})
+_DATA = int(RecordKind.DATA)
+_CONN_OPEN = int(RecordKind.CONN_OPEN)
+_CONN_CLOSE = int(RecordKind.CONN_CLOSE)
 _REQ_START = re.compile(rb"[A-Z][A-Z0-9_-]{0,19} +\S+ +HTTP/1\.[01]\r?\n")
 _REQ_PREFIX = re.compile(rb"[A-Z][A-Z0-9_-]{0,19}( [^\r\n]*\r?)?\Z")
 _REQ_ANYWHERE = re.compile(
@@ -135,11 +151,13 @@ class _Ex:
 
 class _Conn:
     __slots__ = (
+        "any_spans",
         "asm",
         "client_dir",
         "conn",
         "detect",
-        "detect_len",
+        "detect_buf",
+        "detect_gap",
         "h1_cur_req",
         "h1_cur_resp",
         "h1_queue",
@@ -163,11 +181,13 @@ class _Conn:
         self.asm = (StreamAssembler(), StreamAssembler())
         self.times = (TimeIndex(), TimeIndex())
         self.spans = (SpanSet(), SpanSet())
+        self.any_spans = False  # redaction spans were ever seen (skips checks when not)
         self.proto: str | None = None  # "h1" | "h2"
         self.client_dir = 0
         self.joined = [False, False]
         self.detect: tuple[list[Chunk | Gap], list[Chunk | Gap]] = ([], [])
-        self.detect_len = [0, 0]
+        self.detect_buf = (bytearray(), bytearray())
+        self.detect_gap = [False, False]
         self.last_ts = [0, 0]
         self.open: dict[int, _Ex] = {}  # exchange_id -> not yet emitted
         self.h1_req: HTTP1Parser | None = None
@@ -208,7 +228,7 @@ def _detect(buf: bytes, joined: bool, final: bool) -> tuple[str, bool | None] | 
     if not final:
         if PREFACE.startswith(buf) or b"HTTP/1.1 ".startswith(buf[:9]):
             return None
-        if b"\n" not in buf and _REQ_PREFIX.match(buf):
+        if b"\n" not in buf and len(buf) < _MAX_START_LINE and _REQ_PREFIX.match(buf):
             return None
         if len(buf) < 9 and buf[0] == 0:
             return None  # maybe a server's SETTINGS frame header
@@ -261,25 +281,40 @@ class Reassembler:
         self._conns: dict[int, _Conn] = {}
         self._next_id = 0
         self._out: list[Exchange] = []
-        self.stats: dict[str, int] = {
-            "records": 0,
-            "data_bytes": 0,
-            "duplicate_bytes": 0,
-            "connections": 0,
-            "exchanges": 0,
+        self._records = 0
+        self._data_bytes = 0
+        self._dup_bytes = 0
+        self._connections = 0
+        self._exchanges = 0
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters so far: records, data_bytes, duplicate_bytes, connections, exchanges.
+
+        Examples
+        --------
+        >>> Reassembler().stats["records"]
+        0
+        """
+        return {
+            "records": self._records,
+            "data_bytes": self._data_bytes,
+            "duplicate_bytes": self._dup_bytes,
+            "connections": self._connections,
+            "exchanges": self._exchanges,
         }
 
     # -- public -----------------------------------------------------------
     def feed(self, rec: Mapping[str, Any]) -> list[Exchange]:
         """Process one record; return the exchanges it completed."""
-        self.stats["records"] += 1
+        self._records += 1
         k = rec.get("k")
-        if k == RecordKind.DATA:
+        if k == _DATA:
             self._data(rec)
-        elif k == RecordKind.CONN_OPEN:
+        elif k == _CONN_OPEN:
             c = self._conn(rec["conn"])
             c.info.update({f: v for f, v in rec.items() if v is not None and f not in _COMMON})
-        elif k == RecordKind.CONN_CLOSE:
+        elif k == _CONN_CLOSE:
             c2 = self._conns.pop(rec["conn"], None)
             if c2 is not None:
                 self._close(c2, clean=rec.get("reason") != "capture-end")
@@ -299,33 +334,45 @@ class Reassembler:
         c = self._conns.get(conn)
         if c is None:
             c = self._conns[conn] = _Conn(conn)
-            self.stats["connections"] += 1
+            self._connections += 1
         return c
 
     def _data(self, rec: Mapping[str, Any]) -> None:
-        c = self._conn(rec["conn"])
-        d = 1 if rec.get("dir") else 0
-        data: bytes = rec.get("data") or b""
-        offset: int = rec.get("offset") or 0
-        length: int = rec.get("len") or len(data)
-        ts: int = rec.get("t") or 0
-        pid = rec.get("pid")
-        tid = rec.get("tid")
+        get = rec.get
+        conn = rec["conn"]
+        c = self._conns.get(conn) or self._conn(conn)
+        d = 1 if get("dir") else 0
+        data: bytes = get("data") or b""
+        n = len(data)
+        offset: int = get("offset") or 0
+        length: int = get("len") or n
+        ts: int = get("t") or 0
+        pid = get("pid")
+        tid = get("tid")
+        self._data_bytes += n
+        red = get("redacted")
+        if red:
+            for start, ln in red:
+                c.spans[d].add(offset + start, ln)
+            c.any_spans = True
+        asm = c.asm[d]
+        if asm.next_offset == offset and n == length and c.proto is not None:
+            # Hot path: the next bytes of a stream whose protocol is known.
+            asm.next_offset = offset + n
+            if n:
+                c.times[d].add(offset, n, ts, pid, tid)
+                c.last_ts[d] = ts
+                self._feed_bytes(c, d, data, ts)
+            return
         if "pid" not in c.info and pid is not None:
             c.info["pid"] = pid
-        self.stats["data_bytes"] += len(data)
-        red = rec.get("redacted")
-        if red:
-            for start, n in red:
-                c.spans[d].add(offset + start, n)
-        asm = c.asm[d]
         dup = asm.duplicate_bytes
-        for item in asm.feed(offset, length, data, ts, trunc=bool(rec.get("trunc"))):
+        for item in asm.feed(offset, length, data, ts, trunc=bool(get("trunc"))):
             if isinstance(item, Chunk):
                 c.times[d].add(item.offset, len(item.data), ts, pid, tid)
                 c.last_ts[d] = ts
             self._route(c, d, item)
-        self.stats["duplicate_bytes"] += asm.duplicate_bytes - dup
+        self._dup_bytes += asm.duplicate_bytes - dup
 
     def _route(self, c: _Conn, d: int, item: Chunk | Gap) -> None:
         if c.proto is not None:
@@ -335,16 +382,17 @@ class Reassembler:
             c.joined[d] = True
         c.detect[d].append(item)
         if isinstance(item, Chunk):
-            c.detect_len[d] += len(item.data)
+            c.detect_buf[d].extend(item.data)
+        elif item.kind != "join":
+            c.detect_gap[d] = True
         self._try_detect(c, d, final=False)
 
     def _try_detect(self, c: _Conn, d: int, *, final: bool) -> None:
-        buf = b"".join(i.data for i in c.detect[d] if isinstance(i, Chunk))
+        buf = bytes(c.detect_buf[d])
         if not buf and not final:
             return
-        final = final or len(buf) >= DETECT_LIMIT
-        if any(isinstance(i, Gap) and i.kind != "join" for i in c.detect[d]):
-            final = True  # bytes after a gap cannot complete a start line
+        # bytes after a gap cannot complete a start line: decide now
+        final = final or len(buf) >= DETECT_LIMIT or c.detect_gap[d]
         res = _detect(buf, c.joined[d], final) if buf else ("unknown", None)
         if res is None:
             return
@@ -366,6 +414,7 @@ class Reassembler:
             for item in pending:
                 self._dispatch(c, dd, item)
             pending.clear()
+        c.detect_buf = (bytearray(), bytearray())
 
     def _start(self, c: _Conn, proto: str, *, resync: bool) -> None:
         c.proto = proto
@@ -376,22 +425,43 @@ class Reassembler:
             c.h2 = [H2Parser(client=dd == c.client_dir, joined=c.joined[dd]) for dd in (0, 1)]
 
     def _dispatch(self, c: _Conn, d: int, item: Chunk | Gap) -> None:
+        if isinstance(item, Chunk):
+            self._feed_bytes(c, d, item.data, item.ts)
+            return
         ts = item.ts
         if c.proto == "h1":
             p = c.h1_req if d == c.client_dir else c.h1_resp
             assert p is not None
-            evs = p.feed(item.data) if isinstance(item, Chunk) else p.gap(item.length, item.kind)
+            evs = p.gap(item.length, item.kind)
             if evs:
                 self._h1(c, d, evs, ts)
             pend = p.pending_offset
         else:
             hp = c.h2[d]
-            hevs = hp.feed(item.data) if isinstance(item, Chunk) else hp.gap(item.length, item.kind)
+            hevs = hp.gap(item.length, item.kind)
             if hevs:
                 self._h2(c, d, hevs, ts)
             pend = hp.pending_offset
         c.times[d].prune(pend)
-        if c.spans[d]:
+        if c.any_spans:
+            c.spans[d].prune(pend)
+
+    def _feed_bytes(self, c: _Conn, d: int, data: bytes, ts: int) -> None:
+        if c.proto == "h1":
+            p = c.h1_req if d == c.client_dir else c.h1_resp
+            assert p is not None
+            evs = p.feed(data)
+            if evs:
+                self._h1(c, d, evs, ts)
+            pend = p.pending_offset
+        else:
+            hp = c.h2[d]
+            hevs = hp.feed(data)
+            if hevs:
+                self._h2(c, d, hevs, ts)
+            pend = hp.pending_offset
+        c.times[d].prune(pend)
+        if c.any_spans:
             c.spans[d].prune(pend)
 
     def _close(self, c: _Conn, *, clean: bool) -> None:
@@ -464,7 +534,7 @@ class Reassembler:
         ex.response_body = bytes(x.resp_body)
         if x.ex.stream_id is not None:
             c.h2_streams.pop(x.ex.stream_id, None)
-        self.stats["exchanges"] += 1
+        self._exchanges += 1
         self._out.append(ex)
 
     @staticmethod
@@ -511,7 +581,7 @@ class Reassembler:
         self, c: _Conn, d: int, x: _Ex, data: bytes, offset: int, ts: int, resp: bool
     ) -> None:
         ex = x.ex
-        if c.spans[d] and c.spans[d].overlaps(offset, offset + len(data)):
+        if c.any_spans and c.spans[d].overlaps(offset, offset + len(data)):
             ex.redacted = True
         if resp:
             ex.response_body_size += len(data)

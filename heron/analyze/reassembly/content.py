@@ -169,6 +169,9 @@ class BodyDecoder:
         """Decode more body bytes; returns the newly decoded bytes (maybe empty)."""
         if self.stopped or not data:
             return b""
+        if not self._stages and self.output_size + len(data) <= self.max_output:
+            self.output_size += len(data)
+            return data
         try:
             for st in self._stages:
                 data = st.decompress(data)

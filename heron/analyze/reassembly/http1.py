@@ -78,6 +78,7 @@ _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) +(\d{3})(?: (.*))?")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_NAME = re.compile(_TOKEN)
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
+_WHOLE_CHUNK = re.compile(rb"([0-9A-Fa-f]{1,16})\r\n")
 # Resync anchors: only methods and versions seen in practice, after a LF or
 # at a record boundary (a write boundary, where messages usually start).
 _START = {
@@ -466,6 +467,16 @@ class HTTP1Parser:
                     self._pos = len(buf)
                 return
             elif st is _S.CHUNK_SIZE:
+                # Fast path: a whole plain chunk (size, data, CRLF) is buffered.
+                m = _WHOLE_CHUNK.match(buf, self._pos)
+                if m is not None:
+                    size = int(m.group(1), 16)
+                    ds = m.end()
+                    de = ds + size
+                    if size and buf[de : de + 2] == b"\r\n":
+                        out.append(Body(self._base + ds, bytes(buf[ds:de])))
+                        self._pos = de + 2
+                        continue
                 nl = buf.find(b"\n", self._pos)
                 if nl < 0:
                     if avail > MAX_CHUNK_LINE:

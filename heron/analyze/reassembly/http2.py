@@ -349,6 +349,23 @@ class H2Parser:
                     return
                 self._guess = False
                 self._quiet = False
+            if hdr[3] == 0 and not hdr[4] & 0x08 and not self._holes and not self._data_emitted:
+                # Fast path for the bulk of traffic: a complete, unpadded DATA
+                # frame (same rules hyperframe applies, without the objects).
+                length = int.from_bytes(hdr[0:3], "big")
+                sid = int.from_bytes(hdr[5:9], "big") & 0x7FFFFFFF
+                if sid and self._block is None and len(buf) - p - 9 >= length:
+                    self._pos = p + 9 + length
+                    out.append(
+                        H2Data(
+                            sid,
+                            bytes(buf[p + 9 : self._pos]),
+                            bool(hdr[4] & 1),
+                            start,
+                            self._base + self._pos,
+                        )
+                    )
+                    continue
             try:
                 frame, length = Frame.parse_frame_header(memoryview(hdr))
             except HyperframeError as e:

@@ -69,6 +69,15 @@ Server (foreground)::
     python -m heron.standin serve --port 8443 --plain-port 11434 \\
         --cert-dir /tmp/standin --log /tmp/standin/log.jsonl --latency-ms 50
 
+For shell scripts, ``--env-file F`` writes ``STANDIN_BASE_URL``,
+``STANDIN_HTTP_URL``, ``SSL_CERT_FILE``, ``NODE_EXTRA_CA_CERTS`` and
+``CURL_CA_BUNDLE`` once the server listens; the agents read the first and
+the CA from there, e.g. (the ``make demo`` pattern)::
+
+    python -m heron.standin serve --env-file /tmp/standin.env &
+    sudo heron-capture -o demo.heron -- env $(cat /tmp/standin.env) \
+        python -m heron.standin.agents.demo
+
 From Python (server in a subprocess)::
 
     from heron.standin import StandIn

@@ -57,6 +57,11 @@ def main() -> None:
     help="Append the exchange log (JSONL) here.",
 )
 @click.option(
+    "--env-file",
+    type=click.Path(dir_okay=False),
+    help="Once listening, write KEY=VALUE lines (STANDIN_BASE_URL, SSL_CERT_FILE, ...) for agents.",
+)
+@click.option(
     "--ready-file",
     type=click.Path(dir_okay=False),
     help="Write URLs/ports as JSON here once listening.",
@@ -86,6 +91,7 @@ def serve(
     cert_dir: str | None,
     log_path: str | None,
     ready_file: str | None,
+    env_file: str | None,
     latency_ms: int,
     ttft_ms: int,
     chunk_ms: int,
@@ -133,10 +139,17 @@ def serve(
         if log_path:
             click.echo(f"exchange log:   {info['log_path']}")
         sys.stdout.flush()
+        if env_file:
+            env = {
+                "STANDIN_BASE_URL": info["https_url"],
+                "STANDIN_HTTP_URL": info["http_url"] or "",
+                "SSL_CERT_FILE": str(paths.ca),
+                "NODE_EXTRA_CA_CERTS": str(paths.ca),
+                "CURL_CA_BUNDLE": str(paths.ca),
+            }
+            _atomic_write(env_file, "".join(f"{k}={v}\n" for k, v in env.items()))
         if ready_file:
-            tmp = Path(ready_file + ".tmp")
-            tmp.write_text(json.dumps(info))
-            os.replace(tmp, ready_file)
+            _atomic_write(ready_file, json.dumps(info))
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -153,6 +166,12 @@ def serve(
     finally:
         if log is not None:
             log.close()
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = Path(path + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import ssl
 import time
 from dataclasses import dataclass, field
@@ -234,6 +235,13 @@ class Server:
             self.log.write(rec.to_log(reply))
 
 
+def _reason(status: int) -> bytes:
+    try:
+        return http.HTTPStatus(status).phrase.encode()
+    except ValueError:
+        return b""
+
+
 async def _close(writer: asyncio.StreamWriter) -> None:
     with contextlib.suppress(Exception):
         writer.close()
@@ -348,7 +356,8 @@ class _H11Conn:
         rec.status = reply.status
         rec.response_headers = [[k, v] for k, v in headers]
         rec.t_response_start_ns = time.monotonic_ns()
-        await self._send(h11.Response(status_code=reply.status, headers=headers))
+        reason = _reason(reply.status)
+        await self._send(h11.Response(status_code=reply.status, headers=headers, reason=reason))
         for i, part in enumerate(reply.parts):
             delay = (reply.ttft_s if i == 0 else reply.chunk_s) if reply.streamed else 0.0
             if delay:

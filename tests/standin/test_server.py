@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import ssl
 import struct
 import subprocess
+import sys
+import time
+from pathlib import Path
 
 import httpx
 import pytest
 
-from heron.standin import StandIn, tokens
+from heron.standin import StandIn, StandInError, tokens
 from heron.standin.log import LogEntry
+from tests.standin.conftest import REPO
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello there"}]}
 TOOLS = [
@@ -440,3 +445,56 @@ def test_http11_expect_100_continue(standin: StandIn) -> None:
         check=True,
     )
     assert json.loads(out.stdout)["usage"]["prompt_tokens"] == tokens(body)
+
+
+def test_cli_env_file_and_clean_shutdown(tmp_path: Path) -> None:
+    env_file = tmp_path / "standin.env"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "heron.standin",
+            "serve",
+            "--cert-dir",
+            str(tmp_path / "c"),
+            "--env-file",
+            str(env_file),
+            "--no-plain",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        for _ in range(500):
+            if env_file.exists() or proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+        out = subprocess.run(
+            ["curl", "-sS", "--cacert", env["SSL_CERT_FILE"], env["STANDIN_BASE_URL"] + "/healthz"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert json.loads(out.stdout) == {"status": "ok"}
+        assert env["STANDIN_HTTP_URL"] == "" and env["NODE_EXTRA_CA_CERTS"] == env["SSL_CERT_FILE"]
+    finally:
+        proc.terminate()
+        stdout, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert "stand-in https: https://127.0.0.1:" in stdout
+
+
+def test_reason_phrase_and_port_in_use(standin: StandIn) -> None:
+    out = subprocess.run(
+        ["curl", "-sSi", "--http1.1", standin.http_url + "/healthz"],
+        capture_output=True,
+        timeout=30,
+        check=True,
+    )
+    assert out.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
+    with pytest.raises(StandInError, match="cannot listen"):
+        StandIn(port=standin.tls_port).start()

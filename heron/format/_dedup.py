@@ -9,10 +9,18 @@ We close the gap at the record level, keeping every chunk independently
 decodable *given earlier payloads*:
 
 * A DATA record may be stored with a field ``x`` (copy-ops) instead of
-  ``data``.  ``x`` is an array whose items are either a ``bin`` literal or an
+  ``data``.  ``x`` is an array whose items are either a ``bin`` literal, an
   array ``[back, off, len]`` meaning "``len`` bytes starting at ``off`` of the
-  reconstructed payload of the DATA record with sequence number ``s - back``".
-  The payload is the concatenation of the items.
+  reconstructed payload of the DATA record with sequence number ``s - back``",
+  or (in chunks with a literal section) an integer ``n``: the next ``n``
+  bytes of the chunk's literal section.  The payload is the concatenation of
+  the items.
+* Literal runs of a chunk are gathered into one *literal section*, zstd
+  compressed with a raw-content dictionary made of the base payloads that
+  chunk's records reference anyway.  New text (a tool result, the previous
+  reply) shares vocabulary with the conversation so far; a one-second chunk
+  alone has no such context, so this is where small chunks catch up with a
+  whole-stream compressor without adding a dependency on anything else.
 * Both sides keep a *window*: the payloads of the most recent DATA records,
   oldest evicted first while their total size exceeds ``W`` (declared in every
   chunk header).  The writer never references a payload outside the window,
@@ -67,7 +75,7 @@ MAX_CANDIDATE_BYTES = 4 << 20
 MAX_PROBES = 48
 MAX_STRIDE = 4096
 
-Op = bytes | list[int]
+Op = bytes | list[Any]
 
 
 def common_prefix(a: bytes, ao: int, b: bytes, bo: int, n: int) -> int:
@@ -148,6 +156,17 @@ def apply_ops(seq: int, ops: list[Any], get: Callable[[int], bytes | None]) -> b
     return b"".join(parts)
 
 
+def bases_of(seq: int, ops: list[Any]) -> list[int]:
+    """Sequence numbers of the payloads ``ops`` copies from.
+
+    Examples
+    --------
+    >>> bases_of(10, [[1, 0, 5], b"x", [3, 2, 2], 4])
+    [9, 7]
+    """
+    return [seq - op[0] for op in ops if op.__class__ is list]
+
+
 class DedupEncoder:
     """Writer side: keeps the window and turns payloads into copy-ops.
 
@@ -158,6 +177,8 @@ class DedupEncoder:
     True
     >>> enc.encode(1, 1, 1, 0, b"x" * 600)
     [[1, 0, 600]]
+    >>> len(enc.payload(0))
+    600
     """
 
     def __init__(self, window: int) -> None:
@@ -168,6 +189,10 @@ class DedupEncoder:
         self._by_stream: dict[tuple[int, int], deque[int]] = {}
         self._by_pid: dict[tuple[int, int], deque[int]] = {}
         self._gc_at = 4096
+
+    def payload(self, seq: int) -> bytes | None:
+        """The payload of DATA record ``seq`` if it is still in the window."""
+        return self._win.get(seq)
 
     def reset(self) -> None:
         """Forget all history (a sync point: later records reference nothing earlier).
@@ -278,8 +303,10 @@ class DedupEncoder:
             ops.append(data[pre:end])
         if suf:
             ops.append([seq - suf_s, suf_len - suf, suf])
-        literal = sum(len(op) for op in ops if isinstance(op, bytes))
-        if literal + 8 * len(ops) >= n:
+        size = 0
+        for op in ops:
+            size += len(op) if isinstance(op, bytes) else 8
+        if size >= n:
             return None
         return ops
 

@@ -56,6 +56,8 @@ MAX_BLOCK_PAYLOAD = 64 << 20  # a chunk's compressed bytes, index, header
 MAX_CHUNK_RAW = 128 << 20  # a chunk's decompressed bytes
 MAX_WINDOW = 256 << 20  # largest dedup window a reader agrees to keep
 MAX_RECORD = 32 << 20  # largest single packed record the writer accepts
+MAX_DICT = 1 << 20  # most dictionary bytes a chunk's literal section uses
+MAX_DICT_SEQS = 4096  # most dictionary payloads a chunk may list
 
 
 class BlockType(IntEnum):
@@ -77,6 +79,8 @@ class Codec(IntEnum):
 #: Chunk flag: no record in this chunk or any later chunk references a DATA
 #: payload from before this chunk (a dedup "sync point"; seeking starts here).
 CHUNK_FLAG_INDEPENDENT = 1 << 0
+#: Chunk flag: the body has a literal section (see format-spec.md "Chunk body").
+CHUNK_FLAG_LITERALS = 1 << 1
 
 _BH12 = struct.Struct("<4sBBHI")
 BLOCK_HEADER_SIZE = 16

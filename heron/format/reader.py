@@ -266,6 +266,9 @@ class _Decoder:
         self._total = 0
         self._dctx = zstandard.ZstdDecompressor()
         self._pending: list[Loss] = []  # losses whose missing seqs are not known yet
+        self._lit = b""  # current chunk's literal section
+        self._lit_pos = 0
+        self._lit_missing: int | None = None  # dictionary payload seq that was lost
         self.chunk_index = 0
 
     # -- damage ------------------------------------------------------------
@@ -374,6 +377,12 @@ class _Decoder:
                 offset, idx, claimed, f"implausible sizes: {count} records in {raw_len} bytes"
             )
         body = payload[fr.CHUNK_HEADER.size :]
+        lit_section: tuple[list[int], bytes] | None = None
+        if flags & fr.CHUNK_FLAG_LITERALS:
+            try:
+                body, lit_section = _split_literals(body)
+            except ValueError as e:
+                return bad(offset, idx, claimed, str(e))
         if codec == fr.Codec.ZSTD:
             try:
                 if zstandard.frame_content_size(body) != raw_len:
@@ -404,7 +413,43 @@ class _Decoder:
         w = min(win_kib * 1024, fr.MAX_WINDOW)
         if w > self.window:
             self.window = w
+        self._lit = b""
+        self._lit_pos = 0
+        self._lit_missing = None
+        if lit_section is not None:
+            self._open_literals(*lit_section)
         return self._records(recs, first_seq, offset, idx)
+
+    def _open_literals(self, seqs: list[int], frame: bytes) -> None:
+        """Decompress a chunk's literal section against its dictionary payloads."""
+        win = self._win
+        parts = []
+        for b in seqs:
+            p = win.get(b)
+            if p is None:
+                self._lit_missing = b
+                return
+            parts.append(p)
+        try:
+            size = zstandard.frame_content_size(frame)
+            if not 0 <= size <= fr.MAX_CHUNK_RAW:
+                raise ValueError(f"literal section declares {size} bytes")
+            if parts:
+                d = zstandard.ZstdCompressionDict(
+                    b"".join(parts), dict_type=zstandard.DICT_TYPE_RAWCONTENT
+                )
+                dctx = zstandard.ZstdDecompressor(dict_data=d)
+            else:
+                dctx = self._dctx
+            lit = dctx.decompress(frame, max_output_size=size)
+            if len(lit) != size:
+                raise ValueError("literal section size mismatch")
+        except (zstandard.ZstdError, ValueError):
+            # CRC-valid but undecodable: only a buggy writer does this; every
+            # record using the literals is then reported as lost.
+            self._lit_missing = -1
+            return
+        self._lit = lit
 
     def _bad_chunk(
         self, offset: int, idx: int, claimed: tuple[int, int] | None, detail: str
@@ -487,6 +532,21 @@ class _Decoder:
                 parts.append(op)
                 size += len(op)
                 continue
+            if op.__class__ is int:
+                if op < 0:
+                    raise ValueError("negative literal length")
+                if self._lit_missing is not None:
+                    lost += op
+                    if missing is None:
+                        missing = self._lit_missing
+                    continue
+                pos = self._lit_pos
+                if pos + op > len(self._lit):
+                    raise ValueError("literal reference past the literal section")
+                parts.append(self._lit[pos : pos + op])
+                self._lit_pos = pos + op
+                size += op
+                continue
             back, off, ln = op
             base = win.get(s - back)
             if base is None or off < 0 or ln < 0 or off + ln > len(base) or back <= 0:
@@ -516,6 +576,32 @@ class _Decoder:
         d = b"".join(parts)
         r["data"] = d
         return d
+
+
+def _split_literals(body: bytes) -> tuple[bytes, tuple[list[int], bytes]]:
+    """Split a chunk body with a literal section into (records, (dict seqs, frame))."""
+    if len(body) < 8:
+        raise ValueError("literal-section chunk body too short")
+    a_len = int.from_bytes(body[:4], "little")
+    if 4 + a_len + 4 > len(body):
+        raise ValueError(f"records section length {a_len} runs past the chunk")
+    records = body[4 : 4 + a_len]
+    pos = 4 + a_len
+    d_len = int.from_bytes(body[pos : pos + 4], "little")
+    pos += 4
+    if pos + d_len > len(body):
+        raise ValueError(f"dictionary list length {d_len} runs past the chunk")
+    try:
+        seqs = msgpack.unpackb(body[pos : pos + d_len])
+    except Exception as e:  # undecodable list: the whole chunk is unusable
+        raise ValueError(f"dictionary list: {e}") from None
+    if (
+        seqs.__class__ is not list
+        or len(seqs) > fr.MAX_DICT_SEQS
+        or any(b.__class__ is not int for b in seqs)
+    ):
+        raise ValueError("dictionary list is not a short array of integers")
+    return records, (seqs, body[pos + d_len :])
 
 
 class Reader:

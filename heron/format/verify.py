@@ -80,7 +80,9 @@ class VerifyReport:
             out.append("end magic missing or followed by extra bytes")
         out.extend("  " + loss.describe() for loss in r.losses)
         if r.unknown_kinds:
-            out.append(f"skipped records of unknown kinds: {dict(sorted(r.unknown_kinds.items()))}")
+            out.append(
+                f"skipped records of unknown kinds: {dict(sorted(r.unknown_kinds.items(), key=repr))}"
+            )
         if r.unknown_blocks:
             out.append(f"skipped unknown block types: {dict(sorted(r.unknown_blocks.items()))}")
         return out

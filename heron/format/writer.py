@@ -202,6 +202,10 @@ class Writer:
         self._max_t = 0
         self._pending_since = 0.0
         self._pending_data = 0
+        self._lit: list[bytes] = []
+        self._lit_size = 0
+        self._dict_bases: dict[int, bytes] = {}
+        self._level = level
         self._since_sync = 0
         self._independent = True
         self._offset = 0
@@ -328,6 +332,8 @@ class Writer:
                 raise InvalidRecord(
                     f"DATA.data must be bytes, got {type(data).__name__} (conn {conn})"
                 )
+        if self._raw + self._lit_size + len(data) > fr.MAX_CHUNK_RAW // 2:
+            self.flush()
         seq = self._seq
         rec: dict[str, Any] = {
             "k": _DATA,
@@ -356,7 +362,23 @@ class Writer:
         if ops is None:
             rec["data"] = data
         else:
-            rec["x"] = ops
+            # Literal runs move to the chunk's literal section (compressed with
+            # the referenced bases as dictionary); the op becomes their length.
+            chunk_first = self._first_seq if self._parts else seq
+            stored: list[Any] = []
+            for op in ops:
+                if isinstance(op, bytes):
+                    self._lit.append(op)
+                    self._lit_size += len(op)
+                    stored.append(len(op))
+                else:
+                    stored.append(op)
+                    b = seq - op[0]
+                    if b < chunk_first and b not in self._dict_bases:
+                        base = self._dedup.payload(b) if self._dedup else None
+                        if base is not None:
+                            self._dict_bases[b] = base
+            rec["x"] = stored
         if trunc:
             rec["trunc"] = True
         if redacted:
@@ -412,7 +434,7 @@ class Writer:
         self._last_t = ts_ns
         seq = self._seq
         self._seq = seq + 1
-        if self._raw >= self.chunk_bytes:
+        if self._raw + self._lit_size >= self.chunk_bytes:
             self.flush()
         elif time.monotonic() - self._pending_since >= self.flush_interval:
             self.tick()
@@ -458,6 +480,9 @@ class Writer:
         if len(comp) >= len(body):
             comp, codec = body, fr.Codec.NONE
         flags = fr.CHUNK_FLAG_INDEPENDENT if self._independent else 0
+        if self._lit:
+            flags |= fr.CHUNK_FLAG_LITERALS
+            comp = _literal_section(comp, self._lit, self._dict_bases, self._level)
         hdr = fr.CHUNK_HEADER.pack(
             codec,
             flags,
@@ -485,6 +510,9 @@ class Writer:
         self._parts = []
         self._raw = 0
         self._pending_data = 0
+        self._lit = []
+        self._lit_size = 0
+        self._dict_bases = {}
         self._independent = False
         self._write(block)
 
@@ -567,6 +595,39 @@ class Writer:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def _literal_section(
+    records: bytes, lits: list[bytes], bases: dict[int, bytes], level: int
+) -> bytes:
+    """Chunk body with a literal section: see format-spec.md, "Chunk body"."""
+    chosen: list[int] = []
+    size = 0
+    for b in sorted(bases, reverse=True):  # most recent bases first, up to the cap
+        if size + len(bases[b]) > fr.MAX_DICT and chosen:
+            break
+        chosen.append(b)
+        size += len(bases[b])
+    chosen.sort()
+    lit = b"".join(lits)
+    if chosen:
+        ctx = b"".join(bases[b] for b in chosen)
+        d = zstandard.ZstdCompressionDict(ctx, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
+        cctx = zstandard.ZstdCompressor(
+            level=level, dict_data=d, write_content_size=True, write_dict_id=False
+        )
+    else:
+        cctx = zstandard.ZstdCompressor(level=level, write_content_size=True)
+    seqs = msgpack.packb(chosen)
+    return b"".join(
+        (
+            len(records).to_bytes(4, "little"),
+            records,
+            len(seqs).to_bytes(4, "little"),
+            seqs,
+            cctx.compress(lit),
+        )
+    )
 
 
 def _array_header(n: int) -> bytes:

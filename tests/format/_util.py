@@ -125,12 +125,15 @@ def raw_records(data: bytes) -> list[dict[str, Any]]:
     import zstandard
 
     from heron.format._blocks import Block, BlockScanner
+    from heron.format.reader import _split_literals
 
     out: list[dict[str, Any]] = []
     for ev in BlockScanner(io.BytesIO(data), len(fr.MAGIC)):
         if isinstance(ev, Block) and ev.type == fr.BlockType.CHUNK:
             h = fr.CHUNK_HEADER.unpack_from(ev.payload)
             body = ev.payload[fr.CHUNK_HEADER.size :]
+            if h[1] & fr.CHUNK_FLAG_LITERALS:
+                body = _split_literals(body)[0]
             if h[0] == fr.Codec.ZSTD:
                 body = zstandard.ZstdDecompressor().decompress(body)
             out.extend(msgpack.unpackb(body, raw=False))

@@ -1,0 +1,154 @@
+"""Properties: record boundaries never change the result; hostile bytes never raise."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from heron.analyze.reassembly import iter_exchanges
+
+from ._helpers import IN, OUT, Cap, H2Pair
+
+
+def _h1_streams() -> tuple[bytes, bytes]:
+    reqs = b"".join(
+        [
+            b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello",
+            b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n",
+            b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            b"HEAD /d HTTP/1.1\r\n\r\n",
+        ]
+    )
+    gz = gzip.compress(b'{"ok": true}')
+    resps = b"".join(
+        [
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nA1",
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"4\r\nchun\r\n3;x=y\r\nked\r\n0\r\nT: v\r\n\r\n",
+            b"HTTP/1.1 201 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(gz)
+            + gz,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 77\r\n\r\n",
+        ]
+    )
+    return reqs, resps
+
+
+def _cut(data: bytes, cuts: list[int]) -> list[bytes]:
+    pts = sorted({c % (len(data) + 1) for c in cuts} | {0, len(data)})
+    return [data[a:b] for a, b in itertools.pairwise(pts) if b > a]
+
+
+def _summary(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            e.method,
+            e.path,
+            e.status,
+            e.request_body,
+            e.response_body,
+            e.partial,
+            e.gap,
+            e.parse_error,
+        )
+        for e in sorted(iter_exchanges(records), key=lambda e: e.exchange_id)
+    ]
+
+
+REQS, RESPS = _h1_streams()
+
+
+def _h1_records(req_cuts: list[int], resp_cuts: list[int]) -> list[dict[str, Any]]:
+    cap = Cap()
+    cap.open(1)
+    for piece in _cut(REQS, req_cuts):
+        cap.call(1, OUT, piece)
+    for piece in _cut(RESPS, resp_cuts):
+        cap.call(1, IN, piece)
+    cap.close(1)
+    return cap.records
+
+
+EXPECTED_H1 = _summary(_h1_records([], []))
+
+
+def test_reference_h1_summary() -> None:
+    assert EXPECTED_H1 == [
+        ("POST", "/a", 200, b"hello", b"A1", False, False, None),
+        ("GET", "/b", 200, b"", b"chunked", False, False, None),
+        ("POST", "/c", 201, b"abc", b'{"ok": true}', False, False, None),
+        ("HEAD", "/d", 200, b"", b"", False, False, None),
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 10_000), max_size=12), st.lists(st.integers(0, 10_000), max_size=12))
+def test_h1_record_boundaries_do_not_matter(req_cuts: list[int], resp_cuts: list[int]) -> None:
+    assert _summary(_h1_records(req_cuts, resp_cuts)) == EXPECTED_H1
+
+
+def _h2_wire() -> tuple[bytes, bytes]:
+    cap = Cap()
+    cap.open(1)
+    p = H2Pair(cap, 1)
+    p.request(1, "POST", "/x", b"q" * 100, [("x-a", "1")])
+    p.request(3, "GET", "/y", headers=[("x-a", "1")])
+    p.pump()
+    p.respond(3, 200, b"yy")
+    p.respond(1, 201, b"x" * 20000, [("content-type", "text/event-stream")])
+    p.pump()
+    out = b"".join(r["data"] for r in cap.records if r["k"] == 8 and r["dir"] == OUT)
+    inn = b"".join(r["data"] for r in cap.records if r["k"] == 8 and r["dir"] == IN)
+    return out, inn
+
+
+H2_OUT, H2_IN = _h2_wire()
+
+
+def _h2_records(out_cuts: list[int], in_cuts: list[int]) -> list[dict[str, Any]]:
+    cap = Cap()
+    cap.open(1)
+    outs, ins = _cut(H2_OUT, out_cuts), _cut(H2_IN, in_cuts)
+    # the client writes its preface/requests before reading answers
+    for piece in outs:
+        cap.call(1, OUT, piece)
+    for piece in ins:
+        cap.call(1, IN, piece)
+    return cap.records
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 30_000), max_size=10), st.lists(st.integers(0, 30_000), max_size=10))
+def test_h2_record_boundaries_do_not_matter(out_cuts: list[int], in_cuts: list[int]) -> None:
+    got = sorted(
+        (
+            (e.stream_id, e.path, e.status, len(e.request_body), len(e.response_body))
+            for e in iter_exchanges(_h2_records(out_cuts, in_cuts))
+        ),
+    )
+    assert got == [(1, "/x", 201, 100, 20000), (3, "/y", 200, 0, 2)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.binary(max_size=64), st.integers(0, 3), st.booleans()),
+        max_size=20,
+    ),
+    st.sampled_from(
+        [b"", b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"]
+    ),
+)
+def test_hostile_bytes_never_raise(
+    calls: list[tuple[int, bytes, int, bool]], prefix: bytes
+) -> None:
+    cap = Cap()
+    cap.open(1)
+    cap.call(1, OUT, prefix)
+    for d, data, skip, cut in calls:
+        cap.call(1, d, data, skip=skip, keep=len(data) // 2 if cut else None)
+    for ex in iter_exchanges(cap.records):
+        assert ex.conn == 1

@@ -270,13 +270,13 @@ def require_bpf() -> None:
 
 
 def heron_capture_cmd() -> list[str]:
-    """The command that runs ``heron-capture`` from this checkout's environment."""
+    """The command that runs ``heron-capture`` (quiet: no live status line) from this environment."""
     exe = Path(PY).parent / "heron-capture"
     if exe.exists():
-        return [str(exe)]
+        return [str(exe), "-q"]
     found = shutil.which("heron-capture")
     if found:
-        return [found]
+        return [found, "-q"]
     raise BenchSkip("skipped: heron-capture is not installed in this environment")
 
 
@@ -455,8 +455,13 @@ class CaptureSummary:
 
     @property
     def lost_total(self) -> int:
-        """Events the capture says it dropped (sum of the last STATS ``lost`` map)."""
-        return sum(int(v) for v in self.lost.values())
+        """Events the capture says it dropped: the last STATS ``lost`` map, byte counters aside."""
+        return sum(int(v) for k, v in self.lost.items() if not k.endswith("bytes"))
+
+    @property
+    def lost_bytes(self) -> int:
+        """Payload bytes the capture says it dropped (its ``*_bytes`` lost counters)."""
+        return sum(int(v) for k, v in self.lost.items() if k.endswith("bytes"))
 
 
 def capture_summary(path: Path, *, pid: int | None = None) -> CaptureSummary:

@@ -181,7 +181,8 @@ class Client:
 def time_writes(c: Client, size: int, count: int, batch: int, fn: str) -> dict[str, float]:
     """Median µs per write over ``count // batch`` batches, after a warm-up."""
     one, _buf = c.writer(size, fn)
-    for _ in range(min(200, count)):
+    warm = min(200, count)
+    for _ in range(warm):
         one()  # type: ignore[operator]
     per_call: list[float] = []
     cpu_per_call: list[float] = []
@@ -201,6 +202,7 @@ def time_writes(c: Client, size: int, count: int, batch: int, fn: str) -> dict[s
         "cpu_us_per_call": statistics.median(cpu_per_call),
         "mb_s": n * size / total_s / 1e6,
         "calls": n,
+        "bytes_total": (warm + n) * size,  # every byte written, warm-up included
     }
 
 

@@ -614,3 +614,162 @@ def test_h2_misaligned_direction_is_blanked_then_resyncs() -> None:
     resp = next(d for k, d in segs if k == 1 and b"SECRET0006" in d)
     out, _ = r.feed(1, 1, resp)  # a payload starting at a frame header: walking resumes
     assert b"SECRET0006" not in out and b"x-api-key: inbody" in out
+
+
+def test_http1_garbage_after_a_message_is_scanned_as_text() -> None:
+    # The next "request" is not HTTP/1 (a client speaking something else after
+    # an upgrade it never got): its header-looking lines are still blanked.
+    stream = [
+        (
+            0,
+            b"GET / HTTP/1.1\r\n\r\n"
+            + b"Authorization: Bearer SECRET0001\r\nX-Api-Key: SECRET0004\r\n",
+        )
+    ]
+    (out, _), _ = three_ways(stream)
+    assert_no_secret(out)
+    assert out.endswith(b"Authorization: Bearer **********\r\nX-Api-Key: **********\r\n")
+
+
+def test_http1_proxy_authorization_obs_fold_and_split_crlf() -> None:
+    req = (
+        b"GET http://x/?apikey=SECRET0001#frag HTTP/1.1\r\n"
+        b"Proxy-Authorization: Basic SECRET0004\r\n"
+        b"Cookie: a=SECRET0002;\r\n\tb=SECRET0005\r\n"
+        b"Accept: */*\r\n\r\n"
+    )
+    (out, _), _ = three_ways([(0, req)])
+    assert_no_secret(out)
+    assert b"Proxy-Authorization: Basic **********\r\n" in out
+    assert b"Accept: */*\r\n" in out and b"#frag HTTP/1.1" in out
+
+
+def test_internal_error_blanks_the_payload_and_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heron.capture.redact import _http1
+
+    def boom(self, data, pos, out):  # type: ignore[no-untyped-def]
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(_http1.Http1, "process", boom)
+    r = Redactor()
+    out, spans = r.feed(1, 0, b"GET / HTTP/1.1\r\nAuthorization: x\r\n\r\n")
+    assert set(out) == {ord("*")} and spans == [(0, len(out))] and r.errors == 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.sampled_from([b"", PREFACE, b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n"]),
+    st.lists(st.tuples(st.integers(0, 1), st.binary(max_size=64)), max_size=12),
+)
+def test_arbitrary_bytes_never_crash_and_keep_length(prefix: bytes, feeds: list) -> None:
+    r = Redactor()
+    r.feed(1, 0, prefix)
+    for direction, data in feeds:
+        out, spans = r.feed(1, direction, data)
+        assert len(out) == len(data)
+        assert all(s >= 0 and n > 0 and s + n <= len(data) for s, n in spans)
+    assert r.errors == 0
+
+
+# -- property: any HPACK encoding of any headers ------------------------------------
+
+HUFFMAN_FILLERS = set(b"#'-3:<?X\\]^rsx{|")  # what printable secret characters become
+NAMES = [
+    b"authorization",
+    b"x-api-key",
+    b"cookie",
+    b"set-cookie",
+    b"api-key",
+    b":path",
+    b"x-custom",
+    b"accept",
+    b"user-agent",
+    b"x-goog-api-key",
+    b"proxy-authorization",
+]
+printable = st.binary(min_size=0, max_size=30).map(lambda b: bytes(0x21 + c % 94 for c in b))
+query_path = st.lists(
+    st.tuples(st.sampled_from([b"key", b"KEY", b"alt", b"token", b"x", b"api_key"]), printable),
+    max_size=3,
+).map(
+    lambda ps: (
+        b"/v1?" + b"&".join(k + b"=" + v.replace(b"&", b"_").replace(b"#", b"_") for k, v in ps)
+    )
+)
+header = st.tuples(st.sampled_from(NAMES), printable, st.booleans())
+
+
+def scheme_prefix(value: bytes) -> int:
+    """How many leading characters stay visible as (part of) an auth scheme."""
+    low, k = value.lower(), 0
+    schemes = (b"bearer ", b"basic ", b"digest ", b"token ")
+    while k < len(low) and any(s.startswith(low[: k + 1]) for s in schemes):
+        k += 1
+    return k
+
+
+def expected_secret_mask(name: bytes, value: bytes) -> list[bool]:
+    """Which characters of a decoded value must have been replaced."""
+    from heron.capture.redact._common import QueryScan
+
+    if name == b":path":
+        q = QueryScan()
+        return [q.step(c) for c in value]
+    if name in SENSITIVE or name == b"proxy-authorization":
+        keep = scheme_prefix(value) if name.endswith(b"authorization") else 0
+        return [i >= keep for i in range(len(value))]
+    return [False] * len(value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    blocks=st.lists(
+        st.tuples(
+            st.lists(
+                st.one_of(header, st.tuples(st.just(b":path"), query_path, st.booleans())),
+                min_size=1,
+                max_size=6,
+            ),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+    table_size=st.sampled_from([None, 0, 64, 200, 4096]),
+    cuts=st.lists(st.integers(1, 2000), max_size=8),
+)
+def test_h2_any_headers_any_encoding_any_split(blocks, table_size, cuts) -> None:
+    enc = hpack.Encoder()
+    if table_size is not None:
+        enc.header_table_size = table_size
+    stream, sid, expected = PREFACE, 1, []
+    for headers, huffman in blocks:
+        tuples = [
+            hpack.NeverIndexedHeaderTuple(n, v) if never else (n, v) for n, v, never in headers
+        ]
+        block = enc.encode(tuples, huffman=huffman)
+        stream += len(block).to_bytes(3, "big") + b"\x01\x05" + sid.to_bytes(4, "big") + block
+        sid += 2
+        expected.append(([(n, v) for n, v, _ in headers], huffman))
+    whole = run_stream([(0, stream)])
+    assert run_stream([(0, stream)], lambda d: [c for c in cuts if c < len(d)]) == whole
+    got = [h for _, h in decode_h2(whole[0][0])]
+    huffman_sent: set[tuple[bytes, bytes]] = set()  # may be re-used from the table
+    for (want, huffman), have in zip(expected, got, strict=True):
+        assert [n for n, _ in want] == [n for n, _ in have]
+        for (name, value), (_, red) in zip(want, have, strict=True):
+            assert len(red) == len(value), name
+            mask = expected_secret_mask(name, value)
+            first = mask.index(True) if True in mask else -1
+            for i, (secret, a, b) in enumerate(zip(mask, value, red, strict=True)):
+                if not secret:
+                    assert a == b, (name, value, red)
+                elif b != ord("*"):  # Huffman rewrite (here, or when first inserted)
+                    assert REQUEST_CODES_LENGTH[a] == REQUEST_CODES_LENGTH[b], (name, value, red)
+                    if not (name.endswith(b"authorization") and i == first):
+                        # only a partly matched scheme letter may keep its code prefix
+                        assert b in HUFFMAN_FILLERS, (name, value, red)
+            if not huffman and (name, value) not in huffman_sent:
+                assert all(b == ord("*") for m, b in zip(mask, red, strict=True) if m), (name, red)
+        if huffman:
+            huffman_sent |= set(want)

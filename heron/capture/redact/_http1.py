@@ -284,9 +284,10 @@ class Http1:
                     self._end_header()
                     self.state = _LINE
             elif st == _START:
+                earlier = bytes(self.line)  # start-line bytes from earlier payloads
                 newpos = self._start_line(data, pos, out)
-                if newpos is None:
-                    return pos, TextScan(b"\n" + bytes(self.line))
+                if newpos is None:  # not a start line: rescan this payload's part as text
+                    return pos, TextScan(b"\n" + earlier)
                 pos = newpos
             elif st == _CHUNK_SIZE:
                 nl = data.find(b"\n", pos)

@@ -306,7 +306,14 @@ class Reassembler:
 
     # -- public -----------------------------------------------------------
     def feed(self, rec: Mapping[str, Any]) -> list[Exchange]:
-        """Process one record; return the exchanges it completed."""
+        """Process one record; return the exchanges it completed.
+
+        Examples
+        --------
+        >>> r = Reassembler()
+        >>> r.feed({"k": 7, "s": 0, "t": 1, "conn": 5, "pid": 3, "transport": "tcp"})
+        []
+        """
         self._records += 1
         k = rec.get("k")
         if k == _DATA:
@@ -322,7 +329,17 @@ class Reassembler:
         return out
 
     def finish(self) -> list[Exchange]:
-        """End of capture: flush every open connection (incomplete → ``partial``)."""
+        """End of capture: flush every open connection (incomplete → ``partial``).
+
+        Examples
+        --------
+        >>> r = Reassembler()
+        >>> r.feed({"k": 8, "s": 0, "t": 1, "conn": 5, "pid": 3, "dir": 0, "offset": 0,
+        ...         "len": 18, "data": b"GET / HTTP/1.1\\r\\n\\r\\n"})
+        []
+        >>> [(e.path, e.partial) for e in r.finish()]
+        [('/', True)]
+        """
         for c in list(self._conns.values()):
             self._close(c, clean=False)
         self._conns.clear()

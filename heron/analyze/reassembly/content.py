@@ -166,7 +166,14 @@ class BodyDecoder:
         return out
 
     def feed(self, data: bytes) -> bytes:
-        """Decode more body bytes; returns the newly decoded bytes (maybe empty)."""
+        """Decode more body bytes; returns the newly decoded bytes (maybe empty).
+
+        Examples
+        --------
+        >>> import zlib
+        >>> BodyDecoder("deflate", max_output=100).feed(zlib.compress(b"abc"))
+        b'abc'
+        """
         if self.stopped or not data:
             return b""
         if not self._stages and self.output_size + len(data) <= self.max_output:
@@ -182,7 +189,14 @@ class BodyDecoder:
         return self._limit(data)
 
     def flush(self) -> bytes:
-        """Signal end of body; returns any bytes the decoders still held."""
+        """Signal end of body; returns any bytes the decoders still held.
+
+        Examples
+        --------
+        >>> d = BodyDecoder("gzip", max_output=100)
+        >>> d.flush(), d.error is None
+        (b'', True)
+        """
         if self.stopped:
             return b""
         out = b""
@@ -197,6 +211,12 @@ class BodyDecoder:
         return self._limit(out)
 
     def interrupt(self) -> None:
-        """Bytes were lost mid-body: an encoded stream cannot continue after a hole."""
+        """Bytes were lost mid-body: an encoded stream cannot continue after a hole.
+
+        Examples
+        --------
+        >>> d = BodyDecoder("zstd", max_output=100); d.interrupt(); d.stopped
+        True
+        """
         if self._stages:
             self.stopped = True

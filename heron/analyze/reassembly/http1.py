@@ -262,21 +262,49 @@ class HTTP1Parser:
     # -- public -----------------------------------------------------------
     @property
     def pending_offset(self) -> int:
-        """Stream offset of the first byte not yet consumed."""
+        """Stream offset of the first byte not yet consumed.
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("request"); _ = p.feed(b"GET / HT"); p.pending_offset
+        0
+        """
         return self._base + self._pos
 
     @property
     def state(self) -> str:
-        """The parser state name (for diagnostics and tests)."""
+        """The parser state name (for diagnostics and tests).
+
+        Examples
+        --------
+        >>> HTTP1Parser("response", resync=True).state
+        'RESYNC'
+        """
         return self._state.name
 
     @property
     def in_message(self) -> bool:
-        """True while a message has started (head seen) and not ended."""
+        """True while a message has started (head seen) and not ended.
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("request")
+        >>> _ = p.feed(b"POST / HTTP/1.1\\r\\nContent-Length: 3\\r\\n\\r\\na"); p.in_message
+        True
+        """
         return self._in_message
 
     def feed(self, data: bytes) -> list[Event]:
-        """Consume more bytes of the stream; return the events they complete."""
+        """Consume more bytes of the stream; return the events they complete.
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("request")
+        >>> p.feed(b"GET /a HTTP/1.1\\r\\n")
+        []
+        >>> [type(e).__name__ for e in p.feed(b"\\r\\n")]
+        ['Head', 'End']
+        """
         out: list[Event] = []
         st = self._state
         if st is _S.TUNNEL:
@@ -307,7 +335,15 @@ class HTTP1Parser:
         return out
 
     def gap(self, length: int, kind: str) -> list[Event]:
-        """``length`` bytes of the stream were not captured (``kind``: join, drop, trunc)."""
+        """``length`` bytes of the stream were not captured (``kind``: join, drop, trunc).
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("request")
+        >>> _ = p.feed(b"POST / HTTP/1.1\\r\\nContent-Length: 4\\r\\n\\r\\nab")
+        >>> [type(e).__name__ for e in p.gap(2, "trunc")]
+        ['BodyGap', 'End']
+        """
         out: list[Event] = []
         st = self._state
         at = self.pending_offset
@@ -353,6 +389,13 @@ class HTTP1Parser:
 
         Ends a close-delimited body (complete only when ``clean``) and
         reports a message left half-way.
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("response")
+        >>> _ = p.feed(b"HTTP/1.0 200 OK\\r\\n\\r\\nbody")
+        >>> p.eof(clean=True)
+        [End(offset=23, complete=True, reason='')]
         """
         out: list[Event] = []
         st = self._state
@@ -368,13 +411,27 @@ class HTTP1Parser:
         return out
 
     def tunnel(self) -> None:
-        """The connection switched protocols (101, CONNECT 2xx): stop parsing."""
+        """The connection switched protocols (101, CONNECT 2xx): stop parsing.
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("request"); p.tunnel(); p.feed(b"\\x00binary")
+        []
+        """
         self._skip(len(self._buf) - self._pos)
         self._state = _S.TUNNEL
         self._in_message = False
 
     def resume(self) -> list[Event]:
-        """A requested protocol switch was refused: parse what was held back."""
+        """A requested protocol switch was refused: parse what was held back.
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("request")
+        >>> _ = p.feed(b"GET / HTTP/1.1\\r\\nUpgrade: h2c\\r\\n\\r\\nGET /b HTTP/1.1\\r\\n\\r\\n")
+        >>> [e.target for e in p.resume() if isinstance(e, Head)]
+        ['/b']
+        """
         out: list[Event] = []
         if self._state is _S.WAIT:
             self._state = _S.IDLE

@@ -240,16 +240,36 @@ class H2Parser:
 
     @property
     def pending_offset(self) -> int:
-        """Stream offset of the first byte not yet consumed."""
+        """Stream offset of the first byte not yet consumed.
+
+        Examples
+        --------
+        >>> p = H2Parser(client=False); _ = p.feed(b"\\x00\\x00"); p.pending_offset
+        0
+        """
         return self._base + self._pos
 
     def peer_table_size(self, size: int) -> None:
-        """The *other* direction announced SETTINGS_HEADER_TABLE_SIZE ``size``."""
+        """The *other* direction announced SETTINGS_HEADER_TABLE_SIZE ``size``.
+
+        Examples
+        --------
+        >>> p = H2Parser(client=False); p.peer_table_size(65536)
+        >>> p.decoder.max_allowed_table_size >= 65536
+        True
+        """
         if size > self.decoder.max_allowed_table_size:
             self.decoder.max_allowed_table_size = min(size, MAX_TABLE_SIZE)
 
     def feed(self, data: bytes) -> list[H2Event]:
-        """Consume more bytes; return the events of every frame they complete."""
+        """Consume more bytes; return the events of every frame they complete.
+
+        Examples
+        --------
+        >>> p = H2Parser(client=True)
+        >>> p.feed(PREFACE[:10]), p.feed(PREFACE[10:])
+        ([], [])
+        """
         out: list[H2Event] = []
         if not self.frames_ok:
             # Every record starts at a write boundary: try to regain frame
@@ -265,7 +285,16 @@ class H2Parser:
         return out
 
     def gap(self, length: int, kind: str) -> list[H2Event]:
-        """``length`` bytes were not captured here (``kind``: join, drop, trunc)."""
+        """``length`` bytes were not captured here (``kind``: join, drop, trunc).
+
+        Examples
+        --------
+        >>> p = H2Parser(client=False)
+        >>> [e.what for e in p.gap(5, "drop")]
+        ['5 bytes missing (drop) outside a DATA payload']
+        >>> p.hpack_ok
+        False
+        """
         out: list[H2Event] = []
         if not self.frames_ok:
             self._base += length

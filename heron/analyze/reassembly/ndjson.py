@@ -50,7 +50,13 @@ class NDJSONParser:
         self.errors = 0
 
     def feed(self, data: bytes) -> list[NDJSONLine]:
-        """Parse more body bytes; return the complete lines they finished."""
+        """Parse more body bytes; return the complete lines they finished.
+
+        Examples
+        --------
+        >>> [x.value for x in NDJSONParser().feed(b"1\\n[2]\\n")]
+        [1, [2]]
+        """
         if not data:
             return []
         buf = self._buf + data if self._buf else data
@@ -80,7 +86,13 @@ class NDJSONParser:
             out.append(NDJSONLine(None, start, end, f"{what} at body offset {start}: {e}", term))
 
     def flush(self) -> list[NDJSONLine]:
-        """End of body: parse a last line that had no newline."""
+        """End of body: parse a last line that had no newline.
+
+        Examples
+        --------
+        >>> p = NDJSONParser(); _ = p.feed(b"{}"); [x.terminated for x in p.flush()]
+        [False]
+        """
         out: list[NDJSONLine] = []
         if self._buf:
             buf, self._buf = self._buf, b""

@@ -80,11 +80,23 @@ class SSEParser:
 
     @property
     def offset(self) -> int:
-        """Body bytes consumed so far (the next byte's offset)."""
+        """Body bytes seen so far (the next byte's offset).
+
+        Examples
+        --------
+        >>> p = SSEParser(); _ = p.feed(b"data: 1\\n"); p.offset
+        8
+        """
         return self._base + len(self._buf)
 
     def feed(self, data: bytes) -> list[SSEEvent]:
-        """Parse more body bytes; return the events completed by them."""
+        """Parse more body bytes; return the events completed by them.
+
+        Examples
+        --------
+        >>> [e.data for e in SSEParser().feed(b"data: a\\n\\ndata: b\\n\\n")]
+        ['a', 'b']
+        """
         if not data:
             return []
         if not self._started:

@@ -157,11 +157,23 @@ class TimeIndex:
         return len(self._entries)
 
     def add(self, offset: int, length: int, ts: int, pid: int | None, tid: int | None) -> None:
-        """Record that stream bytes ``[offset, offset+length)`` came at ``ts``."""
+        """Record that stream bytes ``[offset, offset+length)`` came at ``ts``.
+
+        Examples
+        --------
+        >>> ti = TimeIndex(); ti.add(0, 3, 50, None, None); ti.at(2)
+        (50, None, None)
+        """
         self._entries.append((offset + length, ts, pid, tid))
 
     def at(self, offset: int) -> tuple[int, int | None, int | None] | None:
-        """(ts, pid, tid) of the record holding byte ``offset``; the latest if beyond."""
+        """(ts, pid, tid) of the record holding byte ``offset``; the latest if beyond.
+
+        Examples
+        --------
+        >>> TimeIndex().at(0) is None
+        True
+        """
         for end, ts, pid, tid in self._entries:
             if offset < end:
                 return ts, pid, tid
@@ -171,7 +183,13 @@ class TimeIndex:
         return None
 
     def prune(self, below: int) -> None:
-        """Forget records that end at or before stream offset ``below`` (keeps the last)."""
+        """Forget records that end at or before stream offset ``below`` (keeps the last).
+
+        Examples
+        --------
+        >>> ti = TimeIndex(); ti.add(0, 3, 50, None, None); ti.prune(100); len(ti)
+        1
+        """
         e = self._entries
         while len(e) > 1 and e[0][0] <= below:
             e.popleft()
@@ -193,16 +211,34 @@ class SpanSet:
         self._spans: deque[tuple[int, int]] = deque()
 
     def add(self, start: int, length: int) -> None:
-        """Add the span ``[start, start+length)``."""
+        """Add the span ``[start, start+length)``.
+
+        Examples
+        --------
+        >>> s = SpanSet(); s.add(0, 0); bool(s)
+        False
+        """
         if length > 0:
             self._spans.append((start, start + length))
 
     def overlaps(self, start: int, end: int) -> bool:
-        """True when any span intersects ``[start, end)``."""
+        """True when any span intersects ``[start, end)``.
+
+        Examples
+        --------
+        >>> s = SpanSet(); s.add(4, 2); s.overlaps(5, 6), s.overlaps(6, 9)
+        (True, False)
+        """
         return any(s < end and start < e for s, e in self._spans)
 
     def prune(self, below: int) -> None:
-        """Forget spans that end at or before ``below``."""
+        """Forget spans that end at or before ``below``.
+
+        Examples
+        --------
+        >>> s = SpanSet(); s.add(4, 2); s.prune(6); bool(s)
+        False
+        """
         sp = self._spans
         while sp and sp[0][1] <= below:
             sp.popleft()

@@ -94,6 +94,12 @@ Agents (real SDKs, real TLS; exit 0 on success, last line a summary)::
 ``bench_agent``; and ``node heron/standin/agents/node_fetch.mjs`` with
 ``NODE_EXTRA_CA_CERTS``.
 
+Every agent's exact command line and expected exchange count is in
+:data:`heron.standin.catalog.CATALOG` (for ``heron-capture -- CMD`` tests).
+``python -m heron.standin transcripts DIR`` records real-SDK transcripts
+(one server log per agent); ``LogEntry.to_exchange()`` turns a logged
+exchange into the analysis layer's ``Exchange``.
+
 Examples
 --------
 >>> from heron.standin import App, Request

@@ -168,6 +168,31 @@ def serve(
             log.close()
 
 
+@main.command()
+@click.argument("out_dir", type=click.Path(file_okay=False))
+@click.option(
+    "--agent",
+    "agents",
+    multiple=True,
+    help="Catalogue key (repeatable; default: the transcript set).",
+)
+@click.option("--jobs", type=int, default=2, show_default=True, help="Agents run at once.")
+def transcripts(out_dir: str, agents: tuple[str, ...], jobs: int) -> None:
+    """Record real-SDK transcripts: run agents against fresh servers, keep each log.
+
+    Writes OUT_DIR/<agent>.jsonl (the stand-in exchange log, exact bytes).
+    """
+    from heron.standin.catalog import TRANSCRIPTS, record_transcripts
+    from heron.standin.errors import StandInError
+
+    try:
+        paths = record_transcripts(out_dir, agents or TRANSCRIPTS, jobs=jobs)
+    except StandInError as e:
+        raise click.ClickException(str(e)) from e
+    for key, path in paths.items():
+        click.echo(f"{key}: {path}")
+
+
 def _atomic_write(path: str, text: str) -> None:
     tmp = Path(path + ".tmp")
     tmp.write_text(text)

@@ -25,6 +25,8 @@ field                  meaning
 ``status``             response status (0 if no response was sent)
 ``response_headers``   ``[[name, value], ...]`` as sent
 ``response_body_b64``  exact response body bytes sent
+``response_timeline``  ``[[t_ns, n], ...]``: by ``t_ns`` the first ``n``
+                       body bytes had been written (one pair per write)
 ``api`` ``scenario``   which API answered and the scenario options used
 ``aborted`` ``error``  the client went away, and why
 =====================  =====================================================
@@ -47,9 +49,12 @@ import json
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from heron.standin.errors import StandInError
+
+if TYPE_CHECKING:
+    from heron.analyze.exchange import Exchange
 
 
 class ExchangeLog:
@@ -115,6 +120,51 @@ class LogEntry:
     t_response_start_ns: int = 0
     t_first_byte_ns: int = 0
     t_end_ns: int = 0
+    response_timeline: list[tuple[int, int]] = field(default_factory=list)
+
+    def to_exchange(
+        self, exchange_id: int = 0, *, conn: int | None = None, pid: int | None = None
+    ) -> Exchange:
+        """This exchange as the analysis layer's :class:`~heron.analyze.exchange.Exchange`.
+
+        Lets provider parsers be tested on transcripts recorded from the real
+        SDKs (the stand-in log) without a capture.  Times are the server's
+        CLOCK_MONOTONIC ns; pseudo-headers become method/path/authority/status.
+
+        Examples
+        --------
+        >>> e = LogEntry("POST", "/v1/x", "2", True, 200, b"{}", b"[]",
+        ...              [(":authority", "127.0.0.1:1"), ("a", "b")], [(":status", "200")])
+        >>> ex = e.to_exchange(7)
+        >>> ex.exchange_id, ex.authority, ex.request_headers, ex.response_json()
+        (7, '127.0.0.1:1', [('a', 'b')], [])
+        """
+        from heron.analyze.exchange import Exchange
+
+        return Exchange(
+            exchange_id=exchange_id,
+            conn=self.conn_id if conn is None else conn,
+            pid=pid,
+            http_version=self.protocol,
+            stream_id=self.stream_id,
+            method=self.method,
+            scheme="https" if self.tls else "http",
+            authority=self.header(":authority") or self.header("host"),
+            path=self.path,
+            status=self.status or None,
+            request_headers=[(k, v) for k, v in self.request_headers if not k.startswith(":")],
+            response_headers=[(k, v) for k, v in self.response_headers if not k.startswith(":")],
+            request_body=self.request_body,
+            response_body=self.response_body,
+            request_body_size=len(self.request_body),
+            response_body_size=len(self.response_body),
+            request_start_ns=self.t_start_ns or None,
+            request_end_ns=self.t_request_end_ns or None,
+            response_start_ns=self.t_response_start_ns or None,
+            response_end_ns=self.t_end_ns or None,
+            response_timeline=list(self.response_timeline),
+            partial=self.aborted,
+        )
 
     def header(self, name: str, *, response: bool = False) -> str | None:
         """First value of a request (or response) header, case-insensitive.
@@ -168,6 +218,7 @@ def parse_entry(line: str) -> LogEntry:
         t_response_start_ns=int(d.get("t_response_start_ns", 0)),
         t_first_byte_ns=int(d.get("t_first_byte_ns", 0)),
         t_end_ns=int(d.get("t_end_ns", 0)),
+        response_timeline=[(int(t), int(n)) for t, n in d.get("response_timeline", [])],
     )
 
 

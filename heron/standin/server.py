@@ -82,6 +82,7 @@ class _Record:
     status: int = 0
     response_headers: list[list[str]] = field(default_factory=list)
     sent: bytearray = field(default_factory=bytearray)
+    timeline: list[list[int]] = field(default_factory=list)  # [t_ns, bytes sent so far]
     aborted: bool = False
     error: str | None = None
 
@@ -108,6 +109,7 @@ class _Record:
             "status": self.status,
             "response_headers": self.response_headers,
             "response_body": bytes(self.sent),
+            "response_timeline": self.timeline,
             "api": reply.api if reply else None,
             "scenario": reply.scenario if reply else None,
             "streamed": reply.streamed if reply else False,
@@ -365,9 +367,11 @@ class _H11Conn:
             if not part:
                 continue
             await self._send(h11.Data(data=part))
+            now = time.monotonic_ns()
             if not rec.t_first_byte_ns:
-                rec.t_first_byte_ns = time.monotonic_ns()
+                rec.t_first_byte_ns = now
             rec.sent += part
+            rec.timeline.append([now, len(rec.sent)])
         await self._send(h11.EndOfMessage())
 
 
@@ -543,8 +547,10 @@ class _H2Conn:
             chunk = bytes(view[:n])
             self.conn.send_data(sid, chunk)
             self._flush()
+            now = time.monotonic_ns()
             if not rec.t_first_byte_ns:
-                rec.t_first_byte_ns = time.monotonic_ns()
+                rec.t_first_byte_ns = now
             rec.sent += chunk
+            rec.timeline.append([now, len(rec.sent)])
             view = view[n:]
             await self.writer.drain()

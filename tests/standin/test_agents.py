@@ -16,46 +16,16 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from heron.standin import StandIn
 from heron.standin.agents.secret import DEFAULT_SECRET
+from heron.standin.catalog import CATALOG
 from heron.standin.log import LogEntry
-from tests.standin.conftest import REPO, run_agent
-
-
-@dataclass
-class Spec:
-    agent: str
-    n: int  # exchanges the server must log
-    args: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
-    plain: bool = False
-
-
-SPECS = {
-    "openai_sync": Spec("openai_sync", 6),
-    "openai_async": Spec("openai_async", 7),
-    "anthropic_stream": Spec("anthropic_stream", 5, ("--stream-error",)),
-    "gemini": Spec("gemini", 4),
-    "httpx_h2": Spec("httpx_h2", 9),
-    "node_fetch": Spec("node_fetch", 5),
-    "curl_h2": Spec("curl", 3),
-    "curl_h1": Spec("curl", 3, ("--http1.1",)),
-    "ollama_plain": Spec("ollama_plain", 4, plain=True),
-    "threads": Spec("threads", 12, ("--threads", "4", "--calls", "3")),
-    "big_h1": Spec("big_request", 1),
-    "big_h2": Spec("big_request", 1, ("--http2",)),
-    "flood": Spec("flood", 200, ("--calls", "200", "--connections", "2", "--size", "512")),
-    "secret": Spec("secret", 8),
-    "demo": Spec("demo", 7),
-    "variant_a": Spec("variant", 3, env={"HERON_VARIANT": "a"}),
-    "variant_b": Spec("variant", 8, env={"HERON_VARIANT": "b"}),
-    "bench": Spec("bench_agent", 20, ("--calls", "20", "--out", "{tmp}/bench.json")),
-}
+from tests.standin.conftest import REPO
 
 
 @dataclass
@@ -67,26 +37,11 @@ class Run:
 
 
 def _run(key: str, tmp: Path) -> Run:
-    spec = SPECS[key]
-    d = tmp / key
-    with StandIn(log_path=d.with_suffix(".jsonl"), cert_dir=tmp / "certs") as s:
-        if spec.agent == "node_fetch":
-            proc = subprocess.run(
-                [
-                    "node",
-                    str(REPO / "heron/standin/agents/node_fetch.mjs"),
-                    "--base-url",
-                    s.https_url,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=120,
-                env={**os.environ, "NODE_EXTRA_CA_CERTS": s.ca_file},
-            )
-        else:
-            args = [a.replace("{tmp}", str(tmp)) for a in spec.args]
-            proc = run_agent(s, spec.agent, *args, env=spec.env, plain=spec.plain, timeout=120)
-        entries = s.wait_for_entries(spec.n) if proc.returncode == 0 else s.entries()
+    spec = CATALOG[key]
+    extra = ("--out", str(tmp / "bench.json")) if key == "bench" else ()
+    with StandIn(log_path=tmp / f"{key}.jsonl", cert_dir=tmp / "certs") as s:
+        proc = spec.run(s, args=extra)
+        entries = s.wait_for_entries(spec.exchanges) if proc.returncode == 0 else s.entries()
         return Run(proc, entries, s.plain_port, s.ca_file)
 
 
@@ -95,7 +50,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     tmp = tmp_path_factory.mktemp("agents")
     StandIn(cert_dir=tmp / "certs").start().close()  # make the CA once, before the parallel runs
     with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {k: pool.submit(_run, k, tmp) for k in SPECS}
+        futures = {k: pool.submit(_run, k, tmp) for k in CATALOG}
         results = {k: f.result() for k, f in futures.items()}
     results["_tmp"] = tmp  # type: ignore[assignment]
     yield results
@@ -111,7 +66,7 @@ def _ok(run: Run, name: str) -> str:
 
 def _new(run: Run, key: str) -> list[LogEntry]:
     got = run.entries
-    assert len(got) == SPECS[key].n, [(e.method, e.path, e.status) for e in got]
+    assert len(got) == CATALOG[key].exchanges, [(e.method, e.path, e.status) for e in got]
     return got
 
 
@@ -302,3 +257,16 @@ def test_agent_fails_clearly_without_server(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1].startswith("openai_sync: FAILED: ")
+
+
+def test_record_transcripts(tmp_path: Path) -> None:
+    from heron.standin import read_log
+    from heron.standin.catalog import record_transcripts
+
+    paths = record_transcripts(tmp_path, ("gemini",), jobs=1)
+    entries = read_log(paths["gemini"])
+    assert len(entries) == CATALOG["gemini"].exchanges
+    ex = entries[-1].to_exchange(0)
+    assert ex.path is not None and ex.path.endswith(":streamGenerateContent?alt=sse")
+    assert ex.response_timeline and ex.response_timeline[-1][1] == len(ex.response_body)
+    assert not (tmp_path / ".certs").exists()

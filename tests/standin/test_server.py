@@ -103,6 +103,21 @@ def test_chat_exact_bytes_logged(standin: StandIn, client_ctx: ssl.SSLContext, m
         <= e.t_first_byte_ns
         <= e.t_end_ns
     )
+    tl = e.response_timeline
+    assert len(tl) == len(chunks) + 1  # one write per SSE event, [DONE] included
+    assert tl == sorted(tl) and tl[0][0] == e.t_first_byte_ns and tl[-1][1] == len(e.response_body)
+    ex = e.to_exchange(3, pid=42)
+    assert (ex.exchange_id, ex.pid, ex.method, ex.path, ex.status) == (
+        3,
+        42,
+        "POST",
+        "/v1/chat/completions",
+        200,
+    )
+    assert ex.http_version == e.protocol and ex.response_body == r.content
+    assert ex.header("content-type", response=True) == "text/event-stream"
+    assert not any(k.startswith(":") for k, _ in ex.request_headers + ex.response_headers)
+    assert ex.time_at(len(r.content)) == tl[-1][0]
 
 
 def test_chat_tool_call_fragments(standin: StandIn, client_ctx: ssl.SSLContext) -> None:

@@ -1,58 +1,76 @@
 """Readers timed by scenarios 5 and 6, each run as its own process (wall time, peak RSS).
 
-* ``python -m bench.read_tools floor FILE`` -- the **decode floor**: walk the
-  blocks of a ``.heron`` file, zstd-decompress each chunk body and
-  msgpack-decode it, and nothing else (no CRC checks, no dedup
-  reconstruction, no record objects).  No reader of the same bytes can do
-  less work.  Streams block by block, so its memory is one chunk.
+* ``python -m bench.read_tools floor FLOORFILE`` -- the **decode floor**:
+  zstd-decompress and msgpack-decode the same records the capture holds, and
+  nothing else.  ``FLOORFILE`` is made once by :func:`make_floor_file`: every
+  record of the capture, fully rebuilt (DATA payloads whole), re-encoded as
+  one msgpack array per chunk of the capture and compressed with plain zstd
+  level 3 (no dedup, no CRC, no framing beyond two lengths).  So the floor is
+  what any reader that hands out these records must at least do, and it does
+  not depend on how the ``.heron`` format stores them.  Streams chunk by
+  chunk: its memory is one chunk.
 * ``python -m bench.read_tools iterate FILE`` -- ``for rec in
   heron.format.Reader(FILE)``: the public record iteration, DATA payloads
   fully reconstructed.
 
-Both print ``{"records": N, "data_bytes": B}`` as JSON.
+Both print ``{"records": N, "data_bytes": B}`` as JSON (``make-floor SRC
+DEST`` builds a floor file).
 
 Examples
 --------
 ::
 
-    .venv/bin/python -m bench.read_tools floor bench/out/corpus/big-512M.heron
+    .venv/bin/python -m bench.read_tools make-floor big.heron big.floor
+    .venv/bin/python -m bench.read_tools floor big.floor
 """
 
 from __future__ import annotations
 
 import json
+import struct
 import sys
 from pathlib import Path
 
 import msgpack
 import zstandard
 
-from heron.format import _framing as fr
+_LEN = struct.Struct("<II")  # compressed length, raw length
+
+
+def make_floor_file(src: Path, dest: Path) -> dict[str, int]:
+    """Re-encode ``src``'s records as plain zstd-3 msgpack chunks (same chunking) into ``dest``."""
+    from heron.format import Reader
+
+    cctx = zstandard.ZstdCompressor(level=3)
+    chunks = records = 0
+    with open(dest, "wb") as f:
+        for recs in Reader(src).chunks():
+            raw = msgpack.packb(recs, use_bin_type=True)
+            comp = cctx.compress(raw)
+            f.write(_LEN.pack(len(comp), len(raw)))
+            f.write(comp)
+            chunks += 1
+            records += len(recs)
+    return {"chunks": chunks, "records": records, "bytes": dest.stat().st_size}
 
 
 def decode_floor(path: Path) -> dict[str, int]:
-    """zstd + msgpack over every chunk of ``path``; count records."""
+    """zstd + msgpack over every chunk of a floor file; count records and DATA bytes."""
     dctx = zstandard.ZstdDecompressor()
-    records = raw_bytes = 0
-    hsize, tsize = fr.BLOCK_HEADER_SIZE, fr.BLOCK_TRAILER_SIZE
+    records = data = 0
     with open(path, "rb", buffering=1 << 20) as f:
-        if f.read(len(fr.MAGIC)) != fr.MAGIC:
-            raise SystemExit(f"{path}: not a .heron file")
         while True:
-            h = f.read(hsize)
-            if len(h) < hsize:
+            h = f.read(_LEN.size)
+            if len(h) < _LEN.size:
                 break
-            btype, length = h[4], int.from_bytes(h[8:12], "little")
-            payload = f.read(length + tsize)
-            if btype == fr.BlockType.CHUNK:
-                codec, _fl, _r, _n, _s, _a, _b, raw_len, _w = fr.CHUNK_HEADER.unpack_from(payload)
-                body = payload[fr.CHUNK_HEADER.size : length]
-                raw = dctx.decompress(body, max_output_size=raw_len) if codec else body
-                records += len(msgpack.unpackb(raw, raw=False))
-                raw_bytes += len(raw)
-            elif btype == fr.BlockType.FOOTER:
-                break
-    return {"records": records, "data_bytes": raw_bytes}
+            clen, rlen = _LEN.unpack(h)
+            recs = msgpack.unpackb(dctx.decompress(f.read(clen), max_output_size=rlen), raw=False)
+            records += len(recs)
+            for r in recs:
+                d = r.get("data")
+                if d is not None:
+                    data += len(d)
+    return {"records": records, "data_bytes": data}
 
 
 def iterate(path: Path) -> dict[str, int]:
@@ -69,10 +87,17 @@ def iterate(path: Path) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``floor FILE`` or ``iterate FILE``."""
+    """``floor FLOORFILE``, ``iterate FILE`` or ``make-floor SRC DEST``."""
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 3 and args[0] == "make-floor":
+        print(json.dumps(make_floor_file(Path(args[1]), Path(args[2]))))
+        return 0
     if len(args) != 2 or args[0] not in ("floor", "iterate"):
-        print("usage: python -m bench.read_tools {floor,iterate} FILE", file=sys.stderr)
+        print(
+            "usage: python -m bench.read_tools {floor FLOORFILE | iterate FILE"
+            " | make-floor SRC DEST}",
+            file=sys.stderr,
+        )
         return 2
     fn = decode_floor if args[0] == "floor" else iterate
     print(json.dumps(fn(Path(args[1]))))

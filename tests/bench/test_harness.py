@@ -88,8 +88,11 @@ def test_grow_replays_with_shifted_ids(tmp_path: Path) -> None:
     # The summary sees the same bytes, and the decode floor the same records.
     s = _common.capture_summary(dest)
     assert s.out_bytes == plain * 3 and s.lost_total == 0
-    assert read_tools.decode_floor(dest)["records"] == len(recs)
-    assert read_tools.iterate(dest) == {"records": len(recs), "data_bytes": plain * 3}
+    want = {"records": len(recs), "data_bytes": plain * 3}
+    assert read_tools.iterate(dest) == want
+    floor = tmp_path / "big.floor"
+    assert read_tools.make_floor_file(dest, floor)["records"] == len(recs)
+    assert read_tools.decode_floor(floor) == want
 
 
 def test_run_measured_reports_failure_with_last_stderr_line() -> None:

@@ -289,7 +289,12 @@ class Reassembler:
 
     @property
     def stats(self) -> dict[str, int]:
-        """Counters so far: records, data_bytes, duplicate_bytes, connections, exchanges.
+        """Counters so far, and what is held open right now.
+
+        ``records``, ``data_bytes``, ``duplicate_bytes`` (overlapping bytes
+        dropped), ``connections`` and ``exchanges`` (emitted) are cumulative;
+        ``open_connections`` and ``open_exchanges`` are the current state
+        (memory is bounded by these).
 
         Examples
         --------
@@ -302,6 +307,8 @@ class Reassembler:
             "duplicate_bytes": self._dup_bytes,
             "connections": self._connections,
             "exchanges": self._exchanges,
+            "open_connections": len(self._conns),
+            "open_exchanges": sum(len(c.open) for c in self._conns.values()),
         }
 
     # -- public -----------------------------------------------------------

@@ -341,3 +341,34 @@ def test_max_body_bytes_truncates_but_counts() -> None:
     cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"z" * 1000)
     (ex,) = list(iter_exchanges(cap.records, max_body_bytes=100))
     assert ex.truncated and len(ex.response_body) == 100 and ex.response_body_size == 1000
+
+
+def test_memory_stays_bounded_while_streaming() -> None:
+    """State is dropped as exchanges complete and connections close."""
+    from heron.analyze.reassembly import Reassembler
+
+    def records():  # type: ignore[no-untyped-def]
+        cap = Cap()
+        for conn in range(1, 301):
+            cap.records.clear()
+            cap.open(conn)
+            for i in range(5):
+                cap.call(
+                    conn,
+                    OUT,
+                    b"POST /v1/%d HTTP/1.1\r\nContent-Length: 1000\r\n\r\n" % i + b"q" * 1000,
+                )
+                cap.call(conn, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + b"r" * 5000)
+            cap.close(conn)
+            yield from list(cap.records)
+
+    r = Reassembler()
+    peak_conns = peak_open = done = 0
+    for rec in records():
+        done += len(r.feed(rec))
+        st = r.stats
+        peak_conns = max(peak_conns, st["open_connections"])
+        peak_open = max(peak_open, st["open_exchanges"])
+    done += len(r.finish())
+    assert done == 1500
+    assert peak_conns == 1 and peak_open == 1

@@ -108,7 +108,7 @@ CATALOG: dict[str, AgentSpec] = {
     "big_h2": AgentSpec("big_request", 1, ("--http2",)),
     "flood": AgentSpec("flood", 200, ("--calls", "200", "--connections", "2", "--size", "512")),
     "secret": AgentSpec("secret", 8),
-    "demo": AgentSpec("demo", 7),
+    "demo": AgentSpec("demo", 8),
     "variant_a": AgentSpec("variant", 3, env={"HERON_VARIANT": "a"}),
     "variant_b": AgentSpec("variant", 8, env={"HERON_VARIANT": "b"}),
     "bench": AgentSpec("bench_agent", 20, ("--calls", "20")),

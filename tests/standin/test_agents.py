@@ -199,9 +199,14 @@ def test_secret(runs: dict[str, Run]) -> None:
 
 def test_demo(runs: dict[str, Run]) -> None:
     r = runs["demo"]
-    assert "calls=7 tool_calls=5" in _ok(r, "demo")
+    assert "calls=8 tool_calls=5" in _ok(r, "demo")
     assert "⚙ write_file" in r.proc.stdout
-    assert [e.api for e in _new(r, "demo")] == ["openai.chat"] * 6 + ["anthropic.messages"]
+    got = _new(r, "demo")
+    assert [e.api for e in got] == ["anthropic.messages"] + ["openai.chat"] * 6 + [
+        "anthropic.messages"
+    ]
+    assert "title" in got[0].request_json()["system"] and not got[0].streamed
+    assert got[1].scenario is not None and got[1].scenario["ttft_ms"] == 40
 
 
 def test_variants_differ_exactly(runs: dict[str, Run]) -> None:

@@ -6,6 +6,8 @@ Run::
 
 It does what a real coding agent does, with real SDKs over real TLS:
 
+0. names the session with a small ``claude-haiku-4-5`` call (an auxiliary
+   "title generation" call, as real coding agents make);
 1. plans with ``gpt-4o-mini`` (openai SDK, streamed, ``include_usage``) in a
    tool loop: ``list_files`` → ``read_file`` (source) → ``read_file``
    (test) → ``run_tests`` → ``write_file``, then a final answer;
@@ -58,6 +60,16 @@ def run(argv: Sequence[str] | None = None) -> Summary:
     summary = Summary(NAME)
     t0 = time.monotonic()
     _say(f"demo agent (pid {__import__('os').getpid()}) · task: {TASK}")
+    # Like real coding agents, name the session with a small side call first.
+    title = anthropic_client(args).messages.create(
+        model="claude-haiku-4-5",
+        max_tokens=32,
+        system="Generate a concise title (under 50 characters) for this coding session. Reply with the title only.",
+        messages=[{"role": "user", "content": TASK}],
+        extra_headers=scenario_headers("words=5"),
+    )
+    summary.calls += 1
+    _say(f"  session title: {title.content[0].text!r}")
     _say(f"→ planning with {args.model} (streaming, tools: {', '.join(TOOLS)})")
 
     def on_tool(name: str, arguments: str, result: str) -> None:

@@ -166,6 +166,7 @@ class _Conn:
         "h2",
         "h2_lost",
         "h2_streams",
+        "h2c",
         "info",
         "joined",
         "last_ts",
@@ -198,6 +199,7 @@ class _Conn:
         self.h2: list[H2Parser] = []
         self.h2_streams: dict[int, _Ex] = {}
         self.h2_lost: list[str | None] = [None, None]
+        self.h2c: _Ex | None = None  # exchange whose 101 switches the connection to h2c
 
 
 def _detect(buf: bytes, joined: bool, final: bool) -> tuple[str, bool | None] | None:
@@ -748,8 +750,16 @@ class Reassembler:
                     switched = ev.status == 101 or (
                         ex.method == "CONNECT" and ev.status is not None and 200 <= ev.status < 300
                     )
-                    if switched:
+                    h2c = (
+                        ev.status == 101
+                        and "h2c" in (ex.header("upgrade", response=True) or "").lower()
+                    )
+                    if h2c:
+                        c.h2c = x  # switch to HTTP/2 once this 101 has ended
+                    elif switched:
                         c.h1_req.tunnel()
+                        assert c.h1_resp is not None
+                        c.h1_resp.tunnel()
                     else:
                         more = c.h1_req.resume()
                         if more:
@@ -757,6 +767,9 @@ class Reassembler:
             elif isinstance(ev, End):
                 if x is None:
                     continue
+                if x is c.h2c:
+                    self._switch_to_h2c(c, x, ts)
+                    return
                 x.ex.response_end_ns = (
                     ts
                     if ev.complete or not x.ex.response_timeline
@@ -798,6 +811,34 @@ class Reassembler:
                 target.ex.partial = True
                 target.resp_done = True
                 self._maybe_finish(c, target)
+
+    def _switch_to_h2c(self, c: _Conn, x: _Ex, ts: int) -> None:
+        """HTTP/1.1 ``Upgrade: h2c`` was accepted: the rest is HTTP/2.
+
+        The upgraded request becomes stream 1 (RFC 9113 §3.2 of RFC 7540);
+        its real response arrives as HTTP/2 HEADERS on stream 1.
+        """
+        assert c.h1_req is not None and c.h1_resp is not None
+        rests = {c.client_dir: c.h1_req.detach(), 1 - c.client_dir: c.h1_resp.detach()}
+        c.h2c = None
+        c.h1_cur_resp = None
+        ex = x.ex
+        ex.http_version = "2"
+        ex.stream_id = 1
+        ex.status = None
+        ex.response_headers = []
+        ex.response_start_ns = None
+        x.resp_seen = x.resp_done = False
+        x.req_done = True
+        c.proto = "h2"
+        c.h2 = [H2Parser(client=dd == c.client_dir, base=rests[dd][0]) for dd in (0, 1)]
+        c.h2_streams[1] = x
+        for dd in (1 - c.client_dir, c.client_dir):
+            rest = rests[dd][1]
+            if rest:
+                evs = c.h2[dd].feed(rest)
+                if evs:
+                    self._h2(c, dd, evs, ts if dd != c.client_dir else c.last_ts[dd])
 
     # -- HTTP/2 -----------------------------------------------------------
     def _stream(self, c: _Conn, d: int, sid: int, ts: int, at: tuple[Any, ...] | None) -> _Ex:

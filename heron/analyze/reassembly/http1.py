@@ -308,7 +308,7 @@ class HTTP1Parser:
         out: list[Event] = []
         st = self._state
         if st is _S.TUNNEL:
-            self._base += len(data)
+            self._skip(len(self._buf) - self._pos + len(data))
             return out
         # Fast path: body bytes with nothing buffered are passed on uncopied.
         if self._pos == len(self._buf) and st in (_S.BODY_LEN, _S.CHUNK_DATA, _S.BODY_CLOSE):
@@ -421,6 +421,26 @@ class HTTP1Parser:
         self._skip(len(self._buf) - self._pos)
         self._state = _S.TUNNEL
         self._in_message = False
+
+    def detach(self) -> tuple[int, bytes]:
+        """Stop parsing and hand back the unparsed bytes and their stream offset.
+
+        Used when the connection switches to another protocol (h2c upgrade):
+        the bytes after the 101 response belong to the new protocol.
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("response"); p.methods.append("GET")
+        >>> _ = p.feed(b"HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: h2c\\r\\n\\r\\n\\x00\\x00")
+        >>> p.detach()
+        (50, b'\\x00\\x00')
+        """
+        at = self.pending_offset
+        rest = bytes(self._buf[self._pos :])
+        self._skip(len(rest))
+        self._state = _S.TUNNEL
+        self._in_message = False
+        return at, rest
 
     def resume(self) -> list[Event]:
         """A requested protocol switch was refused: parse what was held back.
@@ -718,7 +738,10 @@ class HTTP1Parser:
             head.paired = True
         if status == 101 or (method == "CONNECT" and 200 <= status < 300):
             out.append(End(self.pending_offset, True))
-            self.tunnel()
+            # Hold what follows: the owner either drops it (tunnel) or hands
+            # it to the next protocol's parser (detach).
+            self._state = _S.TUNNEL
+            self._in_message = False
             return
         if method == "HEAD" or status in (204, 304):
             self._message_done(out)

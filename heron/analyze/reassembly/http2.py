@@ -205,6 +205,8 @@ class H2Parser:
         This direction carries the client's bytes (starts with the preface).
     joined
         The stream was joined mid-way: no preface, unknown HPACK state.
+    base
+        Stream offset of the first byte fed (after an HTTP/1.1 ``h2c`` upgrade).
 
     Examples
     --------
@@ -213,13 +215,13 @@ class H2Parser:
     [H2Settings(header_table_size=None, offset=0)]
     """
 
-    def __init__(self, *, client: bool, joined: bool = False) -> None:
+    def __init__(self, *, client: bool, joined: bool = False, base: int = 0) -> None:
         self.client = client
         self.decoder = hpack.Decoder(max_header_list_size=MAX_HEADER_LIST)
         self.decoder.max_allowed_table_size = MAX_TABLE_SIZE
         self._buf = bytearray()
         self._pos = 0
-        self._base = 0
+        self._base = base  # stream offset of _buf[0] (nonzero after an h2c upgrade)
         self._need_preface = client and not joined
         self.frames_ok = True
         self.hpack_ok = not joined

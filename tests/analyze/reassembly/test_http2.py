@@ -16,7 +16,7 @@ import pytest
 from heron.analyze.exchange import Exchange
 from heron.analyze.reassembly import iter_exchanges
 
-from ._helpers import OUT, Cap, H2Pair
+from ._helpers import IN, OUT, Cap, H2Pair
 
 SPLITS = [None, 1, 7]
 
@@ -292,3 +292,61 @@ def test_gzip_streaming_response_timeline_is_incremental() -> None:
     assert [n for _, n in ex.response_timeline] == [9, 18, 27]
     ts = [t for t, _ in ex.response_timeline]
     assert ts == sorted(ts) and len(set(ts)) == 3
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_h2c_upgrade_from_http1(split: int | None) -> None:
+    """HTTP/1.1 Upgrade: h2c -> 101 -> HTTP/2; the upgraded request is stream 1."""
+    import h2.config
+    import h2.connection
+
+    cap = Cap()
+    cap.open(1, transport="tcp")
+    cl = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    sv = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    settings = cl.initiate_upgrade_connection()
+    cap.call(
+        1,
+        OUT,
+        b"GET /models HTTP/1.1\r\nHost: local:8000\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+        b"Upgrade: h2c\r\nHTTP2-Settings: " + settings + b"\r\n\r\n",
+    )
+    sv.initiate_upgrade_connection(settings)
+    cap.call(
+        1,
+        IN,
+        b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+        + sv.data_to_send(),
+    )
+    # (the server's first SETTINGS rode in the same write as the 101)
+    out = cl.data_to_send()
+    cap.call(1, OUT, out)
+    sv.receive_data(out)
+    sv.send_headers(1, [(":status", "200"), ("content-type", "application/json")])
+    sv.send_data(1, b'{"data": []}', end_stream=True)
+    data = sv.data_to_send()
+    cap.call(1, IN, data)
+    cl.receive_data(data)
+    cl.send_headers(
+        3,
+        [(":method", "GET"), (":scheme", "http"), (":authority", "local:8000"), (":path", "/two")],
+        end_stream=True,
+    )
+    out = cl.data_to_send()
+    cap.call(1, OUT, out)
+    sv.receive_data(out)
+    sv.send_headers(3, [(":status", "204")], end_stream=True)
+    cap.call(1, IN, sv.data_to_send())
+    cap.close(1)
+    one, two = run(cap.records, split)
+    assert (one.http_version, one.stream_id, one.method, one.path, one.status) == (
+        "2",
+        1,
+        "GET",
+        "/models",
+        200,
+    )
+    assert one.response_body == b'{"data": []}' and one.authority == "local:8000"
+    assert not (one.partial or one.gap or one.parse_error)
+    assert (two.stream_id, two.path, two.status, two.scheme) == (3, "/two", 204, "http")
+    assert not (two.partial or two.gap or two.parse_error)

@@ -588,6 +588,11 @@ class Reassembler:
         return out, redacted
 
     @staticmethod
+    def _span_hit(c: _Conn, d: int, start: int, end: int) -> bool:
+        """Capture redacted some of stream bytes ``[start, end)``."""
+        return c.any_spans and c.spans[d].overlaps(start, end)
+
+    @staticmethod
     def _h1_hits(head: Head, spans: SpanSet) -> set[int]:
         """Indexes of header fields whose bytes overlap a redacted span."""
         hits: set[int] = set()
@@ -668,9 +673,9 @@ class Reassembler:
                 ex = x.ex
                 ex.method = ev.method
                 ex.path = ev.target
-                hits = self._h1_hits(ev, c.spans[d]) if c.spans[d] else None
+                hits = self._h1_hits(ev, c.spans[d]) if c.any_spans else None
                 ex.request_headers, red = self._headers(ev.headers, hits)
-                ex.redacted = ex.redacted or red or bool(hits)
+                ex.redacted = ex.redacted or red or self._span_hit(c, d, ev.start, ev.end)
                 host = ex.header("host")
                 if host:
                     ex.authority = host
@@ -738,9 +743,9 @@ class Reassembler:
                     ex.http_version = "1.0" if ev.version == "1.0" else "1.1"
                 ex.status = ev.status
                 ex.response_start_ns = at[0] if at else ts
-                hits = self._h1_hits(ev, c.spans[d]) if c.spans[d] else None
+                hits = self._h1_hits(ev, c.spans[d]) if c.any_spans else None
                 ex.response_headers, red = self._headers(ev.headers, hits)
-                ex.redacted = ex.redacted or red or bool(hits)
+                ex.redacted = ex.redacted or red or self._span_hit(c, d, ev.start, ev.end)
                 x.resp_dec = BodyDecoder(
                     ex.header("content-encoding", response=True), max_output=self.max_body
                 )
@@ -934,7 +939,7 @@ class Reassembler:
 
     def _h2_headers(self, c: _Conn, d: int, ev: H2Headers, ts: int, client: bool) -> None:
         at = c.times[d].at(ev.start)
-        red_block = bool(c.spans[d]) and c.spans[d].overlaps(ev.start, ev.end)
+        red_block = self._span_hit(c, d, ev.start, ev.end)
         if ev.promised_stream_id is not None:
             # PUSH_PROMISE (server → client): a request made up by the server.
             x = self._stream(c, d, ev.promised_stream_id, ts, at)

@@ -372,3 +372,13 @@ def test_memory_stays_bounded_while_streaming() -> None:
     done += len(r.finish())
     assert done == 1500
     assert peak_conns == 1 and peak_open == 1
+
+
+def test_redacted_query_in_request_line_flags_exchange() -> None:
+    cap = Cap()
+    cap.open(1)
+    line = b"GET /v1beta/models?key=XXXXXXXX HTTP/1.1\r\nHost: g\r\n\r\n"
+    cap.call(1, OUT, line, redacted=[[line.index(b"XXXX"), 8]])
+    cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    (ex,) = run(cap)
+    assert ex.redacted and ex.header("host") == "g"

@@ -49,6 +49,8 @@ the model name (``gpt-4o-mini~tools=2;error=429-once``); see
 * ``latency_ms`` (before headers), ``ttft_ms`` (before the first body chunk),
   ``chunk_ms`` (between later chunks); server defaults from ``--latency-ms``,
   ``--ttft-ms``, ``--chunk-ms``;
+* ``encoding=gzip|deflate|br|zstd``: compress the answer (streams
+  incrementally, flushed per event);
 * ``words=N`` answer length; ``big_kb=N`` pads the answer by ~N KiB;
   ``cache_read=N`` / ``reasoning=N`` report cached / reasoning tokens.
 

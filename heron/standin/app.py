@@ -23,6 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from heron.standin.encoding import encode_parts
 from heron.standin.errors import RequestError, ScenarioError
 from heron.standin.providers import anthropic, gemini, ollama, openai
 from heron.standin.scenario import SCENARIO_HEADER, Scenario, parse_scenario
@@ -146,9 +147,13 @@ class App:
             reply.latency_s = sc.latency_ms / 1000
             return self._tag(reply, api, sc)
         try:
-            return handler(req, body, sc)
+            reply = handler(req, body, sc)
         except (RequestError, ScenarioError) as e:
             return self._tag(err(400, f"stand-in: {e}"), api, sc)
+        if sc.encoding:
+            reply.parts = encode_parts(reply.parts, sc.encoding)
+            reply.headers.append(("content-encoding", sc.encoding))
+        return reply
 
     @staticmethod
     def _tag(reply: Reply, api: str, sc: Scenario | None) -> Reply:

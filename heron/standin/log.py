@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from heron.standin.encoding import decode_body, decode_timeline
 from heron.standin.errors import StandInError
 
 if TYPE_CHECKING:
@@ -129,7 +130,8 @@ class LogEntry:
 
         Lets provider parsers be tested on transcripts recorded from the real
         SDKs (the stand-in log) without a capture.  Times are the server's
-        CLOCK_MONOTONIC ns; pseudo-headers become method/path/authority/status.
+        CLOCK_MONOTONIC ns; pseudo-headers become method/path/authority/status;
+        bodies and the timeline are content-decoded (sizes stay the wire sizes).
 
         Examples
         --------
@@ -154,15 +156,21 @@ class LogEntry:
             status=self.status or None,
             request_headers=[(k, v) for k, v in self.request_headers if not k.startswith(":")],
             response_headers=[(k, v) for k, v in self.response_headers if not k.startswith(":")],
-            request_body=self.request_body,
-            response_body=self.response_body,
+            request_body=decode_body(self.request_body, self.header("content-encoding")),
+            response_body=decode_body(
+                self.response_body, self.header("content-encoding", response=True)
+            ),
             request_body_size=len(self.request_body),
             response_body_size=len(self.response_body),
             request_start_ns=self.t_start_ns or None,
             request_end_ns=self.t_request_end_ns or None,
             response_start_ns=self.t_response_start_ns or None,
             response_end_ns=self.t_end_ns or None,
-            response_timeline=list(self.response_timeline),
+            response_timeline=decode_timeline(
+                self.response_body,
+                self.header("content-encoding", response=True),
+                self.response_timeline,
+            ),
             partial=self.aborted,
         )
 

@@ -70,6 +70,9 @@ class Scenario:
         many KiB.
     cache_read, reasoning:
         Token counts to report as cached prompt tokens / reasoning tokens.
+    encoding:
+        ``Content-Encoding`` for the answer: ``gzip``, ``deflate``, ``br``
+        or ``zstd`` (streams are compressed incrementally).
     """
 
     tools: int = 1
@@ -86,6 +89,7 @@ class Scenario:
     big_kb: int = 0
     cache_read: int = 0
     reasoning: int = 0
+    encoding: str | None = None
     raw: str = field(default="", compare=False)
 
     def as_dict(self) -> dict[str, object]:
@@ -168,6 +172,13 @@ def _apply(base: Scenario, text: str, where: str) -> Scenario:
                     f"scenario option {key} in {where}: expected an integer in [{lo}, {hi}], found {value!r}"
                 )
             updates[key] = int(value)
+        elif key == "encoding":
+            if value not in ("gzip", "deflate", "br", "zstd", "identity"):
+                raise ScenarioError(
+                    f"scenario option encoding in {where}: expected gzip, deflate, br, zstd or identity, "
+                    f"found {value!r}"
+                )
+            updates["encoding"] = None if value == "identity" else value
         elif key == "plan":
             updates["plan"] = _parse_plan(value)
         elif key == "error":
@@ -184,7 +195,7 @@ def _apply(base: Scenario, text: str, where: str) -> Scenario:
                 )
             updates["error_once"] = once
         else:
-            known = ", ".join(sorted([*_INT_OPTS, "plan", "error"]))
+            known = ", ".join(sorted([*_INT_OPTS, "plan", "error", "encoding"]))
             raise ScenarioError(f"unknown scenario option {key!r} in {where}; known: {known}")
     return replace(base, **updates)  # type: ignore[arg-type]
 

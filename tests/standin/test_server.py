@@ -513,3 +513,43 @@ def test_reason_phrase_and_port_in_use(standin: StandIn) -> None:
     assert out.stdout.startswith(b"HTTP/1.1 200 OK\r\n")
     with pytest.raises(StandInError, match="cannot listen"):
         StandIn(port=standin.tls_port).start()
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate", "br", "zstd"])
+def test_content_encoding_streams(
+    standin: StandIn, client_ctx: ssl.SSLContext, coding: str
+) -> None:
+    before = len(standin.entries())
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    with _client(standin, client_ctx, http2=True) as c:
+        r = c.post(
+            "/v1/chat/completions", json=body, headers={"x-standin-scenario": f"encoding={coding}"}
+        )
+    assert r.headers["content-encoding"] == coding
+    assert r.text.rstrip().endswith("data: [DONE]")  # httpx decoded it
+    (e,) = _last(standin, before)
+    assert e.response_body != r.content and len(e.response_body) == int(
+        r.headers.get("content-length", len(e.response_body))
+    )
+    ex = e.to_exchange()
+    assert ex.response_body == r.content and ex.response_body_size == len(e.response_body)
+    assert ex.response_timeline[-1][1] == len(r.content)
+    assert all(
+        b - a >= 0
+        for (_, a), (_, b) in zip(ex.response_timeline, ex.response_timeline[1:], strict=False)
+    )
+
+
+def test_openai_sdk_decodes_gzip(standin: StandIn, client_ctx: ssl.SSLContext) -> None:
+    import openai
+
+    client = openai.OpenAI(
+        base_url=standin.https_url + "/v1",
+        api_key="fake",
+        http_client=openai.DefaultHttpxClient(verify=client_ctx),
+    )
+    for coding in ("gzip", "br"):
+        r = client.chat.completions.create(
+            model=f"gpt-4o-mini~encoding={coding}", messages=CHAT["messages"]
+        )  # type: ignore[arg-type]
+        assert r.choices[0].message.content

@@ -253,3 +253,7 @@ def capture(
 def main() -> None:
     """Entry point of the ``heron-capture`` script."""
     capture(prog_name="heron-capture")
+
+
+if __name__ == "__main__":
+    main()

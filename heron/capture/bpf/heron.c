@@ -575,7 +575,9 @@ TRACEPOINT_PROBE(signal, signal_deliver) {
     if (!is_traced(tgid))
         return 0;
     u32 code = sig & 0x7f;
-    endings.update(&tgid, &code);
+    /* insert, never overwrite: exit_group() makes the kernel SIGKILL the
+     * other threads, and the first ending seen is the real one. */
+    endings.insert(&tgid, &code);
     return 0;
 }
 

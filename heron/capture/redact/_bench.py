@@ -1,8 +1,11 @@
 """Micro-benchmark of :class:`~heron.capture.redact.Redactor` (not a test).
 
-Each scenario is one LLM-style request whose JSON body is ``size`` bytes,
-delivered in 16 KiB payloads as ``SSL_write`` would hand them over, with its
-response headers.  Reported figures are MB/s of payload through ``feed``.
+Each throughput scenario is one LLM-style request whose JSON body is ``size``
+bytes, delivered in 16 KiB payloads as ``SSL_write`` would hand them over,
+with its response headers; figures are MB/s of payload through ``feed``.
+``h1_headers_us`` / ``h2_headers_us`` are microseconds of header work per
+request (HTTP/1.1 request and response; HTTP/2 request on a warm connection,
+with a Huffman-coded never-indexed ``authorization``).
 """
 
 from __future__ import annotations
@@ -80,9 +83,54 @@ def run(size: int, rounds: int) -> dict[str, float]:
                 r.feed(i, direction, data)
             best = min(best, time.perf_counter() - t0)
         result[name] = total / max(best, 1e-9) / 1e6
+    result.update(_per_request(rounds))
     return result
 
 
+def _per_request(rounds: int) -> dict[str, float]:
+    """Microseconds of header work per request+response (bodies excluded)."""
+    from hpack import Encoder, NeverIndexedHeaderTuple
+
+    from . import Redactor
+
+    h1 = _h1(b"{}", chunked=False)
+    enc = Encoder()
+    req = [
+        (b":method", b"POST"),
+        (b":path", b"/v1/messages?beta=true"),
+        (b":scheme", b"https"),
+        (b":authority", b"api.anthropic.com"),
+        # never indexed (as h2 and nghttp2 send it): rewritten on every request
+        NeverIndexedHeaderTuple(
+            b"authorization", b"Bearer sk-proj-0123456789abcdefghijklmnopqrstuvwxyz"
+        ),
+        (b"anthropic-version", b"2023-06-01"),
+        (b"content-type", b"application/json"),
+        (b"user-agent", b"Anthropic/Python 0.40.0"),
+    ]
+    h2 = []
+    for sid in range(1, 201, 2):  # 100 requests on one connection, table warm
+        block = enc.encode(req)
+        h2.append(len(block).to_bytes(3, "big") + b"\x01\x05" + sid.to_bytes(4, "big") + block)
+    preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+    best_h1 = best_h2 = float("inf")
+    for _ in range(rounds):
+        r = Redactor()
+        t0 = time.perf_counter()
+        for i in range(100):
+            for direction, data in h1:
+                r.feed(i, direction, data)
+        best_h1 = min(best_h1, (time.perf_counter() - t0) / 100)
+        r = Redactor()
+        r.feed(0, 0, preface)
+        t0 = time.perf_counter()
+        for frame in h2:
+            r.feed(0, 0, frame)
+        best_h2 = min(best_h2, (time.perf_counter() - t0) / len(h2))
+    return {"h1_headers_us": best_h1 * 1e6, "h2_headers_us": best_h2 * 1e6}
+
+
 if __name__ == "__main__":
-    for scenario, mbps in run(1 << 20, 20).items():
-        print(f"{scenario:20s} {mbps:12.0f} MB/s")
+    for scenario, value in run(1 << 20, 20).items():
+        unit = "us/request" if scenario.endswith("_us") else "MB/s"
+        print(f"{scenario:20s} {value:12.1f} {unit}")

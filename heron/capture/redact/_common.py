@@ -203,6 +203,11 @@ class QueryScan:
         self.name = bytearray()
 
     @property
+    def started(self) -> bool:
+        """True once the ``?`` has been seen."""
+        return self.state != _PATH
+
+    @property
     def in_secret(self) -> bool:
         """True while inside a sensitive parameter's value."""
         return self.state == _QSECRET

@@ -25,6 +25,7 @@ because an insertion may have been missed.
 from __future__ import annotations
 
 from collections import deque
+from functools import lru_cache
 
 from hpack.table import HeaderTable
 
@@ -149,8 +150,7 @@ class HpackWalker:
         self.v = self.w = huff.ROOT
         self.blanker: ValueBlanker | None = None
         self.query: QueryScan | None = None
-        self.scheme = bytearray()
-        self.scheme_next: list[int] | None = None  # chars that would continue a scheme
+        self.scheme: bytes | None = b""  # auth scheme read so far; None: settled
 
     # -- block boundaries -----------------------------------------------------
 
@@ -247,8 +247,7 @@ class HpackWalker:
                 if name in SCHEME_HEADERS:
                     action = _SCHEME
                     self.blanker = ValueBlanker(True)
-                    self.scheme.clear()
-                    self.scheme_next = _scheme_next(b"")
+                    self.scheme = b""
             elif name == b":path":
                 action = _PATH
                 self.query = QueryScan()
@@ -297,8 +296,10 @@ class HpackWalker:
                         out.put(i, FILL)
         elif action == _SKIP:
             pass
-        elif action == _SECRET or (action == _SCHEME and self.scheme_next is None):
+        elif action == _SECRET:
             self._mirror(data, pos, stop, out)
+        elif action == _SCHEME:
+            self._rewrite_scheme(data, pos, stop, out)
         elif action in (_COUNT, _TEXT):
             v, count, text = self.v, self.count, self.text
             decode = huff.decode_byte
@@ -310,7 +311,7 @@ class HpackWalker:
                         text += chars
             self.v, self.count = v, count
         else:
-            self._rewrite_bits(data, pos, stop, out)
+            self._rewrite_path(data, pos, stop, out)
         self.left -= stop - pos
         if not self.left:
             self._end_string()
@@ -326,48 +327,49 @@ class HpackWalker:
             count += done
         self.v, self.w, self.count = v, w, count
 
-    def _rewrite_bits(self, data: bytes, pos: int, stop: int, out: Out) -> None:
-        """Bit-level rewrite where some characters are kept (scheme, :path)."""
+    def _rewrite_scheme(self, data: bytes, pos: int, stop: int, out: Out) -> None:
+        """Huffman auth value: keep a scheme word, rewrite the rest."""
+        v, w, count, scheme = self.v, self.w, self.count, self.scheme
+        for i in range(pos, stop):
+            if scheme is None:  # settled: exactly as _mirror
+                ob, v, w, done = huff.mirror_byte(v, w, data[i])
+                out.put(i, ob)
+            else:
+                ob, v, w, red, done, scheme = _scheme_byte(v, w, data[i], scheme)
+                if red:
+                    out.put(i, ob)
+            count += done
+        self.v, self.w, self.count, self.scheme = v, w, count, scheme
+
+    def _rewrite_path(self, data: bytes, pos: int, stop: int, out: Out) -> None:
+        """Huffman ``:path``: copy everything but sensitive query values."""
         v, w, count = self.v, self.w, self.count
-        path = self.action == _PATH
         query = self.query
+        assert query is not None
         for i in range(pos, stop):
             byte = data[i]
-            if not path and self.scheme_next is None:  # scheme settled: as _mirror
-                ob, v, w, done = huff.mirror_byte(v, w, byte)
-                out.put(i, ob)
-                count += done
-                continue
-            if path and v == w:
-                assert query is not None
-                if not query.in_secret:
-                    v2, chars = huff.decode_byte(v, byte)
-                    if 0x3D not in chars:  # no '=': cannot enter a secret value here
-                        for c in chars:
-                            query.step(c)
-                        count += len(chars)
-                        v = w = v2
-                        continue
+            if v == w and not query.in_secret:
+                v2, chars = huff.decode_byte(v, byte)
+                if 0x3D not in chars:  # no '=': cannot enter a secret value here
+                    for c in chars:
+                        query.step(c)
+                    count += len(chars)
+                    v = w = v2
+                    continue
             ob = 0
             red = False
             for k in range(7, -1, -1):
                 bit = (byte >> k) & 1
-                nxt = huff.child(v, bit)
-                if path:
-                    assert query is not None
-                    secret = query.in_secret
-                    copy = not secret or nxt in _AMP_PATH
-                    red = red or secret
-                else:
-                    nexts = self.scheme_next
-                    copy = nexts is not None and any(nxt in _CODE_PATHS[c] for c in nexts)
+                secret = query.in_secret
+                # In a secret value only the code of '&' (its end) is copied.
+                copy = not secret or huff.child(v, bit) in _AMP_PATH
                 v2, w2, o = huff.mirror_bit(v, w, bit, copy)
-                if not (copy and v == w):
-                    red = True
+                red = red or secret or not (copy and v == w)
                 ob = (ob << 1) | o
                 if huff.is_leaf(v2):
                     count += 1
-                    self._on_char(huff.symbol(v2))
+                    if huff.symbol(v2) < 256:
+                        query.step(huff.symbol(v2))
                     v = w = huff.ROOT
                 else:
                     v, w = v2, w2
@@ -375,15 +377,46 @@ class HpackWalker:
                 out.put(i, ob)
         self.v, self.w, self.count = v, w, count
 
-    def _on_char(self, sym: int) -> None:
-        if sym > 255:
-            return
-        if self.action == _PATH:
-            assert self.query is not None
-            self.query.step(sym)
-        elif self.scheme_next is not None:
-            self.scheme.append(sym | 0x20 if 0x41 <= sym <= 0x5A else sym)
-            self.scheme_next = _scheme_next(bytes(self.scheme))
+
+@lru_cache(maxsize=8192)
+def _scheme_byte(
+    v: int, w: int, byte: int, prefix: bytes
+) -> tuple[int, int, int, bool, int, bytes | None]:
+    """One byte of an auth value whose scheme is still open.
+
+    Bits are copied while they stay on the code of a character that would
+    continue ``prefix`` towards a scheme word; from the first bit that leaves
+    every such code the rewrite takes over.  Returns ``(out byte, v, w,
+    rewritten?, characters completed, prefix after)``; prefix ``None`` means
+    settled (a whole scheme kept, or none possible).  Pure, hence cached.
+    """
+    nexts = _scheme_next(prefix)
+    scheme: bytes | None = prefix
+    ob = done = 0
+    red = False
+    for k in range(7, -1, -1):
+        bit = (byte >> k) & 1
+        nxt = huff.child(v, bit)
+        copy = nexts is not None and any(nxt in _CODE_PATHS[c] for c in nexts)
+        v2, w2, o = huff.mirror_bit(v, w, bit, copy)
+        red = red or not (copy and v == w)
+        ob = (ob << 1) | o
+        if huff.is_leaf(v2):
+            done += 1
+            sym = huff.symbol(v2)
+            if scheme is not None:
+                scheme = (
+                    scheme + bytes([sym | 0x20 if 0x41 <= sym <= 0x5A else sym])
+                    if sym < 256
+                    else None
+                )
+                nexts = _scheme_next(scheme) if scheme is not None else None
+                if nexts is None:
+                    scheme = None
+            v = w = huff.ROOT
+        else:
+            v, w = v2, w2
+    return ob, v, w, red, done, scheme
 
 
 def _scheme_next(prefix: bytes) -> list[int] | None:

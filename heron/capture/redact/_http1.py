@@ -106,14 +106,35 @@ class Http1:
                     if len(self.line) == 5:
                         self.sub = _REST
             elif sub == _TARGET:
-                if b == SP:
-                    self.sub = _REST
-                elif self.query.step(b):
-                    out.put(pos, FILL)
-            elif len(self.line) < _MAX_KEEP:
-                self.line.append(b)
+                pos = self._target(data, pos, out)
+                continue
+            else:  # the rest of the line, kept only to read a status code
+                nl = data.find(b"\n", pos)
+                end = nl if nl >= 0 else n
+                if len(self.line) < _MAX_KEEP:
+                    self.line += data[pos : min(end, pos + _MAX_KEEP)]
+                pos = end
+                continue
             pos += 1
         return pos
+
+    def _target(self, data: bytes, pos: int, out: Out) -> int:
+        """Walk request-target bytes up to the next blank or line end."""
+        sp = data.find(b" ", pos)
+        nl = data.find(b"\n", pos)
+        end = min(x for x in (sp, nl, len(data)) if x >= 0)
+        query = self.query
+        if not query.started:  # skip the path in one step
+            q = data.find(b"?", pos, end)
+            pos = end if q < 0 else q
+        step = query.step
+        for i in range(pos, end):
+            if step(data[i]):
+                out.put(i, FILL)
+        if end == sp:
+            self.sub = _REST
+            return end + 1
+        return end
 
     def _end_start_line(self) -> None:
         if not self.request:

@@ -37,6 +37,13 @@ _PATTERNS: tuple[tuple[bytes, int], ...] = (
     *((sep + k + b"=", _QUERY) for k in sorted(SENSITIVE_QUERY_KEYS) for sep in (b"?", b"&")),
 )
 _TAIL = max(len(p) for p, _ in _PATTERNS)
+# One C-speed find per anchor (a suffix shared by several patterns), then a
+# slice comparison per hit: 5 passes over the payload instead of 21.
+_ANCHORS: dict[bytes, list[tuple[bytes, int]]] = {
+    a: [] for a in (b"authorization:", b"key:", b"cookie:", b"key=", b"token=")
+}
+for _pat, _kind in _PATTERNS:
+    next(v for a, v in _ANCHORS.items() if _pat.endswith(a)).append((_pat, _kind))
 _QUERY_END = re.compile(rb"[\s&#\"'<>]")
 
 
@@ -92,13 +99,15 @@ class TextScan:
             hay = (tail + data[start:]).lower()
             base = start - len(tail)  # hay[i] is data[base + i]
             hits: list[tuple[int, int]] = []
-            for pat, kind in _PATTERNS:
-                i = hay.find(pat, max(0, pos - base - len(pat) + 1))
+            for anchor, pats in _ANCHORS.items():
+                i = hay.find(anchor, max(0, pos - base - len(anchor) + 1))
                 while i >= 0:
-                    last = base + i + len(pat) - 1  # the ':' or '='
-                    if last >= pos:
-                        hits.append((last, kind))
-                    i = hay.find(pat, i + 1)
+                    end = i + len(anchor)
+                    for pat, kind in pats:
+                        if end >= len(pat) and hay[end - len(pat) : end] == pat:
+                            hits.append((base + end - 1, kind))  # at the ':' or '='
+                            break
+                    i = hay.find(anchor, end)
             hits.sort()
             for last, kind in hits:
                 if last < pos:

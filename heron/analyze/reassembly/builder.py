@@ -21,6 +21,8 @@ decide:
   an HTTP/1 start line anywhere at a line start → HTTP/1 (resynchronised), a
   strictly plausible frame header → HTTP/2 joined mid-stream, else HTTP/1 in
   resync mode;
+* TLS records (a plain socket carrying still-encrypted bytes) → the
+  connection is skipped (counted in ``stats["opaque_connections"]``);
 * anything else → one ``parse_error`` exchange for the connection, then the
   bytes are scanned for an HTTP/1 start line in case one turns up.
 
@@ -117,6 +119,9 @@ _REQ_PREFIX = re.compile(rb"[A-Z][A-Z0-9_-]{0,19}( [^\r\n]*\r?)?\Z")
 _REQ_ANYWHERE = re.compile(
     rb"(?:\A|\n)(?:GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH|CONNECT|TRACE) \S+ HTTP/1\.[01]\r?\n"
 )
+# A TLS record header (handshake 0x16 at a connection start, application data
+# 0x17 after a join), version 3.x.
+_TLS_RECORD = re.compile(rb"[\x16\x17]\x03[\x00-\x04]")
 _STATUS_ANYWHERE = re.compile(rb"(?:\A|\n)HTTP/1\.[01] [1-5]\d\d[^\r\n]*\r?\n")
 
 
@@ -209,6 +214,8 @@ def _detect(buf: bytes, joined: bool, final: bool) -> tuple[str, bool | None] | 
     ``"unknown"`` (client side None when it cannot be told), or None to wait
     for more bytes.
     """
+    if _TLS_RECORD.match(buf):
+        return "opaque", None  # encrypted TLS on a plain socket: nothing to read
     if joined:
         if _REQ_ANYWHERE.search(buf):
             return "h1", True
@@ -288,13 +295,16 @@ class Reassembler:
         self._dup_bytes = 0
         self._connections = 0
         self._exchanges = 0
+        self._opaque = 0
 
     @property
     def stats(self) -> dict[str, int]:
         """Counters so far, and what is held open right now.
 
         ``records``, ``data_bytes``, ``duplicate_bytes`` (overlapping bytes
-        dropped), ``connections`` and ``exchanges`` (emitted) are cumulative;
+        dropped), ``connections``, ``exchanges`` (emitted) and
+        ``opaque_connections`` (encrypted TLS seen on a plain socket, skipped)
+        are cumulative;
         ``open_connections`` and ``open_exchanges`` are the current state
         (memory is bounded by these).
 
@@ -309,6 +319,7 @@ class Reassembler:
             "duplicate_bytes": self._dup_bytes,
             "connections": self._connections,
             "exchanges": self._exchanges,
+            "opaque_connections": self._opaque,
             "open_connections": len(self._conns),
             "open_exchanges": sum(len(c.open) for c in self._conns.values()),
         }
@@ -423,6 +434,13 @@ class Reassembler:
         if res is None:
             return
         proto, here_client = res
+        if proto == "opaque":
+            c.proto = "opaque"
+            self._opaque += 1
+            for dd in (0, 1):
+                c.detect[dd].clear()
+            c.detect_buf = (bytearray(), bytearray())
+            return
         if here_client is None:
             c.client_dir = 1 if c.info.get("role") == "server" else 0
         else:
@@ -455,6 +473,8 @@ class Reassembler:
             self._feed_bytes(c, d, item.data, item.ts)
             return
         ts = item.ts
+        if c.proto == "opaque":
+            return
         if c.proto == "h1":
             p = c.h1_req if d == c.client_dir else c.h1_resp
             assert p is not None
@@ -473,6 +493,9 @@ class Reassembler:
             c.spans[d].prune(pend)
 
     def _feed_bytes(self, c: _Conn, d: int, data: bytes, ts: int) -> None:
+        if c.proto == "opaque":
+            c.times[d].prune(1 << 62)
+            return
         if c.proto == "h1":
             p = c.h1_req if d == c.client_dir else c.h1_resp
             assert p is not None

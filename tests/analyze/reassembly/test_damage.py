@@ -149,7 +149,7 @@ def test_garbage_connection_flagged_and_others_unaffected() -> None:
     cap.open(1)
     cap.open(2)
     cap.call(1, OUT, b"GET /a HTTP/1.1\r\n\r\n")
-    cap.call(2, OUT, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(range(200)))
+    cap.call(2, OUT, b"\xde\xad\xbe\xef not http" + bytes(range(200)))
     cap.call(2, IN, bytes(range(255, 0, -1)))
     cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA")
     cap.close(2)
@@ -333,3 +333,17 @@ def test_h2_garbage_after_preface_does_not_break_other_connections() -> None:
     exs = run(cap.records)
     assert [e.path for e in exs if e.conn == 1] == ["/r0"]
     assert all(e.conn == 1 for e in exs)  # a connection with no exchanges yields none
+
+
+def test_encrypted_tls_on_a_plain_socket_is_skipped_quietly() -> None:
+    from heron.analyze.reassembly import Reassembler
+
+    cap = Cap()
+    cap.open(1, transport="tcp")
+    cap.call(1, OUT, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + bytes(100))
+    cap.call(1, IN, b"\x16\x03\x03\x00\x7a\x02" + bytes(50))
+    cap.call(1, OUT, b"\x17\x03\x03\x00\x20" + bytes(32))
+    cap.close(1)
+    r = Reassembler()
+    out = [e for rec in cap.records for e in r.feed(rec)] + r.finish()
+    assert out == [] and r.stats["opaque_connections"] == 1

@@ -61,7 +61,7 @@ from collections.abc import Callable
 from typing import Any
 
 #: Payloads shorter than this are stored literally (a reference costs ~8 bytes).
-MIN_DEDUP = 48
+MIN_DEDUP = 512
 #: Anchor search only runs on a middle at least this long.
 MIN_SEARCH = 256
 #: Anchor length and the shortest copy worth emitting from the anchor search.
@@ -70,6 +70,8 @@ MIN_MATCH = 64
 #: Candidate history per connection+direction and per pid+direction.
 STREAM_CANDIDATES = 16
 PID_CANDIDATES = 4
+#: Candidates tried for the common prefix/suffix (the newest first).
+PREFIX_CANDIDATES = 6
 #: Bytes of candidates scanned per anchor probe, and probes per record.
 MAX_CANDIDATE_BYTES = 4 << 20
 MAX_PROBES = 48
@@ -190,6 +192,23 @@ class DedupEncoder:
         self._by_pid: dict[tuple[int, int], deque[int]] = {}
         self._gc_at = 4096
 
+    def last_of_stream(self, conn: int, dir_: int, before: int) -> int | None:
+        """Newest DATA seq < ``before`` of this connection+direction still in the window.
+
+        Examples
+        --------
+        >>> enc = DedupEncoder(100)
+        >>> _ = enc.encode(0, 1, 1, 0, b"a" * 10)
+        >>> enc.last_of_stream(1, 0, 5), enc.last_of_stream(1, 1, 5)
+        (0, None)
+        """
+        dq = self._by_stream.get((conn, dir_))
+        if dq:
+            for s in reversed(dq):
+                if s < before:
+                    return s if s in self._win else None
+        return None
+
     def payload(self, seq: int) -> bytes | None:
         """The payload of DATA record ``seq`` if it is still in the window."""
         return self._win.get(seq)
@@ -267,7 +286,7 @@ class DedupEncoder:
                     continue
                 seen.add(s)
                 b = win.get(s)
-                if b is None or len(b) < MIN_DEDUP or len(b) > budget:
+                if b is None or len(b) < 64 or len(b) > budget:
                     continue
                 budget -= len(b)
                 out.append((s, b))
@@ -276,7 +295,8 @@ class DedupEncoder:
     def _ops(self, seq: int, data: bytes, cands: list[tuple[int, bytes]]) -> list[Op] | None:
         n = len(data)
         pre, pre_s = 0, -1
-        for s, c in cands:
+        near = cands[:PREFIX_CANDIDATES]
+        for s, c in near:
             p = common_prefix(data, 0, c, 0, min(n, len(c)))
             if p > pre:
                 pre, pre_s = p, s
@@ -285,7 +305,7 @@ class DedupEncoder:
         if pre == n:
             return [[seq - pre_s, 0, n]]
         suf, suf_s, suf_len = 0, -1, 0
-        for s, c in cands:
+        for s, c in near:
             q = common_suffix(data, n, c, len(c), min(n - pre, len(c)))
             if q > suf:
                 suf, suf_s, suf_len = q, s, len(c)

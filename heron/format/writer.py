@@ -332,6 +332,10 @@ class Writer:
                 raise InvalidRecord(
                     f"DATA.data must be bytes, got {type(data).__name__} (conn {conn})"
                 )
+        if ts_ns.__class__ is not int or ts_ns < 0 or ts_ns >= 1 << 64:
+            raise InvalidRecord(f"DATA record: ts_ns must be a uint64, got {ts_ns!r}")
+        if self._closed:
+            raise OutputError(f"{self.name}: writer is closed")
         if self._raw + self._lit_size + len(data) > fr.MAX_CHUNK_RAW // 2:
             self.flush()
         seq = self._seq
@@ -347,29 +351,43 @@ class Writer:
         }
         if tid is not None:
             rec["tid"] = tid
-        ops = None
+        ops: list[Any] | None = None
+        hint: int | None = None
         if self._dedup is not None:
             if self._since_sync >= self.sync_interval and not self._parts:
                 self._dedup.reset()
                 self._since_sync = 0
                 self._independent = True
             try:
+                chunk_first = self._first_seq if self._parts else seq
+                hint = self._dedup.last_of_stream(int(conn), int(dir), chunk_first)
                 ops = self._dedup.encode(seq, int(conn), int(pid), int(dir), data)
             except TypeError:
                 raise InvalidRecord(
                     f"DATA conn/pid/dir must be integers, got {conn!r}/{pid!r}/{dir!r}"
                 ) from None
+        lits: list[bytes] = []
+        bases: dict[int, bytes] = {}
+        if ops is None and data and self._dedup is not None:
+            # Not worth copy-ops (small, or nothing similar): the bytes still go
+            # to the literal section, with the stream's previous payload in the
+            # dictionary (an SSE event compresses against the one before it).
+            ops = [data]
+            if hint is not None and hint not in self._dict_bases:
+                base = self._dedup.payload(hint)
+                if base is not None:
+                    bases[hint] = base
         if ops is None:
             rec["data"] = data
         else:
             # Literal runs move to the chunk's literal section (compressed with
             # the referenced bases as dictionary); the op becomes their length.
+            # Nothing is committed until the record is known to be storable.
             chunk_first = self._first_seq if self._parts else seq
             stored: list[Any] = []
             for op in ops:
                 if isinstance(op, bytes):
-                    self._lit.append(op)
-                    self._lit_size += len(op)
+                    lits.append(op)
                     stored.append(len(op))
                 else:
                     stored.append(op)
@@ -377,7 +395,7 @@ class Writer:
                     if b < chunk_first and b not in self._dict_bases:
                         base = self._dedup.payload(b) if self._dedup else None
                         if base is not None:
-                            self._dict_bases[b] = base
+                            bases[b] = base
             rec["x"] = stored
         if trunc:
             rec["trunc"] = True
@@ -390,7 +408,7 @@ class Writer:
                 rec[k] = v
         self._since_sync += len(data)
         try:
-            return self._add(rec, _DATA, ts_ns, len(data))
+            return self._add(rec, _DATA, ts_ns, len(data), lits, bases)
         except InvalidRecord:
             # The payload already entered the dedup window but the record was
             # not written: forget history so nothing can reference it.
@@ -398,7 +416,15 @@ class Writer:
                 self._dedup.reset()
             raise
 
-    def _add(self, rec: dict[str, Any], kind: int, ts_ns: int, data_len: int) -> int:
+    def _add(
+        self,
+        rec: dict[str, Any],
+        kind: int,
+        ts_ns: int,
+        data_len: int,
+        lits: list[bytes] | None = None,
+        bases: dict[int, bytes] | None = None,
+    ) -> int:
         if self._closed:
             raise OutputError(f"{self.name}: writer is closed")
         if ts_ns.__class__ is not int or ts_ns < 0 or ts_ns >= 1 << 64:
@@ -415,8 +441,14 @@ class Writer:
                 f"record kind {kind} seq {rec['s']} is {len(packed)} bytes packed; "
                 f"the limit is {fr.MAX_RECORD}"
             )
-        if self._raw + len(packed) > fr.MAX_CHUNK_RAW // 2:
+        lit_size = sum(len(x) for x in lits) if lits else 0
+        if self._raw + self._lit_size + len(packed) + lit_size > fr.MAX_CHUNK_RAW // 2:
             self.flush()
+        if lits:
+            self._lit.extend(lits)
+            self._lit_size += lit_size
+        if bases:
+            self._dict_bases.update(bases)
         if not self._parts:
             self._first_seq = self._seq
             self._min_t = self._max_t = ts_ns

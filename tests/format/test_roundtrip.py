@@ -87,7 +87,9 @@ def test_dedup_stores_history_as_references_and_rebuilds_it() -> None:
     assert _read_all(literal)[0] == expected
     assert len(deduped) < len(literal) * 0.55
     stored = [r for r in raw_records(deduped) if r["k"] == 8]
-    assert "data" in stored[0] and all("x" in r and "data" not in r for r in stored[1:])
+    assert stored[0]["x"] == [stored[0]["len"]]  # nothing to copy from: all literal
+    assert all(any(isinstance(op, list) for op in r["x"]) for r in stored[1:])
+    assert not any("data" in r for r in stored)
     for r, full in zip(stored[1:], [e for e in expected if e["k"] == 8][1:], strict=True):
         literal_bytes = sum(op for op in r["x"] if isinstance(op, int))
         assert literal_bytes < len(full["data"]) // 3

@@ -791,3 +791,43 @@ def test_module_examples_hold() -> None:
     for module in (redact, _common, _h2, _hpack, _http1, _huffman, _text):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0, module.__name__
+
+
+def test_h2c_upgrade_switches_both_directions_to_http2() -> None:
+    c = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=True, header_encoding=None)
+    )
+    s = h2.connection.H2Connection(
+        h2.config.H2Configuration(client_side=False, header_encoding=None)
+    )
+    settings = c.initiate_upgrade_connection()
+    segs = [
+        (
+            0,
+            b"GET /v1/models HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade, HTTP2-Settings\r\n"
+            b"Upgrade: h2c\r\nHTTP2-Settings: "
+            + settings
+            + b"\r\nAuthorization: Bearer SECRET0001\r\n\r\n",
+        ),
+    ]
+    s.initiate_upgrade_connection(settings)
+    s.send_headers(1, RESPONSE)
+    s.send_data(1, RESP_BODY, end_stream=True)
+    segs.append(
+        (
+            1,
+            b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n"
+            + s.data_to_send(),
+        )
+    )
+    c.receive_data(segs[-1][1][segs[-1][1].index(b"\r\n\r\n") + 4 :])
+    sid = c.get_next_available_stream_id()
+    c.send_headers(sid, REQUESTS[0], end_stream=True)
+    segs.append((0, c.data_to_send()))
+    (out, inn), _ = three_ways(segs)
+    assert_no_secret(out + inn, H2_SECRETS)
+    frames_out = out[out.index(PREFACE) :]
+    frames_in = inn[inn.index(b"\r\n\r\n") + 4 :]
+    check_h2_redaction(decode_h2(joined(segs, 0)[len(segs[0][1]) :]), decode_h2(frames_out))
+    in_orig = segs[1][1]
+    check_h2_redaction(decode_h2(in_orig[in_orig.index(b"\r\n\r\n") + 4 :]), decode_h2(frames_in))

@@ -49,8 +49,10 @@ blanks; for the two ``Authorization`` headers a well-known scheme word
 (``Bearer``, ``Basic``, ``Digest``, ``Token``) is kept.  In the request target
 the values of the query parameters ``key``, ``api_key``, ``apikey``,
 ``api-key``, ``access_token``, ``token`` and ``auth_token`` become ``*``.
-Bodies framed by ``Content-Length`` or chunked encoding are skipped by
-arithmetic, so body text that looks like a header is left alone and a 1 MiB
+An ``Upgrade: h2c`` request answered by ``101`` switches both directions
+to the HTTP/2 walker (the client's ``PRI *`` preface follows on the out
+direction).  Bodies framed by ``Content-Length`` or chunked encoding are
+skipped by arithmetic, so body text that looks like a header is left alone and a 1 MiB
 body costs a few Python operations.  Where framing is unknown
 (close-delimited responses, upgrades, CONNECT, bad lengths) the direction
 falls back to the text scan below: over-redaction, never a leak.

@@ -103,9 +103,10 @@ class Out:
 class ConnInfo:
     """What one direction of a connection tells the other."""
 
-    __slots__ = ("h2", "h2_synced", "methods")
+    __slots__ = ("h2", "h2_synced", "h2c", "methods")
 
     def __init__(self) -> None:
+        self.h2c = False  # an HTTP/1.1 request asked to upgrade to cleartext HTTP/2
         self.h2 = False  # frames seen (preface, or recognised mid-connection)
         self.h2_synced = False  # preface seen: HPACK state known from the start
         self.methods: deque[bytes] = deque(maxlen=64)  # pipelined requests awaiting responses

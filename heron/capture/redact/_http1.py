@@ -25,6 +25,7 @@ from ._common import (
     QueryScan,
     ValueBlanker,
 )
+from ._h2 import H2
 from ._text import TextScan
 
 # Parser states.
@@ -33,7 +34,7 @@ _START, _LINE, _LINE_CR, _NAME, _VALUE, _BODY, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_
 _METHOD, _TARGET, _REST = range(3)
 
 # Header values we read to learn the framing.
-_FRAMING = frozenset({b"content-length", b"transfer-encoding"})
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"upgrade"})
 _MAX_KEEP = 256  # bytes of a framing value / start line kept; longer is garbage anyway
 
 
@@ -167,6 +168,9 @@ class Http1:
                         self.lengths.add(int(part))
                     else:
                         self.bad_length = True
+            elif name == b"upgrade":
+                if self.request and b"h2c" in value:
+                    self.conn.h2c = True  # a 101 reply switches both directions to HTTP/2
             else:
                 self.te = value if self.te is None else self.te + b"," + value
         self.fold_sensitive = self.kind == 1
@@ -188,6 +192,9 @@ class Http1:
             status = self.status
             if 100 <= status < 200:
                 if status == 101:
+                    if self.conn.h2c:  # h2c upgrade: the server now sends frames
+                        self.conn.h2 = self.conn.h2_synced = True
+                        return H2(1, self.conn, preface=False)
                     return TextScan()
                 self._new_message()
                 return None
@@ -310,6 +317,12 @@ class Http1:
                 if newpos is None:  # not a start line: rescan this payload's part as text
                     return pos, TextScan(b"\n" + earlier)
                 pos = newpos
+                if self.state == _LINE and self.request and self.method == b"PRI":
+                    # "PRI * HTTP/2.0": the HTTP/2 preface after an h2c upgrade
+                    self.conn.h2 = self.conn.h2_synced = True
+                    h2 = H2(0, self.conn, preface=True)
+                    h2.preface_left = len(b"\r\nSM\r\n\r\n")
+                    return pos, h2
             elif st == _CHUNK_SIZE:
                 nl = data.find(b"\n", pos)
                 end = nl if nl >= 0 else n

@@ -169,6 +169,7 @@ class _Conn:
         "h1_req",
         "h1_resp",
         "h2",
+        "h2_closed",
         "h2_lost",
         "h2_streams",
         "h2c",
@@ -204,6 +205,9 @@ class _Conn:
         self.h2: list[H2Parser] = []
         self.h2_streams: dict[int, _Ex] = {}
         self.h2_lost: list[str | None] = [None, None]
+        # Streams already handed out: frames still in flight for them (after a
+        # RST_STREAM, say) are ignored rather than made into orphan exchanges.
+        self.h2_closed: set[int] = set()
         self.h2c: _Ex | None = None  # exchange whose 101 switches the connection to h2c
 
 
@@ -526,9 +530,31 @@ class Reassembler:
                     self._h1(c, d, evs, c.last_ts[d])
         for x in sorted(c.open.values(), key=lambda x: x.ex.exchange_id):
             ex = x.ex
+            if c.proto == "h2":
+                self._h2_length_done(x)
             if not (x.req_done and x.resp_done):
                 ex.partial = True
             self._finish(c, x)
+
+    @staticmethod
+    def _h2_length_done(x: _Ex) -> None:
+        """An HTTP/2 side whose body reached its Content-Length is complete.
+
+        Clients (curl, for one) stop reading once Content-Length bytes have
+        arrived, so the empty END_STREAM frame that follows is never captured.
+        """
+        ex = x.ex
+        if x.req_seen and not x.req_done:
+            cl = ex.header("content-length")
+            if cl is not None and cl.isdigit() and int(cl) == ex.request_body_size:
+                x.req_done = True
+        if x.resp_seen and not x.resp_done:
+            cl = ex.header("content-length", response=True)
+            if cl is not None and cl.isdigit() and int(cl) == ex.response_body_size:
+                x.resp_done = True
+                if ex.response_end_ns is None:
+                    tl = ex.response_timeline
+                    ex.response_end_ns = tl[-1][0] if tl else ex.response_start_ns
 
     # -- exchanges --------------------------------------------------------
     def _new(self, c: _Conn, version: str, ts: int | None, at: tuple[Any, ...] | None) -> _Ex:
@@ -583,6 +609,7 @@ class Reassembler:
         ex.response_body = bytes(x.resp_body)
         if x.ex.stream_id is not None:
             c.h2_streams.pop(x.ex.stream_id, None)
+            c.h2_closed.add(x.ex.stream_id)
         self._exchanges += 1
         self._out.append(ex)
 
@@ -890,7 +917,15 @@ class Reassembler:
 
     def _h2(self, c: _Conn, d: int, evs: list[H2Event], ts: int) -> None:
         client = d == c.client_dir
+        closed = c.h2_closed
         for ev in evs:
+            if (
+                closed
+                and isinstance(ev, H2Data | H2Headers)
+                and ev.stream_id in closed
+                and not (isinstance(ev, H2Headers) and ev.promised_stream_id is not None)
+            ):
+                continue  # a frame still in flight for a stream already handed out
             if isinstance(ev, H2Data):
                 x = c.h2_streams.get(ev.stream_id)
                 if x is None:

@@ -166,12 +166,41 @@ def test_rst_stream_makes_partial_and_connection_continues() -> None:
     p.server.send_headers(1, [(":status", "200")])
     p.server.send_data(1, b"data: partial\n\n")
     p.pump()
+    # the server had more in flight when the client's RST_STREAM went out
+    p.server.send_data(1, b"data: in flight\n\n")
+    inflight = p.server.data_to_send()
     p.client.reset_stream(1)
-    p.pump()
+    rst = p.client.data_to_send()
+    cap.call(1, OUT, rst)
+    p.server.receive_data(rst)
+    cap.call(1, IN, inflight)
+    p.client.receive_data(inflight)
     finish_with_next(p, 3)
-    ex, nxt = run(cap.records)
+    ex, nxt = run(cap.records)  # and no orphan exchange for the late frame
     assert ex.partial and ex.response_body == b"data: partial\n\n" and ex.status == 200
     assert_next(nxt)
+
+
+def test_content_length_reached_without_end_stream_is_complete() -> None:
+    # curl stops reading once Content-Length bytes are in; the empty
+    # END_STREAM DATA frame after them is never captured.
+    cap = Cap()
+    cap.open(1)
+    p = H2Pair(cap, 1)
+    p.request(1, "GET", "/cl")
+    p.pump()
+    p.server.send_headers(1, [(":status", "200"), ("content-length", "2")])
+    p.server.send_data(1, b"ok")
+    p.pump()
+    p.request(3, "GET", "/no-cl")
+    p.pump()
+    p.server.send_headers(3, [(":status", "200")])
+    p.server.send_data(3, b"open")
+    p.pump()
+    cap.close(1)
+    a, b = run(cap.records)
+    assert a.response_body == b"ok" and not a.partial and a.response_end_ns is not None
+    assert b.response_body == b"open" and b.partial
 
 
 def test_goaway_closes_unanswered_streams() -> None:

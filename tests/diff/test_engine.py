@@ -115,12 +115,36 @@ def test_model_switch_and_new_host() -> None:
     assert got == {
         ("model", "gpt-4o-mini", "removed"),
         ("model", "gpt-4o", "added"),
-        ("host", "127.0.0.1:8443", "changed"),
+        ("host", "127.0.0.1", "changed"),
         ("host", "api.example:443", "added"),
     }
     md = r.to_markdown()
     assert "model `gpt-4o-mini` → `gpt-4o`" in md
     assert r.check(["new_models", "new_hosts", "model:gpt-4o>0"])[0].matched
+
+
+def test_loopback_port_is_not_an_endpoint_change() -> None:
+    a = run([[Turn(host="127.0.0.1:32855")]])
+    b = run([[Turn(host="127.0.0.1:35421")]])
+    assert not diff(a, b).changed
+    c = run([[Turn(host="api.example:443")]])
+    d = run([[Turn(host="api.example:8443")]])
+    assert diff(c, d).value("new_hosts") == (0, 1)
+
+
+def test_partial_response_with_a_finish_reason_is_an_answer() -> None:
+    a = run([[Turn([WEATHER]), Turn()]])
+    cf = run([[Turn([WEATHER]), Turn()]])
+    calls = cf.calls.with_columns(pl.lit(True).alias("partial"))
+    r = diff(a, type(cf)(calls, cf.tools, cf.loops))
+    assert r.value("unfinished") == (0, 0)
+    cut = calls.with_columns(
+        pl.when(pl.col("call_id") == 1)
+        .then(None)
+        .otherwise(pl.col("finish_reason"))
+        .alias("finish_reason")
+    )
+    assert diff(a, type(cf)(cut, cf.tools, cf.loops)).value("newly_unfinished") == (0, 1)
 
 
 def test_changed_arguments_shown_as_changed() -> None:

@@ -234,18 +234,26 @@ def test_cli_self_diff_all_gates_pass() -> None:
     assert [g["matched"] for g in d["gates"]] == [False] * len(ALL_GATES)
 
 
-def test_truncated_head_is_diffed_with_a_warning(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fraction", [0.5, 0.75])
+def test_truncated_head_is_diffed_with_a_warning(tmp_path: Path, fraction: float) -> None:
     data = B.read_bytes()
     cut = tmp_path / "variant_b_cut.heron"
-    cut.write_bytes(data[: len(data) // 2])
-    full = heron.open(B).calls.height
+    cut.write_bytes(data[: int(len(data) * fraction)])
+    whole = diff(A, B)
+    full = whole.value("calls")[1]
     r = diff(A, cut)
-    head_warnings = [w for w in r.warnings if w.startswith("head: ")]
-    assert head_warnings, r.warnings
-    assert not [w for w in r.warnings if w.startswith("base: ")]
+    added = [w for w in r.warnings if w not in whole.warnings]
+    assert added, r.warnings
+    assert all(w.startswith("head: ") for w in added), added
+    assert any("truncated" in w or "not closed cleanly" in w for w in added), added
     _, head_calls = r.value("calls")
-    assert head_calls is not None and head_calls < full
+    assert head_calls is not None and full is not None and head_calls < full
+    if fraction == 0.75:
+        # as far as readable: the complete chunks before the cut still count
+        # (this 5-chunk file keeps 7 of its 8 calls when cut at 3/4)
+        assert head_calls > 0
+        assert r.value("loops") == (0, 1)
     rc, out, err = _cli(str(A), str(cut), "--format", "markdown")
     assert rc == 0
     assert "warning: head: " in err
-    assert "> ⚠️ head: " in out
+    assert "> ⚠️ " in out and "head: " in out

@@ -388,14 +388,6 @@ def _agents_table(base: Side, head: Side) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _side_warnings(prefix: str, side: Side) -> list[str]:
-    w = []
-    partial = side.calls.filter(pl.col("partial").fill_null(False)).height
-    if partial:
-        w.append(f"{prefix}: {partial} call(s) have incomplete responses (partial)")
-    return w
-
-
 def diff(
     base: Source,
     head: Source,
@@ -447,7 +439,6 @@ def diff(
     warnings += [f"head: {w}" for w in _capture_warnings(hcap)]
     bs = prepare_side(bcap.calls, bcap.tools, bcap.loops)
     hs = prepare_side(hcap.calls, hcap.tools, hcap.loops)
-    warnings += _side_warnings("base", bs) + _side_warnings("head", hs)
     ba, ha = set(bs.agents), set(hs.agents)
     if agent is not None:
         if agent not in ba | ha:

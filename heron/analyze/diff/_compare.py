@@ -18,7 +18,10 @@ Matching rules
 - A conversation is **finished** when its last call (by start time) carries a
   final answer: no error, no HTTP error status, no tool call requested
   (``n_tool_calls`` 0/null and ``finish_reason`` not one of
-  :data:`TOOL_FINISH_REASONS`) and a complete (non-``partial``) response.
+  :data:`TOOL_FINISH_REASONS`), and either a finish reason was seen or the
+  response is complete (not ``partial``).
+- **Hosts** on loopback are compared without their port (a local stand-in or
+  mock provider binds an ephemeral port each run).
 """
 
 from __future__ import annotations
@@ -94,6 +97,10 @@ _TOKEN_METRICS = (
 )
 INVENTORY_KINDS = ("model", "provider", "host", "api")
 
+# A loopback host is compared without its port: local mock and stand-in
+# providers bind an ephemeral port per run, which is not a change of endpoint.
+_LOOPBACK_PORT = r"^(127(?:\.\d{1,3}){3}|localhost|\[::1\]):\d+$"
+
 
 def _conform(df: pl.DataFrame, cols: dict[str, pl.DataType]) -> pl.DataFrame:
     """Select the engine's columns in its dtypes; absent columns become null."""
@@ -150,7 +157,10 @@ def prepare_side(calls: pl.DataFrame, tools: pl.DataFrame, loops: pl.DataFrame) 
     >>> s.agents
     ['(unknown)']
     """
-    c = _conform(calls, _CALL_COLS).with_columns(pl.col("agent").fill_null(UNKNOWN_AGENT))
+    c = _conform(calls, _CALL_COLS).with_columns(
+        pl.col("agent").fill_null(UNKNOWN_AGENT),
+        pl.col("host").str.replace(_LOOPBACK_PORT, "$1"),
+    )
     by_call = c.select(
         "call_id",
         pl.col("agent").alias("_agent"),
@@ -188,12 +198,15 @@ def prepare_side(calls: pl.DataFrame, tools: pl.DataFrame, loops: pl.DataFrame) 
 
 
 def _finished_expr() -> pl.Expr:
+    # An incomplete response still counts as an answer when its finish reason
+    # was seen (the end of the stream made it to the capture); without one, a
+    # partial response is not an answer.
     return (
         pl.col("error").is_null()
         & (pl.col("status").is_null() | (pl.col("status") < 400))
         & (pl.col("n_tool_calls").fill_null(0) == 0)
         & ~pl.col("finish_reason").fill_null("").is_in(list(TOOL_FINISH_REASONS))
-        & ~pl.col("partial").fill_null(False)
+        & (pl.col("finish_reason").is_not_null() | ~pl.col("partial").fill_null(False))
     )
 
 

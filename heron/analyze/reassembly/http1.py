@@ -255,6 +255,7 @@ class HTTP1Parser:
         self._msg_start = 0
         self._in_message = False
         self._upgrade_pending = False
+        self._chunks = 0  # chunks seen in the current chunked message
         self._boundaries: list[int] = []  # record-boundary stream offsets while resyncing
         if resync:
             self._enter_resync(at_boundary=True)
@@ -388,7 +389,12 @@ class HTTP1Parser:
         """The stream ended; ``clean`` when the connection really closed.
 
         Ends a close-delimited body (complete only when ``clean``) and
-        reports a message left half-way.
+        reports a message left half-way.  A chunked body that stops cleanly
+        at a chunk boundary, after at least one chunk, counts as complete:
+        streaming clients (the OpenAI SDK, for one) close the connection
+        after the last event without reading the empty last-chunk, and no
+        body byte is missing.  Whether the *stream* finished is the
+        provider layer's call (``[DONE]``, ``message_stop``).
 
         Examples
         --------
@@ -402,6 +408,8 @@ class HTTP1Parser:
         at = self.pending_offset
         if st is _S.BODY_CLOSE:
             out.append(End(at, clean, "" if clean else "capture ended before connection close"))
+        elif st is _S.CHUNK_SIZE and clean and self._chunks and self._pos == len(self._buf):
+            out.append(End(at, True, "closed at a chunk boundary, before the last-chunk"))
         elif st in (_S.BODY_LEN, _S.CHUNK_SIZE, _S.CHUNK_DATA, _S.CHUNK_CRLF, _S.TRAILERS):
             out.append(End(at, False, "stream ended inside the message"))
         elif st is _S.IDLE and bytes(self._buf[self._pos :]).strip(b"\r\n"):
@@ -553,6 +561,7 @@ class HTTP1Parser:
                     if size and buf[de : de + 2] == b"\r\n":
                         out.append(Body(self._base + ds, bytes(buf[ds:de])))
                         self._pos = de + 2
+                        self._chunks += 1
                         continue
                 nl = buf.find(b"\n", self._pos)
                 if nl < 0:
@@ -568,6 +577,7 @@ class HTTP1Parser:
                 self._pos = nl + 1
                 self._remaining = int(size_txt, 16)
                 self._state = _S.CHUNK_DATA if self._remaining else _S.TRAILERS
+                self._chunks += 1
                 self._scan = self._pos
             elif st is _S.CHUNK_CRLF:
                 two = bytes(buf[self._pos : self._pos + 2])
@@ -664,6 +674,7 @@ class HTTP1Parser:
         self._pos = after
         self._scan = after
         self._msg_start = start
+        self._chunks = 0
         out.append(head)
         self._in_message = True
         try:

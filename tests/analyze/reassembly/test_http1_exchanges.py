@@ -382,3 +382,24 @@ def test_redacted_query_in_request_line_flags_exchange() -> None:
     cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
     (ex,) = run(cap)
     assert ex.redacted and ex.header("host") == "g"
+
+
+def test_stream_closed_at_chunk_boundary_without_last_chunk() -> None:
+    """The OpenAI SDK closes after ``data: [DONE]`` without reading ``0\\r\\n\\r\\n``."""
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for reason, closed_mid_chunk, partial in [
+        ("ssl_free", False, False),
+        ("capture-end", False, True),
+        ("ssl_free", True, True),
+    ]:
+        cap = Cap()
+        cap.open(1)
+        cap.call(1, OUT, b"POST /v1/chat/completions HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+        cap.call(
+            1, IN, head + b"e\r\ndata: [DONE]\n\n\r\n" + (b"5\r\nab" if closed_mid_chunk else b"")
+        )
+        cap.close(1, reason=reason)
+        (ex,) = run(cap)
+        assert ex.partial is partial, (reason, closed_mid_chunk)
+        assert ex.response_body.startswith(b"data: [DONE]\n\n")
+        assert ex.response_end_ns is not None

@@ -74,6 +74,7 @@ PID_CANDIDATES = 4
 PREFIX_CANDIDATES = 6
 #: Bytes of candidates scanned per anchor probe, and probes per record.
 MAX_CANDIDATE_BYTES = 4 << 20
+SEARCH_BYTES = 256 << 10
 MAX_PROBES = 48
 MAX_STRIDE = 4096
 
@@ -318,7 +319,16 @@ class DedupEncoder:
             suf = 0
         end = n - suf
         if end - pre >= MIN_SEARCH:
-            self._search(seq, data, pre, end, cands, ops)
+            # search the newest candidates only, within a byte budget: failed
+            # probes (genuinely new text) scan every byte of them
+            scan: list[tuple[int, bytes]] = []
+            budget = SEARCH_BYTES
+            for s, c in cands:
+                if len(c) > budget and scan:
+                    break
+                budget -= len(c)
+                scan.append((s, c))
+            self._search(seq, data, pre, end, scan, ops)
         elif end > pre:
             ops.append(data[pre:end])
         if suf:

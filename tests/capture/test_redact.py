@@ -831,3 +831,91 @@ def test_h2c_upgrade_switches_both_directions_to_http2() -> None:
     check_h2_redaction(decode_h2(joined(segs, 0)[len(segs[0][1]) :]), decode_h2(frames_out))
     in_orig = segs[1][1]
     check_h2_redaction(decode_h2(in_orig[in_orig.index(b"\r\n\r\n") + 4 :]), decode_h2(frames_in))
+
+
+# -- real nghttp2 encoding: Node's http2 client over cleartext HTTP/2 -------------------
+
+NODE_CLIENT = r"""
+const http2 = require("http2");
+const client = http2.connect("http://127.0.0.1:" + process.argv[process.argv.length - 1]);
+const paths = ["/v1/a?key=AIzaSECRET0002&alt=sse", "/v1/b?token=SECRET0007", "/v1/c"];
+(async () => {
+  for (const path of paths) {
+    await new Promise((resolve, reject) => {
+      const req = client.request({
+        ":method": "POST", ":path": path,
+        "authorization": "Bearer sk-SECRET0001", "x-api-key": "SECRET0004",
+        "cookie": "sess=SECRET0003", "x-goog-api-key": "SECRET0008",
+        "content-type": "application/json",
+      });
+      req.on("response", () => {});
+      req.on("data", () => {});
+      req.on("end", resolve);
+      req.on("error", reject);
+      req.end(JSON.stringify({x: "\r\nauthorization: Bearer body"}));
+    });
+  }
+  client.close();
+})().catch((e) => { console.error(e); process.exit(1); });
+"""
+
+
+def _record_node_h2() -> list[tuple[int, bytes]]:
+    """Run Node's http2 client (nghttp2) against a loopback h2 server; bytes both ways."""
+    import shutil
+    import socket
+    import subprocess
+    import threading
+
+    import h2.events
+
+    if shutil.which("node") is None:
+        pytest.skip("node not installed")
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    segs: list[tuple[int, bytes]] = []
+
+    def serve() -> None:
+        sock, _ = listener.accept()
+        conn = h2.connection.H2Connection(
+            h2.config.H2Configuration(client_side=False, header_encoding=None)
+        )
+        conn.initiate_connection()
+        with sock:
+            sock.sendall(out := conn.data_to_send())
+            segs.append((1, out))
+            while data := sock.recv(65536):
+                segs.append((0, data))
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.StreamEnded):
+                        conn.send_headers(event.stream_id, RESPONSE)
+                        conn.send_data(event.stream_id, RESP_BODY, end_stream=True)
+                if out := conn.data_to_send():
+                    sock.sendall(out)
+                    segs.append((1, out))
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    subprocess.run(["node", "-e", NODE_CLIENT, str(port)], check=True, timeout=60)
+    thread.join(timeout=30)
+    listener.close()
+    return segs
+
+
+def test_h2_node_nghttp2_traffic_is_redacted_and_decodes() -> None:
+    segs = _record_node_h2()
+    (out, inn), _ = three_ways(segs)
+    assert_no_secret(out + inn, H2_SECRETS)
+    n = check_h2_redaction(decode_h2(joined(segs, 0)), decode_h2(out))
+    assert n == 3 * 4 + 2  # four sensitive headers per request, two query keys
+    assert check_h2_redaction(decode_h2(joined(segs, 1)), decode_h2(inn)) == 3
+
+
+def test_h2_server_settings_read_before_client_preface() -> None:
+    segs = h2_conversation(True)
+    assert segs[0][0] == 0 and segs[0][1].startswith(PREFACE) and segs[1][0] == 1
+    segs[0], segs[1] = segs[1], segs[0]  # the client read the server's SETTINGS first
+    (out, inn), _ = three_ways(segs)
+    assert out.startswith(PREFACE)
+    assert check_h2_redaction(decode_h2(joined(segs, 0)), decode_h2(out)) == 10
+    assert check_h2_redaction(decode_h2(joined(segs, 1)), decode_h2(inn)) == 3

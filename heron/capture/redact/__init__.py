@@ -146,14 +146,17 @@ class _Sniff:
     def _decide(self) -> Parser | None:
         b = bytes(self.buf)
         conn = self.conn
-        if conn.h2:
-            return _h2_parser(self.direction, conn, preface=False)
         if self.direction == 0:
+            # Before conn.h2: the server's SETTINGS may be read before the
+            # client's preface is written, and must not hide the preface.
             if len(b) < len(PREFACE) and PREFACE.startswith(b):
                 return None
             if b.startswith(PREFACE):
                 conn.h2 = conn.h2_synced = True
                 return _h2_parser(0, conn, preface=True)
+        if conn.h2:
+            return _h2_parser(self.direction, conn, preface=False)
+        if self.direction == 0:
             i = 0
             while i < len(b) and (0x41 <= b[i] <= 0x5A or 0x61 <= b[i] <= 0x7A):
                 i += 1

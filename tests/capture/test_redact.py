@@ -919,3 +919,18 @@ def test_h2_server_settings_read_before_client_preface() -> None:
     assert out.startswith(PREFACE)
     assert check_h2_redaction(decode_h2(joined(segs, 0)), decode_h2(out)) == 10
     assert check_h2_redaction(decode_h2(joined(segs, 1)), decode_h2(inn)) == 3
+
+
+def test_h2_direction_first_seen_mid_frame_switches_when_the_other_proves_h2() -> None:
+    segs = h2_conversation(False)
+    out_stream, in_stream = joined(segs, 0), joined(segs, 1)
+    r = Redactor()
+    mid = in_stream.index(RESP_BODY) + 3
+    first, _ = r.feed(1, 1, in_stream[mid : mid + 20])  # unrecognisable: text scan for now
+    assert first == in_stream[mid : mid + 20]
+    r.feed(1, 0, out_stream[len(PREFACE) :])  # frames, no preface: the connection is HTTP/2
+    resp = next(d for k, d in segs if k == 1 and b"SECRET0006" in d)
+    out, _ = r.feed(1, 1, resp[:4])  # too short to show a frame header: blanked
+    assert out == b"****"
+    out, _ = r.feed(1, 1, resp)  # aligned: walking resumes, Set-Cookie redacted
+    assert b"SECRET0006" not in out and RESP_BODY in out

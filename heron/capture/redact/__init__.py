@@ -57,7 +57,9 @@ body costs a few Python operations.  Where framing is unknown
 (close-delimited responses, upgrades, CONNECT, bad lengths) the direction
 falls back to the text scan below: over-redaction, never a leak.
 
-*Text fallback* (:mod:`._text`).  For other protocols, any line starting
+*Text fallback* (:mod:`._text`).  For other protocols (and a direction
+whose first bytes were unrecognisable, until the other direction shows the
+connection is HTTP/2), any line starting
 with one of the credential header names and ``:`` has its value blanked, and
 so has the value after ``?key=``/``&key=`` (and the other query names).
 This is a few C-speed ``find`` calls per payload.
@@ -172,11 +174,11 @@ class _Sniff:
         if plausible:
             conn.h2 = True
             return _h2_parser(self.direction, conn, preface=False)
-        return TextScan()
+        return _Unknown(self.direction, conn)
 
     def skip(self, n: int) -> Parser:
         """A gap before the protocol is known: scan as text from here."""
-        return TextScan()
+        return _Unknown(self.direction, self.conn)
 
     def process(self, data: bytes, pos: int, out: Out) -> tuple[int, Parser] | None:
         """Buffer up to the deciding byte, then hand over to the real parser."""
@@ -188,7 +190,7 @@ class _Sniff:
         if parser is None:
             if len(self.buf) < _SNIFF_MAX:
                 return None
-            parser = TextScan()  # unreachable by the rules above; never stall
+            parser = _Unknown(self.direction, self.conn)  # unreachable; never stall
         # Bring the parser up to date on bytes already returned; they were
         # passed unchanged and, by construction, need no redaction.
         return pos, _run(parser, earlier, 0, Out(earlier))
@@ -196,6 +198,31 @@ class _Sniff:
 
 def _h2_parser(direction: int, conn: ConnInfo, *, preface: bool) -> Parser:
     return H2(direction, conn, preface=preface)
+
+
+class _Unknown(TextScan):
+    """Text scan for a direction whose first bytes were not recognised.
+
+    If the other direction later proves the connection is HTTP/2 (this one
+    joined mid-frame), switch to the HTTP/2 walker in its "lost" state, which
+    blanks payloads until one starts on a frame boundary: HPACK-coded
+    credentials are invisible to a text scan.
+    """
+
+    __slots__ = ("conn", "direction")
+
+    def __init__(self, direction: int, conn: ConnInfo) -> None:
+        super().__init__()
+        self.direction = direction
+        self.conn = conn
+
+    def process(self, data: bytes, pos: int, out: Out) -> tuple[int, Parser] | None:
+        """Scan as text, or hand over to HTTP/2 once the connection is known to be."""
+        if self.conn.h2:
+            h2 = H2(self.direction, self.conn, preface=False)
+            h2.lost = True
+            return pos, h2
+        return super().process(data, pos, out)
 
 
 def _run(parser: Parser, data: bytes, pos: int, out: Out) -> Parser:

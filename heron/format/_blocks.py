@@ -75,6 +75,7 @@ class BlockScanner:
 
     def __init__(self, f: IO[bytes], start: int) -> None:
         self._f = f
+        self._read1 = getattr(f, "read1", None)
         self._buf = bytearray()
         self._base = start  # file offset of _buf[0]
         self._pos = 0
@@ -89,8 +90,11 @@ class BlockScanner:
                 del self._buf[: self._pos]
                 self._base += self._pos
                 self._pos = 0
+            want = max(_READ, need - (len(self._buf) - self._pos))
             try:
-                piece = self._f.read(max(_READ, need - (len(self._buf) - self._pos)))
+                # read1: return what a pipe has now instead of waiting for a
+                # full megabyte, so a live `capture -o - | heron ...` streams
+                piece = self._read1(want) if self._read1 is not None else self._f.read(want)
             except OSError:
                 piece = b""
             if not piece:

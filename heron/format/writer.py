@@ -176,14 +176,14 @@ class Writer:
         self._fd: int | None = None
         self._file: IO[bytes] | None = None
         self._closed = False
-        if isinstance(dest, (str, os.PathLike)) and os.fspath(dest) != "-":
-            self._fd = _open_dest(dest, overwrite)
-            self.name = os.fspath(dest)
-        elif isinstance(dest, str):  # "-"
-            self._file = sys.stdout.buffer
-            self.name = "<stdout>"
+        if isinstance(dest, (str, os.PathLike)):
+            if os.fspath(dest) == "-":
+                self._file = sys.stdout.buffer
+                self.name = "<stdout>"
+            else:
+                self._fd = _open_dest(dest, overwrite)
+                self.name = os.fspath(dest)
         else:
-            assert not isinstance(dest, os.PathLike)
             self._file = dest
             self.name = str(getattr(dest, "name", "<stream>"))
         self.flush_interval = float(flush_interval)

@@ -315,3 +315,33 @@ def test_sync_points_let_seeking_start_mid_file() -> None:
     assert indep[0] == 0 and len(indep) > 2
     assert [r["data"] for r in ir.records(start_ns=2500)] == payloads[25:]
     assert [r["data"] for r in Reader(io.BytesIO(buf.getvalue()))] == payloads
+
+
+@pytest.mark.timeout(30)
+def test_reader_streams_a_live_pipe_without_waiting_for_more_data() -> None:
+    rfd, wfd = os.pipe()
+    out = os.fdopen(wfd, "wb")
+    w = Writer(out)
+    w.append(RecordKind.ANNOTATION, 1, text="first")
+    w.flush()
+    with os.fdopen(rfd, "rb") as inp:
+        it = iter(Reader(inp))
+        assert next(it)["text"] == "first"  # must not block waiting for a full buffer
+        w.append(RecordKind.ANNOTATION, 2, text="second")
+        w.close()
+        out.close()
+        assert [x["text"] for x in it] == ["second"]
+
+
+def test_path_dash_means_stdout(tmp_path: Path) -> None:
+    code = (
+        "from pathlib import Path\n"
+        "from heron.format import Writer, RecordKind\n"
+        "with Writer(Path('-')) as w:\n"
+        "    w.append(RecordKind.ANNOTATION, 1, text='x')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, check=True, cwd=tmp_path
+    ).stdout
+    assert _read_all(out)[0][0]["text"] == "x"
+    assert not (tmp_path / "-").exists()

@@ -184,7 +184,7 @@ class Gate:
 def _fmt(x: float) -> str:
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+    return str(int(x)) if float(x).is_integer() else f"{round(x, 2):g}"
 
 
 def known_metric_names() -> list[str]:
@@ -366,6 +366,8 @@ class GateResult:
         True when the gate tripped (the run fails).
     message : str
         One readable line: which expression, the values and by how much.
+    detail : str
+        The message without the expression (values, change and limit).
 
     Examples
     --------
@@ -381,6 +383,7 @@ class GateResult:
     value: float | None
     matched: bool
     message: str
+    detail: str = ""
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready form (see ``docs/diff.md``).
@@ -448,9 +451,9 @@ def evaluate_gate(
     if gate.mode == "absolute":
         missing = [x for x in missing if x == "head"]
     if missing:
+        detail = f"not evaluated: {m} has no value in {' and '.join(missing)}"
         return GateResult(
-            gate, agent, base, head, None, False,
-            f"{gate.expression} not evaluated: {m} has no value in {' and '.join(missing)}",
+            gate, agent, base, head, None, False, f"{gate.expression} {detail}", detail
         )  # fmt: skip
     assert head is not None
     if gate.mode == "absolute":
@@ -469,7 +472,8 @@ def evaluate_gate(
             change += f", {'+' if value >= 0 else ''}{_fmt(round(value, 1))}%"
         shown = f"{m} {_fmt(base)} -> {_fmt(head)} ({change})"
     scope = f" [agent {agent}]" if agent is not None else ""
+    detail = f"{shown}, limit {gate.describe_threshold()}"
     return GateResult(
         gate, agent, base, head, value, matched,
-        f"{gate.expression} {verb}{scope}: {shown}, limit {gate.describe_threshold()}",
+        f"{gate.expression} {verb}{scope}: {detail}", detail,
     )  # fmt: skip

@@ -257,7 +257,7 @@ def to_markdown(result: DiffResult) -> str:
             icon = "❌" if g.matched else ("⚪" if g.value is None else "✅")
             out.append(
                 f"| {icon} | `{_md_cell(g.gate.expression)}` | {fmt_value(g.gate.metric, g.base)} | "
-                f"{fmt_value(g.gate.metric, g.head)} | {_md_cell(g.message)} |"
+                f"{fmt_value(g.gate.metric, g.head)} | {_md_cell(g.detail)} |"
             )
         out.append("")
     rows = _changed_metric_rows(result)
@@ -334,7 +334,7 @@ def render_table(result: DiffResult, console: Console) -> None:
                 escape(g.gate.expression),
                 fmt_value(g.gate.metric, g.base),
                 fmt_value(g.gate.metric, g.head),
-                escape(g.message),
+                escape(g.detail),
             )
         console.print(t)
     multi = _multi_agent(result)

@@ -97,6 +97,11 @@ class Loss:
     exist but were never seen), ``bad-index`` and ``bad-header``.
     ``first_seq``/``last_seq`` give the missing records (inclusive;
     ``last_seq`` None means "up to the unknown end").
+
+    Examples
+    --------
+    >>> Loss("corrupt-block", offset=100, end=300, chunk_index=2, first_seq=7, last_seq=9).describe()
+    'corrupt-block: bytes 100..300 (200 bytes) chunk #2; records seq 7..9 lost (3)'
     """
 
     kind: str
@@ -185,7 +190,13 @@ class ReadReport:
 
     @property
     def missing_seqs(self) -> list[tuple[int, int | None]]:
-        """Inclusive ranges of lost record sequence numbers (``None`` = open end)."""
+        """Inclusive ranges of lost record sequence numbers (``None`` = open end).
+
+        Examples
+        --------
+        >>> ReadReport(losses=[Loss("truncated", first_seq=5)]).missing_seqs
+        [(5, None)]
+        """
         return [
             (x.first_seq, x.last_seq)
             for x in self.losses
@@ -195,7 +206,15 @@ class ReadReport:
 
 @dataclass(frozen=True, slots=True)
 class ChunkInfo:
-    """One chunk as listed in the index (or found by a scan)."""
+    """One chunk as listed in the index (or found by a scan).
+
+    ``data_bytes`` is -1 when the chunk was found by a scan.
+
+    Examples
+    --------
+    >>> ChunkInfo(8, 100, 0, 3, 10, 20, 1, 0).independent
+    True
+    """
 
     offset: int
     size: int
@@ -958,7 +977,19 @@ class IndexedReader:
 
     @property
     def time_range(self) -> tuple[int, int] | None:
-        """``(min t, max t)`` over all chunks, or None for an empty file."""
+        """``(min t, max t)`` over all chunks, or None for an empty file.
+
+        Examples
+        --------
+        >>> import io
+        >>> from heron.format import Writer, RecordKind
+        >>> buf = io.BytesIO()
+        >>> with Writer(buf) as w:
+        ...     _ = w.append(RecordKind.ANNOTATION, 5, text="a")
+        ...     _ = w.append(RecordKind.ANNOTATION, 9, text="b")
+        >>> IndexedReader(io.BytesIO(buf.getvalue())).time_range
+        (5, 9)
+        """
         if not self.chunks:
             return None
         return min(c.min_t for c in self.chunks), max(c.max_t for c in self.chunks)

@@ -102,6 +102,7 @@ SENSITIVE_HEADERS = frozenset(
         "set-cookie",
     }
 )
+_SENSITIVE_B = frozenset(h.encode() for h in SENSITIVE_HEADERS)
 REDACTED = "[REDACTED]"
 #: Default cap on a decoded body kept in an Exchange (the rest is counted in
 #: ``*_body_size`` and the exchange is flagged ``truncated``).
@@ -623,19 +624,23 @@ class Reassembler:
 
     def _headers(
         self, raw: list[tuple[bytes, bytes]], hit: set[int] | None
-    ) -> tuple[list[tuple[str, str]], bool]:
+    ) -> tuple[list[tuple[str, str]], bool, dict[bytes, str]]:
+        """Decoded, masked headers; whether any was masked; first value by lower-case name."""
         out: list[tuple[str, str]] = []
+        first: dict[bytes, str] = {}
         redacted = False
+        mask = self.mask_sensitive
         for i, (k, v) in enumerate(raw):
-            name = k.decode("latin-1")
-            if (self.mask_sensitive and name.lower() in SENSITIVE_HEADERS) or (
-                hit is not None and i in hit
-            ):
-                out.append((name, REDACTED))
+            lk = k.lower()
+            if (mask and lk in _SENSITIVE_B) or (hit and i in hit):
+                val = REDACTED
                 redacted = True
             else:
-                out.append((name, v.decode("utf-8", "replace")))
-        return out, redacted
+                val = v.decode("ascii") if v.isascii() else v.decode("utf-8", "replace")
+            out.append((k.decode("latin-1"), val))
+            if lk not in first:
+                first[lk] = val
+        return out, redacted, first
 
     @staticmethod
     def _span_hit(c: _Conn, d: int, start: int, end: int) -> bool:
@@ -643,12 +648,25 @@ class Reassembler:
         return c.any_spans and c.spans[d].overlaps(start, end)
 
     @staticmethod
-    def _h1_hits(head: Head, spans: SpanSet) -> set[int]:
-        """Indexes of header fields whose bytes overlap a redacted span."""
+    def _h1_hits(head: Head, spans: SpanSet) -> set[int] | None:
+        """Indexes of header fields whose bytes overlap a redacted span (None: none do)."""
+        if not spans.overlaps(head.start, head.end):
+            return None
+        raw = head.raw
         hits: set[int] = set()
+        if b"\n " not in raw and b"\n\t" not in raw:
+            # One field per line after the start line: a span's line number
+            # is its field index + 1.
+            for s, e in spans.within(head.start, head.end):
+                a = max(s - head.start, 0)
+                b = min(e - head.start, len(raw))
+                first_line = raw.count(b"\n", 0, a)
+                last_line = first_line + raw.count(b"\n", a, b - 1) if b - 1 > a else first_line
+                hits.update(n - 1 for n in range(max(first_line, 1), last_line + 1))
+            return hits
         pos = head.start
         idx = -1
-        for n, line in enumerate(head.raw.split(b"\n")):
+        for n, line in enumerate(raw.split(b"\n")):
             end = pos + len(line) + 1
             if n > 0 and line.strip(b"\r"):
                 if line[:1] not in (b" ", b"\t"):
@@ -724,14 +742,14 @@ class Reassembler:
                 ex.method = ev.method
                 ex.path = ev.target
                 hits = self._h1_hits(ev, c.spans[d]) if c.any_spans else None
-                ex.request_headers, red = self._headers(ev.headers, hits)
+                ex.request_headers, red, first = self._headers(ev.headers, hits)
                 ex.redacted = ex.redacted or red or self._span_hit(c, d, ev.start, ev.end)
-                host = ex.header("host")
+                host = first.get(b"host")
                 if host:
                     ex.authority = host
-                x.req_dec = BodyDecoder(ex.header("content-encoding"), max_output=self.max_body)
+                x.req_dec = BodyDecoder(first.get(b"content-encoding"), max_output=self.max_body)
                 x.req_seen = True
-                x.upgrade = ev.method == "CONNECT" or ex.header("upgrade") is not None
+                x.upgrade = ev.method == "CONNECT" or b"upgrade" in first
                 c.h1_cur_req = x
                 c.h1_queue.append(x)
                 c.h1_resp.methods.append(ev.method)
@@ -751,7 +769,7 @@ class Reassembler:
                     self._hole(x, ev.length, ev.kind, False)
             elif isinstance(ev, Trailers):
                 if x is not None:
-                    hs, red = self._headers(ev.headers, None)
+                    hs, red, _ = self._headers(ev.headers, None)
                     x.ex.request_headers.extend(hs)
                     x.ex.redacted = x.ex.redacted or red
             elif isinstance(ev, Lost):
@@ -794,21 +812,16 @@ class Reassembler:
                 ex.status = ev.status
                 ex.response_start_ns = at[0] if at else ts
                 hits = self._h1_hits(ev, c.spans[d]) if c.any_spans else None
-                ex.response_headers, red = self._headers(ev.headers, hits)
+                ex.response_headers, red, first = self._headers(ev.headers, hits)
                 ex.redacted = ex.redacted or red or self._span_hit(c, d, ev.start, ev.end)
-                x.resp_dec = BodyDecoder(
-                    ex.header("content-encoding", response=True), max_output=self.max_body
-                )
+                x.resp_dec = BodyDecoder(first.get(b"content-encoding"), max_output=self.max_body)
                 x.resp_seen = True
                 c.h1_cur_resp = x
                 if x.upgrade and c.h1_req is not None:
                     switched = ev.status == 101 or (
                         ex.method == "CONNECT" and ev.status is not None and 200 <= ev.status < 300
                     )
-                    h2c = (
-                        ev.status == 101
-                        and "h2c" in (ex.header("upgrade", response=True) or "").lower()
-                    )
+                    h2c = ev.status == 101 and "h2c" in first.get(b"upgrade", "").lower()
                     if h2c:
                         c.h2c = x  # switch to HTTP/2 once this 101 has ended
                     elif switched:
@@ -842,7 +855,7 @@ class Reassembler:
                     self._hole(x, ev.length, ev.kind, True)
             elif isinstance(ev, Trailers):
                 if x is not None:
-                    hs, red = self._headers(ev.headers, None)
+                    hs, red, _ = self._headers(ev.headers, None)
                     x.ex.response_headers.extend(hs)
                     x.ex.redacted = x.ex.redacted or red
             elif isinstance(ev, Lost):
@@ -1017,7 +1030,7 @@ class Reassembler:
             elif not x.req_seen:
                 self._h2_request_head(x, ev.headers, red_block)
             else:  # trailers
-                hs, red = self._headers(ev.headers, None)
+                hs, red, _ = self._headers(ev.headers, None)
                 x.ex.request_headers.extend(hs)
                 x.ex.redacted = x.ex.redacted or red or red_block
             x.req_seen = True
@@ -1045,15 +1058,13 @@ class Reassembler:
             status = pseudo.get(":status", "")
             if not x.resp_seen and status.isdigit() and 100 <= int(status) < 200:
                 return  # interim response
-            hs, red = self._headers(rest, None)
+            hs, red, first = self._headers(rest, None)
             ex.redacted = ex.redacted or red or red_block
             if not x.resp_seen:
                 ex.status = int(status) if status.isdigit() else None
                 ex.response_headers = hs
                 ex.response_start_ns = at[0] if at else ts
-                x.resp_dec = BodyDecoder(
-                    ex.header("content-encoding", response=True), max_output=self.max_body
-                )
+                x.resp_dec = BodyDecoder(first.get(b"content-encoding"), max_output=self.max_body)
                 x.resp_seen = True
             else:
                 ex.response_headers.extend(hs)
@@ -1067,13 +1078,13 @@ class Reassembler:
         ex.scheme = pseudo.get(":scheme", ex.scheme)
         ex.authority = pseudo.get(":authority", ex.authority)
         ex.path = pseudo.get(":path")
-        ex.request_headers, red = self._headers(rest, None)
+        ex.request_headers, red, first = self._headers(rest, None)
         if ":authority" not in pseudo:
-            host = ex.header("host")
+            host = first.get(b"host")
             if host:
                 ex.authority = host
         ex.redacted = ex.redacted or red or red_block
-        x.req_dec = BodyDecoder(ex.header("content-encoding"), max_output=self.max_body)
+        x.req_dec = BodyDecoder(first.get(b"content-encoding"), max_output=self.max_body)
         x.req_seen = True
 
 

@@ -77,6 +77,7 @@ _REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") +(\S+) +HTTP/(\d)\.(\d) *")
 _STATUS_LINE = re.compile(rb"HTTP/(\d)\.(\d) +(\d{3})(?: (.*))?")
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_NAME = re.compile(_TOKEN)
+_FIELD_LINES = re.compile(rb"^(" + _TOKEN + rb"):[ \t]*([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
 _WHOLE_CHUNK = re.compile(rb"([0-9A-Fa-f]{1,16})\r\n")
 # Resync anchors: only methods and versions seen in practice, after a LF or
@@ -209,6 +210,21 @@ def _parse_fields(lines: list[bytes]) -> list[tuple[bytes, bytes]]:
             raise _Malformed(f"bad header field line {line[:60]!r}")
         out.append((name, value.strip(b" \t")))
     return out
+
+
+def _fast_fields(rest: bytes) -> list[tuple[bytes, bytes]] | None:
+    """Field lines in one regex pass, or None when the slow path must decide.
+
+    Every line must match (no obs-fold, no malformed line); otherwise
+    :func:`_parse_fields` redoes the work and reports what is wrong.
+    """
+    if not rest:
+        return []
+    n = rest.count(b"\n") + 1
+    if n > MAX_FIELDS:
+        return None
+    found: list[tuple[bytes, bytes]] = _FIELD_LINES.findall(rest)
+    return found if len(found) == n else None
 
 
 def _split_lines(raw: bytes) -> list[bytes]:
@@ -665,9 +681,16 @@ class HTTP1Parser:
         hend, after = found
         start = self.pending_offset
         raw = bytes(buf[self._pos : after])
-        lines = _split_lines(bytes(buf[self._pos : hend]))
+        block = raw[: hend - self._pos]
+        nl = block.find(b"\n")
+        first, rest = (block, b"") if nl < 0 else (block[:nl], block[nl + 1 :])
+        if first.endswith(b"\r"):
+            first = first[:-1]
         try:
-            head = self._parse_head(lines, start, self._base + after, raw)
+            fields = _fast_fields(rest)
+            if fields is None:
+                fields = _parse_fields(_split_lines(rest)) if rest else []
+            head = self._parse_head(first, fields, start, self._base + after, raw)
         except _Malformed as e:
             self._error(out, start, str(e), head=True)
             return True
@@ -683,8 +706,9 @@ class HTTP1Parser:
             self._error(out, start, str(e))
         return True
 
-    def _parse_head(self, lines: list[bytes], start: int, end: int, raw: bytes) -> Head:
-        first = lines[0]
+    def _parse_head(
+        self, first: bytes, fields: list[tuple[bytes, bytes]], start: int, end: int, raw: bytes
+    ) -> Head:
         if self.role == "request":
             m = _REQUEST_LINE.fullmatch(first)
             if m is None:
@@ -694,7 +718,7 @@ class HTTP1Parser:
                 start,
                 end,
                 version,
-                _parse_fields(lines[1:]),
+                fields,
                 raw,
                 method=m.group(1).decode("ascii"),
                 target=m.group(2).decode("utf-8", "replace"),
@@ -708,7 +732,7 @@ class HTTP1Parser:
             start,
             end,
             version,
-            _parse_fields(lines[1:]),
+            fields,
             raw,
             status=int(m.group(3)),
             reason=reason.decode("utf-8", "replace") if reason is not None else None,

@@ -229,7 +229,20 @@ class SpanSet:
         >>> s = SpanSet(); s.add(4, 2); s.overlaps(5, 6), s.overlaps(6, 9)
         (True, False)
         """
-        return any(s < end and start < e for s, e in self._spans)
+        for s, e in self._spans:  # noqa: SIM110 - a plain loop: this is on the per-record path
+            if s < end and start < e:
+                return True
+        return False
+
+    def within(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The spans that intersect ``[start, end)``.
+
+        Examples
+        --------
+        >>> s = SpanSet(); s.add(4, 2); s.add(10, 1); s.within(0, 8)
+        [(4, 6)]
+        """
+        return [(s, e) for s, e in self._spans if s < end and start < e]
 
     def prune(self, below: int) -> None:
         """Forget spans that end at or before ``below``.

@@ -403,3 +403,19 @@ def test_stream_closed_at_chunk_boundary_without_last_chunk() -> None:
         assert ex.partial is partial, (reason, closed_mid_chunk)
         assert ex.response_body.startswith(b"data: [DONE]\n\n")
         assert ex.response_end_ns is not None
+
+
+def test_redaction_span_maps_to_the_right_field_with_and_without_folding() -> None:
+    for folded in (False, True):
+        cap = Cap()
+        cap.open(1)
+        fold = b"X-Fold: a\r\n  b\r\n" if folded else b""
+        head = b"GET / HTTP/1.1\r\n" + fold + b"A: 1\r\nX-Token: secret\r\nB: 2\r\n\r\n"
+        i = head.index(b"secret")
+        cap.call(1, OUT, head, redacted=[[i, 6]])
+        cap.call(1, IN, b"HTTP/1.1 204 No Content\r\n\r\n")
+        (ex,) = run(cap)
+        assert ex.header("x-token") == "[REDACTED]"
+        assert (ex.header("a"), ex.header("b")) == ("1", "2")
+        if folded:
+            assert ex.header("x-fold") == "a b"

@@ -934,3 +934,29 @@ def test_h2_direction_first_seen_mid_frame_switches_when_the_other_proves_h2() -
     assert out == b"****"
     out, _ = r.feed(1, 1, resp)  # aligned: walking resumes, Set-Cookie redacted
     assert b"SECRET0006" not in out and RESP_BODY in out
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"Bearer SECRET0001", b"Bearer **********"),
+        (b"bearer  SECRET0001", b"bearer " + b"*" * 11),  # the scheme ends at its first space
+        (b"BasicSECRET0001", b"Basic**********"),  # only a scheme *prefix*: rest blanked
+        (b"Bea", b"Bea"),  # nothing secret to hide
+        (b"SECRET0001", b"**********"),
+        (b"Token SECRET0001 x", b"Token ************"),
+        (b"   Digest SECRET0001", b"   Digest **********"),
+    ],
+)
+def test_http1_auth_scheme_is_kept_only_while_it_spells_a_scheme(
+    value: bytes, expected: bytes
+) -> None:
+    req = (
+        b"GET / HTTP/1.1\r\nAuthorization:"
+        + value
+        + b"\r\nProxy-Authorization:"
+        + value
+        + b"\r\n\r\n"
+    )
+    (out, _), _ = three_ways([(0, req)])
+    assert out == req.replace(value, expected)

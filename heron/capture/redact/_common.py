@@ -158,19 +158,26 @@ class ValueBlanker:
                 self.phase = self.BLANK if self.prefix is None else self.SCHEME
                 break
             pos += 1
-        if self.phase == self.SCHEME:
+        if self.phase == self.SCHEME and pos < end:
             prefix = self.prefix
             assert prefix is not None
-            while pos < end:
-                b = data[pos]
-                prefix.append(b | 0x20 if 0x41 <= b <= 0x5A else b)
-                if not any(s.startswith(prefix) for s in AUTH_SCHEMES):
-                    self.phase = self.BLANK
+            # Keep bytes while they spell the start of a scheme word; a whole
+            # word (with its space) or the first stray byte ends the phase.
+            cand = bytes(prefix) + data[pos : min(end, pos + 8)].lower()
+            keep, whole = len(prefix), False
+            for scheme in AUTH_SCHEMES:
+                k, lim = 0, min(len(scheme), len(cand))
+                while k < lim and cand[k] == scheme[k]:
+                    k += 1
+                if k == len(scheme):
+                    keep, whole = k, True
                     break
-                pos += 1
-                if bytes(prefix) in AUTH_SCHEMES:
-                    self.phase = self.BLANK
-                    break
+                keep = max(keep, k)
+            pos += keep - len(prefix)
+            if whole or keep < len(cand):
+                self.phase = self.BLANK
+            else:
+                prefix[:] = cand
         if self.phase == self.BLANK and pos < end:
             cr = data.find(b"\r", pos, end)
             while cr >= 0:

@@ -37,11 +37,25 @@ lost message heads (:class:`~.http1.Lost`) so a lost request gets a
 placeholder exchange and later responses stay paired with the right
 requests.
 
+A ``101`` answering ``Upgrade: h2c`` switches the connection to HTTP/2 (the
+upgraded request becomes stream 1); any other ``101`` or a ``CONNECT``
+tunnel ends parsing of that connection.
+
 HTTP/2: one :class:`~.http2.H2Parser` per direction; exchanges are keyed by
 stream id.  SETTINGS_HEADER_TABLE_SIZE from one side widens the other side's
 decoder limit.  Once HPACK context is lost on a direction, new exchanges get
 no headers and say why in ``parse_error`` (or ``mid_stream`` when the
-capture joined late) rather than showing mis-decoded values.
+capture joined late) rather than showing mis-decoded values.  Frames that
+arrive for a stream already handed out (in flight when RST_STREAM crossed
+them) are ignored.
+
+Completeness (``partial``): a message is complete when its framing says so,
+with two deliberate allowances for what real clients do: a chunked body that
+stops cleanly at a chunk boundary when the connection closes (the OpenAI SDK
+closes after ``data: [DONE]`` without reading the empty last-chunk), and an
+HTTP/2 body that reached its Content-Length without the END_STREAM frame
+being read (curl).  No body byte is missing in either case; whether the
+*stream* finished is for the provider layer to judge from its events.
 
 Times: ``request_start_ns``/``response_start_ns`` are the times of the records
 that held the first byte of the request/response head;

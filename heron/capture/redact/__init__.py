@@ -52,17 +52,17 @@ the values of the query parameters ``key``, ``api_key``, ``apikey``,
 An ``Upgrade: h2c`` request answered by ``101`` switches both directions
 to the HTTP/2 walker (the client's ``PRI *`` preface follows on the out
 direction).  Bodies framed by ``Content-Length`` or chunked encoding are
-skipped by arithmetic, so body text that looks like a header is left alone and a 1 MiB
-body costs a few Python operations.  Where framing is unknown
+skipped by arithmetic, so body text that looks like a header is left alone
+and a 1 MiB body costs a few Python operations.  Where framing is unknown
 (close-delimited responses, upgrades, CONNECT, bad lengths) the direction
 falls back to the text scan below: over-redaction, never a leak.
 
 *Text fallback* (:mod:`._text`).  For other protocols (and a direction
 whose first bytes were unrecognisable, until the other direction shows the
-connection is HTTP/2), any line starting
-with one of the credential header names and ``:`` has its value blanked, and
-so has the value after ``?key=``/``&key=`` (and the other query names).
-This is a few C-speed ``find`` calls per payload.
+connection is HTTP/2), any line starting with one of the credential header
+names and ``:`` has its value blanked, and so has the value after
+``?key=``/``&key=`` (and the other query names).  This is a few C-speed
+``find`` calls per payload.
 
 *HTTP/2* (:mod:`._h2`, :mod:`._hpack`).  Frames are walked across calls;
 DATA and other non-header frames are skipped by their length.  Header block
@@ -81,11 +81,14 @@ receiver's dynamic table stays in step:
   ``X`` for 8-bit.  Table entry sizes (32 + decoded name length + decoded
   value length) are therefore unchanged.  The rewrite is causal (it cannot
   wait for the end of a value that may arrive in a later payload), and this
-  is its price: it reveals roughly the code length of each secret character
-  (about 1.5 bits of a base64 character's 6), never the characters; a
-  40-character key keeps well over 150 bits unknown.  The brief's alternative,
-  picking filler whose code lengths merely sum to the original, needs the
-  whole value before the first byte is returned and so cannot be causal;
+  is its price: the filler reveals about the code length of each secret
+  character, measured at 2.2 bits of a base64 character's 6 (1.5 of a hex
+  digit's 4; the floor for any per-character scheme is 1.7 and 0.95), never
+  the characters.  A 40-character base64 key keeps about 150 bits unknown, a
+  32-digit hex key about 80.  Picking filler whose code lengths merely sum to
+  the original would hide more, but needs the whole value before its first
+  byte is returned, which a value split across payloads does not allow.
+  The ``redacted`` spans, not the filler, are what marks these bytes;
 * a ``:path`` value keeps everything except the values of the sensitive
   query parameters above.
 

@@ -70,6 +70,7 @@ import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from heron.analyze.exchange import Exchange
 from heron.format.records import RecordKind
@@ -755,11 +756,20 @@ class Reassembler:
                 ex = x.ex
                 ex.method = ev.method
                 ex.path = ev.target
+                netloc = ""
+                target = ev.target or ""
+                if target[:7].lower() == "http://" or target[:8].lower() == "https://":
+                    # absolute-form (a request to a plain HTTP proxy): keep
+                    # path and authority apart, as for origin-form requests
+                    u = urlsplit(target)
+                    netloc = u.netloc
+                    ex.scheme = u.scheme.lower()
+                    ex.path = (u.path or "/") + ("?" + u.query if u.query else "")
                 hits = self._h1_hits(ev, c.spans[d]) if c.any_spans else None
                 ex.request_headers, red, first = self._headers(ev.headers, hits)
                 ex.redacted = ex.redacted or red or self._span_hit(c, d, ev.start, ev.end)
-                host = first.get(b"host")
-                if host:
+                host = netloc or first.get(b"host")
+                if host:  # else the SNI (set by _new), if any
                     ex.authority = host
                 x.req_dec = BodyDecoder(first.get(b"content-encoding"), max_output=self.max_body)
                 x.req_seen = True

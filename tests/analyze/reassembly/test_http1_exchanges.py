@@ -419,3 +419,48 @@ def test_redaction_span_maps_to_the_right_field_with_and_without_folding() -> No
         assert (ex.header("a"), ex.header("b")) == ("1", "2")
         if folded:
             assert ex.header("x-fold") == "a b"
+
+
+def test_absolute_form_target_through_a_plain_proxy() -> None:
+    cap = Cap()
+    cap.open(1, transport="tcp", sni=None)
+    cap.call(
+        1,
+        OUT,
+        b"POST http://api.example.com/v1/chat/completions?x=1 HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 2\r\n\r\n{}",
+    )
+    cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    (ex,) = run(cap)
+    assert (ex.scheme, ex.authority, ex.path) == (
+        "http",
+        "api.example.com",
+        "/v1/chat/completions?x=1",
+    )
+
+
+def test_authority_falls_back_to_sni_without_host() -> None:
+    cap = Cap()
+    cap.open(1, sni="api.openai.com")
+    cap.call(1, OUT, b"GET /v1/models HTTP/1.0\r\n\r\n")
+    cap.call(1, IN, b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n[]")
+    (ex,) = run(cap)
+    assert ex.authority == "api.openai.com" and ex.scheme == "https"
+
+
+def test_chunked_gzip_sse_stream_decodes_per_record() -> None:
+    c = zlib.compressobj(wbits=31)
+    cap = Cap()
+    cap.open(1)
+    cap.call(1, OUT, b"POST /v1/messages HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}")
+    cap.call(
+        1, IN, b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    for i in range(3):
+        piece = c.compress(b"data: %d\n\n" % i) + c.flush(zlib.Z_SYNC_FLUSH)
+        cap.call(1, IN, b"%x\r\n" % len(piece) + piece + b"\r\n")
+    tail = c.flush()
+    cap.call(1, IN, b"%x\r\n" % len(tail) + tail + b"\r\n0\r\n\r\n")
+    (ex,) = run(cap)
+    assert ex.response_body == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
+    assert [n for _, n in ex.response_timeline] == [9, 18, 27]
+    assert len({t for t, _ in ex.response_timeline}) == 3

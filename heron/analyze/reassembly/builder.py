@@ -78,6 +78,7 @@ from heron.format.records import RecordKind
 from .content import BodyDecoder
 from .http1 import (
     MAX_HEAD,
+    MAX_START_LINE,
     Body,
     BodyGap,
     End,
@@ -86,9 +87,6 @@ from .http1 import (
     Lost,
     ParseError,
     Trailers,
-)
-from .http1 import (
-    MAX_START_LINE as _MAX_START_LINE,
 )
 from .http1 import Event as H1Event
 from .http2 import (
@@ -257,7 +255,7 @@ def _detect(buf: bytes, joined: bool, final: bool) -> tuple[str, bool | None] | 
     if not final:
         if PREFACE.startswith(buf) or b"HTTP/1.1 ".startswith(buf[:9]):
             return None
-        if b"\n" not in buf and len(buf) < _MAX_START_LINE and _REQ_PREFIX.match(buf):
+        if b"\n" not in buf and len(buf) < MAX_START_LINE and _REQ_PREFIX.match(buf):
             return None
         if len(buf) < 9 and buf[0] == 0:
             return None  # maybe a server's SETTINGS frame header

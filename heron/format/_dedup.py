@@ -77,6 +77,10 @@ MAX_CANDIDATE_BYTES = 4 << 20
 SEARCH_BYTES = 256 << 10
 MAX_PROBES = 48
 MAX_STRIDE = 4096
+#: After this many payloads of a stream with no match, search only every
+#: MISS_RETRY-th payload of it.
+MISS_STREAK = 8
+MISS_RETRY = 16
 
 Op = bytes | list[Any]
 
@@ -191,6 +195,7 @@ class DedupEncoder:
         self._total = 0
         self._by_stream: dict[tuple[int, int], deque[int]] = {}
         self._by_pid: dict[tuple[int, int], deque[int]] = {}
+        self._misses: dict[tuple[int, int], int] = {}
         self._gc_at = 4096
 
     def last_of_stream(self, conn: int, dir_: int, before: int) -> int | None:
@@ -227,6 +232,7 @@ class DedupEncoder:
         self._total = 0
         self._by_stream.clear()
         self._by_pid.clear()
+        self._misses.clear()
 
     def encode(self, seq: int, conn: int, pid: int, dir_: int, data: bytes) -> list[Op] | None:
         """Return copy-ops for DATA record ``seq``, or ``None`` to store it literally.
@@ -244,14 +250,21 @@ class DedupEncoder:
         while self._total > self.window:
             self._total -= len(win.pop(self._order.popleft()))
         ops: list[Op] | None = None
+        sk = (conn, dir_)
         if len(data) >= MIN_DEDUP and win:
-            cands = self._candidates(conn, pid, dir_)
-            if cands:
-                ops = self._ops(seq, data, cands)
+            # A stream whose recent payloads matched nothing (bulk or encrypted
+            # data) gets only an occasional look, so it cannot slow capture.
+            miss = self._misses.get(sk, 0)
+            if miss < MISS_STREAK or miss % MISS_RETRY == 0:
+                cands = self._candidates(conn, pid, dir_)
+                if cands:
+                    ops = self._ops(seq, data, cands)
+                self._misses[sk] = 0 if ops is not None else miss + 1
+            else:
+                self._misses[sk] = miss + 1
         win[seq] = data
         self._order.append(seq)
         self._total += len(data)
-        sk = (conn, dir_)
         dq = self._by_stream.get(sk)
         if dq is None:
             dq = self._by_stream[sk] = deque(maxlen=STREAM_CANDIDATES)
@@ -272,6 +285,8 @@ class DedupEncoder:
         for table in (self._by_stream, self._by_pid):
             for key in [k for k, dq in table.items() if not dq or dq[-1] not in win]:
                 del table[key]
+                if table is self._by_stream:
+                    self._misses.pop(key, None)
         self._gc_at = max(4096, 2 * len(self._by_stream))
 
     def _candidates(self, conn: int, pid: int, dir_: int) -> list[tuple[int, bytes]]:
@@ -356,7 +371,9 @@ class DedupEncoder:
             probes += 1
             anchor = data[pos : pos + ANCHOR]
             best_len, best_s, best_off, best_back = 0, -1, 0, 0
-            for s, c in cands:
+            # after two misses in a row this is probably new text: look only in
+            # the newest candidates until something matches again
+            for s, c in cands if stride <= 4 * ANCHOR else cands[:2]:
                 i = c.find(anchor)
                 tries = 0
                 while i >= 0 and tries < 3:

@@ -610,10 +610,10 @@ class Writer:
                 assert self._file is not None
                 self._file.write(buf)
                 self._file.flush()
-        except OSError as e:
+        except (OSError, TypeError, ValueError) as e:  # TypeError: a text-mode stream
             raise OutputError(
                 f"{self.name}: write of {len(buf)} bytes at offset {self._offset} failed: "
-                f"{e.strerror or e}"
+                f"{getattr(e, 'strerror', None) or e}"
             ) from None
         self._offset += len(buf)
 

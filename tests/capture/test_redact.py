@@ -960,3 +960,18 @@ def test_http1_auth_scheme_is_kept_only_while_it_spells_a_scheme(
     )
     (out, _), _ = three_ways([(0, req)])
     assert out == req.replace(value, expected)
+
+
+def test_aws_and_azure_credentials() -> None:
+    req = (
+        b"GET /bucket/obj?X-Amz-Credential=AKIA&X-Amz-Signature=SECRET0001&x=1 HTTP/1.1\r\n"
+        b"X-Amz-Security-Token: SECRET0004\r\n\r\n"
+        b"GET /c?sv=2020&sig=SECRET0005 HTTP/1.1\r\n\r\n"
+    )
+    (out, _), _ = three_ways([(0, req)])
+    assert_no_secret(out)
+    assert b"X-Amz-Credential=AKIA&" in out and b"sv=2020&" in out
+    # the same in the text fallback (framing unknown)
+    text = b"\x00garbage\nX-Amz-Security-Token: SECRET0004\n" + req.split(b"\r\n\r\n")[0]
+    (out, _), _ = three_ways([(1, text)])
+    assert_no_secret(out)

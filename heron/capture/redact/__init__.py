@@ -43,12 +43,15 @@ them, because no credential can be reached within that prefix.
 
 *HTTP/1.x* (:mod:`._http1`).  Values of ``Authorization``,
 ``Proxy-Authorization``, ``x-api-key``, ``api-key``, ``x-goog-api-key``,
-``Cookie`` and ``Set-Cookie`` (any case, in headers and chunked trailers) are
+``Cookie``, ``Set-Cookie`` and ``x-amz-security-token`` (any case, in headers
+and chunked trailers) are
 overwritten with ``*`` up to the end of the line (CR kept), after leading
 blanks; for the two ``Authorization`` headers a well-known scheme word
 (``Bearer``, ``Basic``, ``Digest``, ``Token``) is kept.  In the request target
 the values of the query parameters ``key``, ``api_key``, ``apikey``,
-``api-key``, ``access_token``, ``token`` and ``auth_token`` become ``*``.
+``api-key``, ``access_token``, ``token``, ``auth_token``,
+``X-Amz-Security-Token``, ``X-Amz-Signature`` and ``sig`` (any case) become
+``*``.
 An ``Upgrade: h2c`` request answered by ``101`` switches both directions
 to the HTTP/2 walker (the client's ``PRI *`` preface follows on the out
 direction).  Bodies framed by ``Content-Length`` or chunked encoding are

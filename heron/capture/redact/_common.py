@@ -25,6 +25,7 @@ SENSITIVE_HEADERS: frozenset[bytes] = frozenset(
         b"x-goog-api-key",
         b"cookie",
         b"set-cookie",
+        b"x-amz-security-token",  # AWS STS session token (Bedrock, S3)
     }
 )
 
@@ -39,7 +40,18 @@ AUTH_SCHEMES: tuple[bytes, ...] = (b"bearer ", b"basic ", b"digest ", b"token ")
 #: Query-string parameter names (lower case, matched exactly, not
 #: percent-decoded) whose values are credentials.
 SENSITIVE_QUERY_KEYS: frozenset[bytes] = frozenset(
-    {b"key", b"api_key", b"apikey", b"api-key", b"access_token", b"token", b"auth_token"}
+    {
+        b"key",  # Gemini
+        b"api_key",
+        b"apikey",
+        b"api-key",
+        b"access_token",
+        b"token",
+        b"auth_token",
+        b"x-amz-security-token",  # pre-signed AWS URLs
+        b"x-amz-signature",
+        b"sig",  # Azure SAS
+    }
 )
 
 CR, LF, SP, HT = 0x0D, 0x0A, 0x20, 0x09

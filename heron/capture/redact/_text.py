@@ -38,9 +38,19 @@ _PATTERNS: tuple[tuple[bytes, int], ...] = (
 )
 _TAIL = max(len(p) for p, _ in _PATTERNS)
 # One C-speed find per anchor (a suffix shared by several patterns), then a
-# slice comparison per hit: 5 passes over the payload instead of 21.
+# slice comparison per hit: 8 passes over the payload instead of 28.
 _ANCHORS: dict[bytes, list[tuple[bytes, int]]] = {
-    a: [] for a in (b"authorization:", b"key:", b"cookie:", b"key=", b"token=")
+    a: []
+    for a in (
+        b"authorization:",
+        b"key:",
+        b"cookie:",
+        b"token:",
+        b"key=",
+        b"token=",
+        b"signature=",
+        b"sig=",
+    )
 }
 for _pat, _kind in _PATTERNS:
     next(v for a, v in _ANCHORS.items() if _pat.endswith(a)).append((_pat, _kind))

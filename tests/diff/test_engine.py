@@ -189,7 +189,27 @@ def test_agents_matched_by_identity_not_pid() -> None:
         "python agent.py": "matched",
     }
     md = r.to_markdown()
-    assert "only in base: `node helper.js`" in md and "| agent | metric |" in md
+    assert "only in base: `node helper.js`" in md and "only in head: `claude-code`" in md
+    # one matched agent: its rows would repeat the totals
+    assert "| agent | metric |" not in md
+
+
+def test_several_agents_each_matched_to_its_counterpart() -> None:
+    a = run([[Turn([WEATHER]), Turn()]], pid=1, extra_agents={"helper.js": [[Turn()]]})
+    b = run([[Turn()]], pid=2, extra_agents={"helper.js": [[Turn(), Turn()]]})
+    r = diff(a, b)
+    assert r.matched_agents == ["helper.js", "python agent.py"]
+    calls = {
+        ag: (bv, hv)
+        for ag, bv, hv in r.metrics.filter(pl.col("metric") == "calls")
+        .select("agent", "base", "head")
+        .iter_rows()
+    }
+    assert calls == {None: (3, 3), "helper.js": (1, 2), "python agent.py": (2, 1)}
+    md = r.to_markdown()
+    assert "| helper.js | calls | 1 | 2 | +1 | +100% |" in md
+    assert "| python agent.py | calls | 2 | 1 | -1 | -50% |" in md
+    assert "| all | calls |" not in md  # 3 -> 3: unchanged in total
 
 
 def test_agent_restriction() -> None:

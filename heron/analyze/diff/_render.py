@@ -135,11 +135,21 @@ def verdict(result: DiffResult) -> str:
 
 
 def _changed_metric_rows(result: DiffResult) -> pl.DataFrame:
-    return result.metrics.filter(pl.col("changed") & pl.col("metric").is_in(list(_RUN_METRICS)))
+    """Changed run metrics, all agents first, then each matched agent when
+    there are several (unmatched agents are listed by name instead).  A change
+    between 0 and unknown (a usage field one provider reports as 0 and another
+    omits) is left out of the compact table."""
+    zeroish = (pl.col("base").fill_null(0) == 0) & (pl.col("head").fill_null(0) == 0)
+    rows = result.metrics.filter(
+        pl.col("changed") & pl.col("metric").is_in(list(_RUN_METRICS)) & ~zeroish
+    )
+    if len(result.matched_agents) > 1:
+        return rows.filter(pl.col("agent").is_null() | pl.col("agent").is_in(result.matched_agents))
+    return rows.filter(pl.col("agent").is_null())
 
 
 def _multi_agent(result: DiffResult) -> bool:
-    return result.agents.height > 1
+    return len(result.matched_agents) > 1
 
 
 def _agent_label(agent: str | None) -> str:
@@ -280,8 +290,6 @@ def to_markdown(result: DiffResult) -> str:
             ]
             if multi:
                 cells.insert(0, _agent_label(r["agent"]))
-            elif r["agent"] is not None:
-                continue
             out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
         out.append("")
     lines = summary_lines(result)
@@ -345,7 +353,9 @@ def render_table(result: DiffResult, console: Console) -> None:
     for col in ("base", "head", "Δ", "Δ%"):
         t.add_column(col, justify="right")
     rows = result.metrics.filter(pl.col("metric").is_in(list(_RUN_METRICS)))
-    if not multi:
+    if multi:
+        rows = rows.filter(pl.col("agent").is_null() | pl.col("agent").is_in(result.matched_agents))
+    else:
         rows = rows.filter(pl.col("agent").is_null())
     for r in rows.iter_rows(named=True):
         m = r["metric"]

@@ -86,7 +86,7 @@ class _Call:
     prefixes: bytes
     response_id: str | None
     previous_response_id: str | None
-    tool_requests: list[tuple[str | None, str, str]]
+    tool_requests: list[tuple[str | None, str, str, int | None]]
     new_results: list[tuple[str | None, str | None, str, bool | None]]
     header_agent: str | None
     chat: bool
@@ -503,7 +503,10 @@ class Analysis:
             prefixes=prefix_hashes(p.messages) if p.chat else b"",
             response_id=p.response_id,
             previous_response_id=p.previous_response_id,
-            tool_requests=[(t.id, t.name, t.arguments) for t in p.tool_requests],
+            tool_requests=[
+                (t.id, t.name, t.arguments, self._requested_ns(ex, t.end, end))
+                for t in p.tool_requests
+            ],
             new_results=[
                 (r.id, r.name, r.content[: cap + 1], r.is_error)
                 for r in p.tool_results
@@ -512,6 +515,15 @@ class Analysis:
             header_agent=header_agent(ex.request_headers),
             chat=p.chat,
         )
+
+    @staticmethod
+    def _requested_ns(ex: Exchange, offset: int | None, end: int | None) -> int | None:
+        """When the agent had tool call N: its last stream event, else the response end."""
+        if offset is not None:
+            at = ex.time_at(offset)
+            if at is not None:
+                return at
+        return end
 
     # -- tables ----------------------------------------------------------
 
@@ -683,20 +695,41 @@ class Analysis:
                 f"the capture dropped {lost} events ({detail}); some traffic is missing"
             )
         gaps = sum(1 for r in self.exchange_rows if r["gap"] or r["mid_stream"])
-        partial = sum(1 for r in self.exchange_rows if r["partial"])
         if gaps:
             self.warnings.append(
                 f"{gaps} exchange(s) have missing bytes (gaps or mid-stream joins)"
             )
-        if partial:
-            self.warnings.append(
-                f"{partial} exchange(s) are incomplete (capture ended or connection closed early)"
+        # An incomplete exchange without a gap is either cut by the end of the
+        # capture (a loss: warn) or abandoned by the client, which closed the
+        # connection before reading the whole response -- e.g. an SDK that
+        # retries a 429 without reading its body.  The bytes never reached
+        # the process, so nothing was lost: it is counted in info, not warned.
+        cut: list[int] = []
+        abandoned: list[int] = []
+        for r in self.exchange_rows:
+            if not r["partial"] or r["gap"] or r["mid_stream"]:
+                continue
+            c = self.conns.get(r["conn"])
+            closed_by_process = (
+                c is not None and c.closed_ns is not None and c.close_reason != "capture-end"
             )
+            (abandoned if closed_by_process else cut).append(r["exchange_id"])
+        if cut:
+            self.warnings.append(
+                f"{len(cut)} exchange(s) are incomplete because the capture ended while they "
+                f"were in flight (exchange_id {_ids(cut)})"
+            )
+        self.info["abandoned_exchanges"] = abandoned
         bad = sum(1 for r in call_rows if r["parse_error"])
         if bad:
             self.warnings.append(
                 f"{bad} call(s) could only be partly parsed (see calls.parse_error)"
             )
+
+
+def _ids(ids: list[int]) -> str:
+    shown = ", ".join(str(i) for i in ids[:5])
+    return shown + (f", ... ({len(ids) - 5} more)" if len(ids) > 5 else "")
 
 
 def _dt(ns: int | None) -> str | None:

@@ -7,12 +7,21 @@ content text + tool ids (:meth:`Message.key`), and histories are chained
 hashes: ``h[i] = H(h[i-1] || key(m[i]))``.  Only hashes are kept, never
 bodies, so memory stays bounded by the number of calls and messages.
 
-For a new call with prefix hashes ``h[1..n]`` (in request-start order) the
-LONGEST prefix ``h[i]`` (``i`` from ``n`` down to 1) equal to the full
-history of an earlier call in the same process names the conversation; if
-none matches, the call starts a new conversation.  OpenAI responses-API
+For a new call with prefix hashes ``h[1..n]`` (in request-start order),
+every prefix ``h[i]`` equal to the full history of an earlier call in the
+same process is a candidate parent, and the MOST RECENT such call names
+the conversation (an agent continues the thread it just advanced; older
+matches are ancestors, or another session that happened to say the same
+thing); if none matches, the call starts a new conversation.  OpenAI responses-API
 calls that chain with ``previous_response_id`` join the conversation of
 the call whose response had that id.
+
+A history EQUAL to an earlier call's is a retry (a 429 re-sent, a
+repeated request) and stays in that conversation -- unless that earlier
+history was already continued by a later call: then the agent is starting
+over with the same opening messages (a new session with the same prompt),
+and a new conversation begins.  The latest call with a given history is
+the one later calls continue.
 
 Examples
 --------
@@ -24,12 +33,17 @@ Examples
 (0, 0)
 >>> idx.assign(pid=2, call_id=2, prefixes=b)
 2
+>>> idx.assign(pid=1, call_id=3, prefixes=a)    # same opening, already continued: restart
+3
+>>> idx.assign(pid=1, call_id=4, prefixes=a)    # same again, not continued: a retry
+3
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from heron.analyze.providers.base import Message
 
@@ -56,7 +70,8 @@ class ConversationIndex:
     """Assigns conversation ids to calls visited in request-start order."""
 
     def __init__(self) -> None:
-        self._full: dict[tuple[int | None, bytes], int] = {}
+        # (pid, full-history hash) -> [conversation id, continued later, latest call_id]
+        self._full: dict[tuple[int | None, bytes], list[Any]] = {}
         self._resp: dict[str, int] = {}
 
     def assign(
@@ -68,20 +83,41 @@ class ConversationIndex:
         previous_response_id: str | None = None,
         response_id: str | None = None,
     ) -> int:
-        """Conversation id (the call_id of its first call) for this call."""
+        """Conversation id (the call_id of its first call) for this call.
+
+        Examples
+        --------
+        >>> idx = ConversationIndex()
+        >>> idx.assign(pid=1, call_id=0, prefixes=b"", response_id="r1")
+        0
+        >>> idx.assign(pid=1, call_id=1, prefixes=b"", previous_response_id="r1")
+        0
+        """
         conv: int | None = None
         if previous_response_id is not None:
             conv = self._resp.get(previous_response_id)
         n = len(prefixes) // _H
-        if conv is None:
-            for i in range(n, 0, -1):
-                conv = self._full.get((pid, prefixes[(i - 1) * _H : i * _H]))
-                if conv is not None:
-                    break
+        if conv is None and n:
+            best: list[Any] | None = None
+            floor = -1  # a restart: older matches are the restarted thread's ancestors
+            same = self._full.get((pid, prefixes[(n - 1) * _H :]))
+            if same is not None:
+                if same[1]:
+                    floor = same[2]
+                else:
+                    best = same
+            for i in range(n - 1, 0, -1):
+                entry = self._full.get((pid, prefixes[(i - 1) * _H : i * _H]))
+                if entry is not None and entry[2] > floor and (best is None or entry[2] > best[2]):
+                    best = entry
+            if best is not None:
+                conv = best[0]
+                if best is not same:
+                    best[1] = True
         if conv is None:
             conv = call_id
         if n:
-            self._full.setdefault((pid, prefixes[(n - 1) * _H :]), conv)
+            self._full[(pid, prefixes[(n - 1) * _H :])] = [conv, False, call_id]
         if response_id is not None:
             self._resp[response_id] = conv
         return conv

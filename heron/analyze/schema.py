@@ -134,7 +134,11 @@ TOOLS: tuple[Column, ...] = (
     _c("name", _S, "tool name"),
     _c("arguments", _S, "arguments as JSON text, as the model produced them"),
     _c("call_id", _I, "the call whose response requested the tool"),
-    _c("requested_at", UTC, "end of that response (when the agent could act on it)"),
+    _c(
+        "requested_at",
+        UTC,
+        "arrival of the stream event completing this tool call (non-streamed: response end)",
+    ),
     _c(
         "result_call_id",
         _I,

@@ -22,7 +22,7 @@ the agent spent running the tool.
 Examples
 --------
 >>> p = ToolPairer()
->>> p.request(call_id=0, pid=1, conv=0, end_ns=1_000_000, requests=[("t1", "ls", "{}")])
+>>> p.request(call_id=0, pid=1, conv=0, end_ns=1_000_000, requests=[("t1", "ls", "{}", None)])
 >>> p.results(call_id=1, pid=1, conv=0, start_ns=3_000_000, results=[("t1", None, "a b", False)])
 >>> [(r["tool_call_id"], r["result_call_id"], r["result"], r["latency_ms"]) for r in p.rows]
 [('t1', 1, 'a b', 2.0)]
@@ -56,17 +56,21 @@ class ToolPairer:
         pid: int | None,
         conv: int | None,
         end_ns: int | None,
-        requests: Sequence[tuple[str | None, str, str]],
+        requests: Sequence[tuple[str | None, str, str, int | None]],
     ) -> None:
-        """Register the tools requested by ``call_id``'s response."""
+        """Register the tools requested by ``call_id``'s response.
+
+        Each request is ``(tool_call_id, name, arguments, requested_ns)``;
+        a null ``requested_ns`` falls back to ``end_ns`` (the response end).
+        """
         idless: list[int] = []
-        for i, (tid, name, args) in enumerate(requests):
+        for i, (tid, name, args, at) in enumerate(requests):
             row = {
                 "tool_call_id": tid if tid else f"{call_id}:{i}",
                 "name": name,
                 "arguments": args,
                 "call_id": call_id,
-                "requested_ns": end_ns,
+                "requested_ns": at if at is not None else end_ns,
                 "result_call_id": None,
                 "result": None,
                 "result_truncated": None,

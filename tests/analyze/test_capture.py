@@ -138,10 +138,9 @@ def test_tool_pairing(multi: Path) -> None:
     assert oa["arguments"].to_list() == ['{"directory":"."}', '{"path":"src/calc.py"}']
     assert (oa["result_call_id"] - oa["call_id"]).to_list() == [1, 1]
     assert oa["result"][0].startswith("README.md")
-    assert oa["latency_ms"].to_list() == [
-        50.0,
-        50.0,
-    ]  # synthetic gap between response end and next request
+    # requested_at is the arrival of the last tool-call delta; three more SSE
+    # events (finish, usage, [DONE]) follow 1 ms apart, then a 50 ms gap.
+    assert oa["latency_ms"].to_list() == [53.0, 53.0]
     an = tools.filter(pl.col("pid") == 200)
     assert an["tool_call_id"].str.starts_with("toolu_").all()
     assert an["is_error"].to_list() == [False, False]
@@ -282,3 +281,45 @@ def test_not_a_heron_file(tmp_path: Path) -> None:
         heron.open(p)
     with pytest.raises(HeronError, match="no such file"):
         heron.open(tmp_path / "missing.heron")
+
+
+def _cut_response(tmp_path: Path, close_reason: str | None) -> heron.Capture:
+    """One call whose 429 response head arrived but its body did not."""
+    from heron.format import Direction, RecordKind, Writer
+
+    body = b'{"model":"m","messages":[{"role":"user","content":"hi"}]}'
+    req = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.test\r\n"
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    head = b"HTTP/1.1 429 Too Many Requests\r\nContent-Length: 121\r\n\r\n"
+    path = tmp_path / f"cut-{close_reason}.heron"
+    with Writer(str(path)) as w:
+        w.append(RecordKind.CLOCK_SYNC, 1, realtime_ns=1_700_000_000 * 10**9)
+        w.append(RecordKind.PROCESS, 1, pid=7, comm="python3", exe="/usr/bin/python3")
+        w.append(RecordKind.CONN_OPEN, 1, conn=1, pid=7, transport="tls")
+        w.data(10, conn=1, pid=7, dir=Direction.OUT, offset=0, length=len(req), data=req)
+        w.data(20, conn=1, pid=7, dir=Direction.IN, offset=0, length=len(head), data=head)
+        if close_reason is not None:
+            w.append(RecordKind.CONN_CLOSE, 30, conn=1, pid=7, reason=close_reason)
+    return heron.open(path)
+
+
+def test_response_cut_by_capture_end_warns(tmp_path: Path) -> None:
+    for reason in (None, "capture-end"):
+        cap = _cut_response(tmp_path, reason)
+        assert cap.calls["status"].to_list() == [429] and cap.calls["partial"].to_list() == [True]
+        assert cap.warnings == [
+            "1 exchange(s) are incomplete because the capture ended while they were in "
+            "flight (exchange_id 0)"
+        ]
+        assert cap.info["abandoned_exchanges"] == []
+
+
+def test_response_abandoned_by_client_is_not_a_loss(tmp_path: Path) -> None:
+    cap = _cut_response(tmp_path, "ssl_free")  # the SDK closed without reading the body
+    assert cap.calls["error"].to_list() == ["HTTP 429"]
+    assert cap.calls["partial"].to_list() == [True]
+    assert cap.warnings == []
+    assert cap.info["abandoned_exchanges"] == [0]

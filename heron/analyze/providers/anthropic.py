@@ -195,6 +195,7 @@ def _stream(ex: Exchange, call: ParsedCall) -> None:
                 inp = cb.get("input")
                 if isinstance(inp, dict) and inp:
                     args[idx].append(json_text(inp))
+                blocks[idx].end = ev.end
                 got = True
             elif isinstance(cb, dict) and isinstance(cb.get("text"), str) and cb["text"]:
                 texts.append(cb["text"])
@@ -210,9 +211,14 @@ def _stream(ex: Exchange, call: ParsedCall) -> None:
                 elif dt == "input_json_delta" and isinstance(idx, int):
                     if idx in args and isinstance(d.get("partial_json"), str):
                         args[idx].append(d["partial_json"])
+                        blocks[idx].end = ev.end
                     got = True
                 elif dt in ("thinking_delta", "signature_delta"):
                     got = dt == "thinking_delta"
+        elif typ == "content_block_stop":
+            idx = obj.get("index")
+            if isinstance(idx, int) and idx in blocks:
+                blocks[idx].end = ev.end  # the arguments are complete here
         elif typ == "message_delta":
             d = obj.get("delta")
             if isinstance(d, dict) and isinstance(d.get("stop_reason"), str):

@@ -4,10 +4,12 @@ A provider module is a set of pure functions ``Exchange -> ParsedCall``.  It
 never raises on bad input: a body that is cut, not JSON or of an unexpected
 shape yields a call with ``parse_error`` set and whatever could be read.
 
-Streamed bodies are split into events here (:func:`sse_events`,
-:func:`ndjson_lines`), each carrying the byte offset just past it in the
-decoded response body, so the time a delta arrived is
-``Exchange.time_at(end_offset)``.
+Streamed bodies are split into events by reassembly's incremental parsers
+(:class:`~heron.analyze.reassembly.sse.SSEParser`,
+:class:`~heron.analyze.reassembly.ndjson.NDJSONParser`: one implementation
+of each format, tested byte-by-byte there); each event carries the byte
+offset just past it in the decoded response body, so the time a delta
+arrived is ``Exchange.time_at(end_offset)``.
 
 Examples
 --------
@@ -22,6 +24,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from heron.analyze.reassembly.sse import SSEParser
+
 
 @dataclass(slots=True)
 class ToolRequest:
@@ -31,6 +35,9 @@ class ToolRequest:
     name: str
     arguments: str  # JSON text as the model produced it
     index: int = 0
+    # Streams: response body offset just past the last event that carried
+    # part of this call (when the agent could act on it); None otherwise.
+    end: int | None = None
 
 
 @dataclass(slots=True)
@@ -122,69 +129,23 @@ class StreamEvent:
 
 
 def sse_events(body: bytes) -> Iterator[StreamEvent]:
-    """Split a complete ``text/event-stream`` body into events.
+    """Split a complete ``text/event-stream`` body into events that carry data.
 
-    Follows the WHATWG rules that matter on the wire: ``data`` lines are
-    joined with newlines, ``event`` names the event, ``:`` lines are
-    comments, CRLF/LF/CR all end lines, and a final event without a blank
-    line (a cut stream) is still yielded.
+    A thin adapter over :class:`~heron.analyze.reassembly.sse.SSEParser`
+    (WHATWG rules: ``data`` lines joined with newlines, ``event`` names the
+    event, ``:`` lines are comments, CRLF/LF/CR end lines); a final event
+    cut before its blank line is still yielded, and events with no data
+    (nothing to parse) are skipped.
 
     Examples
     --------
-    >>> [e.data for e in sse_events(b": ping\\r\\ndata: a\\r\\ndata: b\\r\\n\\r\\ndata: c")]
+    >>> [e.data for e in sse_events(b": ping\\r\\ndata: a\\r\\ndata: b\\r\\n\\r\\nevent: x\\n\\ndata: c")]
     ['a\\nb', 'c']
     """
-    event: str | None = None
-    data: list[str] = []
-    pos = 0
-    n = len(body)
-    while pos < n:
-        nl = body.find(b"\n", pos)
-        cr = body.find(b"\r", pos, nl if nl >= 0 else n)
-        if cr >= 0:
-            end_line = cr
-            nxt = cr + 2 if cr + 1 < n and body[cr + 1 : cr + 2] == b"\n" else cr + 1
-        elif nl >= 0:
-            end_line, nxt = nl, nl + 1
-        else:
-            end_line, nxt = n, n
-        line = body[pos:end_line].decode("utf-8", "replace")
-        pos = nxt
-        if not line:
-            if data:
-                yield StreamEvent(event, "\n".join(data), pos)
-            event, data = None, []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
-            value = value[1:]
-        if name == "data":
-            data.append(value)
-        elif name == "event":
-            event = value
-    if data:
-        yield StreamEvent(event, "\n".join(data), n)
-
-
-def ndjson_lines(body: bytes) -> Iterator[StreamEvent]:
-    """Split an NDJSON body into non-empty lines.
-
-    Examples
-    --------
-    >>> [(e.data, e.end) for e in ndjson_lines(b'{"a":1}\\n\\n{"b":2}')]
-    [('{"a":1}', 8), ('{"b":2}', 16)]
-    """
-    pos = 0
-    n = len(body)
-    while pos < n:
-        nl = body.find(b"\n", pos)
-        end = n if nl < 0 else nl + 1
-        line = body[pos:end].strip()
-        pos = end
-        if line:
-            yield StreamEvent(None, line.decode("utf-8", "replace"), end)
+    p = SSEParser()
+    for ev in p.feed(body) + p.flush():
+        if ev.data:
+            yield StreamEvent(ev.event, ev.data, ev.end)
 
 
 def as_dict(v: Any) -> dict[str, Any]:

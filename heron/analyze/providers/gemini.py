@@ -67,13 +67,11 @@ def parse(ex: Exchange) -> ParsedCall:
             if not isinstance(obj, dict):
                 call.note("stream event not JSON")
                 continue
-            if _chunk(obj, call, texts) and call.first_token_offset is None:
-                call.first_token_offset = ev.end
+            _streamed_chunk(obj, call, texts, ev.end)
     elif ":streamGenerateContent" in path or body.lstrip()[:1] == b"[":
         call.streamed = True
         for obj, end in _json_array(body, call):
-            if _chunk(obj, call, texts) and call.first_token_offset is None:
-                call.first_token_offset = end
+            _streamed_chunk(obj, call, texts, end)
     else:
         resp = ex.response_json()
         if isinstance(resp, dict):
@@ -82,6 +80,14 @@ def parse(ex: Exchange) -> ParsedCall:
             call.note("response body is not JSON")
     call.response_text = "".join(texts)
     return call
+
+
+def _streamed_chunk(obj: dict[str, Any], call: ParsedCall, texts: list[str], end: int) -> None:
+    n_tools = len(call.tool_requests)
+    if _chunk(obj, call, texts) and call.first_token_offset is None:
+        call.first_token_offset = end
+    for t in call.tool_requests[n_tools:]:
+        t.end = end
 
 
 def _json_array(body: bytes, call: ParsedCall) -> list[tuple[dict[str, Any], int]]:

@@ -31,11 +31,10 @@ from heron.analyze.providers.base import (
     as_int,
     error_text,
     json_text,
-    loads,
     mark_trailing,
-    ndjson_lines,
     text_of,
 )
+from heron.analyze.reassembly.ndjson import NDJSONParser
 
 
 def parse(ex: Exchange) -> ParsedCall:
@@ -67,16 +66,21 @@ def parse(ex: Exchange) -> ParsedCall:
         call.note("request body is not JSON")
     call.streamed = stream
     texts: list[str] = []
-    lines = list(ndjson_lines(ex.response_body))
+    parser = NDJSONParser()
+    lines = parser.feed(ex.response_body) + parser.flush()
     if not stream and len(lines) > 1:
         call.streamed = True
-    for ev in lines:
-        obj = loads(ev.data)
+    for ln in lines:
+        obj = ln.value
         if not isinstance(obj, dict):
             call.note("NDJSON line not JSON")
             continue
+        n_tools = len(call.tool_requests)
         if _chunk(obj, call, texts) and call.streamed and call.first_token_offset is None:
-            call.first_token_offset = ev.end
+            call.first_token_offset = ln.end
+        if call.streamed:
+            for t in call.tool_requests[n_tools:]:
+                t.end = ln.end
     call.response_text = "".join(texts)
     return call
 

@@ -239,6 +239,7 @@ def _parse_stream(ex: Exchange, call: ParsedCall) -> None:
                     a = fn.get("arguments")
                     if isinstance(a, str):
                         args[i].append(a)
+                    t.end = ev.end
                     got = True
             if got and call.first_token_offset is None:
                 call.first_token_offset = ev.end

@@ -33,6 +33,7 @@ from heron.analyze.providers.base import (
     ParsedCall,
     ToolRequest,
     ToolResult,
+    as_dict,
     as_int,
     error_text,
     json_text,
@@ -185,7 +186,7 @@ def _stream(ex: Exchange, call: ParsedCall) -> None:
             if isinstance(item, dict) and item.get("type") == "function_call":
                 key = str(item.get("id") or obj.get("output_index"))
                 tools[key] = ToolRequest(
-                    _s(item.get("call_id")), str(item.get("name") or ""), "", len(tools)
+                    _s(item.get("call_id")), str(item.get("name") or ""), "", len(tools), ev.end
                 )
                 args[key] = []
                 got = True
@@ -193,7 +194,14 @@ def _stream(ex: Exchange, call: ParsedCall) -> None:
             key = str(obj.get("item_id") or obj.get("output_index"))
             if key in args and isinstance(obj.get("delta"), str):
                 args[key].append(obj["delta"])
+                tools[key].end = ev.end
             got = True
+        elif typ in ("response.function_call_arguments.done", "response.output_item.done"):
+            key = str(
+                obj.get("item_id") or as_dict(obj.get("item")).get("id") or obj.get("output_index")
+            )
+            if key in tools:
+                tools[key].end = ev.end
         elif typ in ("response.completed", "response.failed", "response.incomplete"):
             if isinstance(obj.get("response"), dict):
                 final = obj["response"]
@@ -215,6 +223,10 @@ def _stream(ex: Exchange, call: ParsedCall) -> None:
             for k, t in tools.items():
                 t.arguments = "".join(args[k])
             call.tool_requests = list(tools.values())
+        else:  # the final response's copies: time them by the streamed events
+            ends = {t.id: t.end for t in tools.values() if t.id}
+            for t in call.tool_requests:
+                t.end = ends.get(t.id) if t.id else None
     else:
         call.response_text = "".join(texts)
         for k, t in tools.items():

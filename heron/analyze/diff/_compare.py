@@ -395,6 +395,18 @@ def metrics_table(base: Side, head: Side, agents: Sequence[str | None]) -> pl.Da
     ``agent`` is null for the all-agents rows.  ``pct`` is null when base is 0
     and head is not (growth from zero has no finite percentage; gates treat it
     as +/- infinity) and when either side is null.
+
+    Examples
+    --------
+    >>> from heron.analyze.schema import frame
+    >>> e = pl.DataFrame()
+    >>> b = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m1"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> h = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m2"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0},
+    ...                                  {"name": "rm", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> metrics_table(b, h, [None]).filter(pl.col("metric") == "tool_calls").row(0)
+    ('tool_calls', None, 1.0, 2.0, 1.0, 100.0, True)
     """
     rows: list[dict[str, object]] = []
     for agent in agents:
@@ -440,7 +452,20 @@ def _row(metric: str, agent: str | None, b: float | None, h: float | None) -> di
 
 def inventory_table(base: Side, head: Side, agents: Sequence[str | None]) -> pl.DataFrame:
     """Models, providers, hosts and APIs used: kind, value, agent, base_calls,
-    head_calls, status (added/removed/changed/same)."""
+    head_calls, status (added/removed/changed/same).
+
+    Examples
+    --------
+    >>> from heron.analyze.schema import frame
+    >>> e = pl.DataFrame()
+    >>> b = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m1"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> h = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m2"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0},
+    ...                                  {"name": "rm", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> inventory_table(b, h, [None]).filter(pl.col("kind") == "model").select("value", "status").rows()
+    [('m1', 'removed'), ('m2', 'added')]
+    """
     rows: list[dict[str, object]] = []
     for agent in agents:
         for kind in INVENTORY_KINDS:
@@ -481,7 +506,20 @@ def _counts(df: pl.DataFrame, col: str, agent: str | None) -> dict[str, int]:
 
 def tools_table(base: Side, head: Side, agents: Sequence[str | None]) -> pl.DataFrame:
     """Tool use per name: agent, name, base_calls, head_calls, delta,
-    base_errors, head_errors, status (new/removed/changed/same)."""
+    base_errors, head_errors, status (new/removed/changed/same).
+
+    Examples
+    --------
+    >>> from heron.analyze.schema import frame
+    >>> e = pl.DataFrame()
+    >>> b = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m1"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> h = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m2"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0},
+    ...                                  {"name": "rm", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> tools_table(b, h, [None]).select("name", "base_calls", "head_calls", "status").rows()
+    [('ls', 1, 1, 'same'), ('rm', 0, 1, 'new')]
+    """
     rows: list[dict[str, object]] = []
     for agent in agents:
         bt, ht = _tool_counts(base.tools, agent), _tool_counts(head.tools, agent)
@@ -530,7 +568,20 @@ def _tool_counts(tools: pl.DataFrame, agent: str | None) -> dict[str, tuple[int,
 
 def loops_table(base: Side, head: Side) -> pl.DataFrame:
     """Loops per (agent, kind, signature): base_loops, head_loops,
-    base_repeats, head_repeats (sum of ``count``), status (new/gone/same/changed)."""
+    base_repeats, head_repeats (sum of ``count``), status (new/gone/same/changed).
+
+    Examples
+    --------
+    >>> from heron.analyze.schema import frame
+    >>> e = pl.DataFrame()
+    >>> b = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m1"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> h = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m2"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0},
+    ...                                  {"name": "rm", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> loops_table(b, h).height
+    0
+    """
     key = ["agent", "kind", "signature"]
 
     def agg(s: Side, p: str) -> pl.DataFrame:
@@ -564,6 +615,18 @@ def pair_conversations(base: Side, head: Side) -> pl.DataFrame:
     Columns: agent, ordinal, base_conversation_id, head_conversation_id,
     base_turns, head_turns, base_tool_calls, head_tool_calls, base_finished,
     head_finished, status (same/changed/only_base/only_head/no_longer_finishes).
+
+    Examples
+    --------
+    >>> from heron.analyze.schema import frame
+    >>> e = pl.DataFrame()
+    >>> b = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m1"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> h = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m2"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0},
+    ...                                  {"name": "rm", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> pair_conversations(b, h).select("agent", "base_tool_calls", "head_tool_calls", "status").rows()
+    [('bot', 1, 2, 'changed')]
     """
     cols = ["conversation_id", "turns", "tool_calls", "finished"]
     b = base.conversations.select(["agent", "ordinal", *cols]).rename(
@@ -630,7 +693,20 @@ class SequenceDiff:
 
 
 def sequence_diffs(base: Side, head: Side, pairs: pl.DataFrame) -> list[SequenceDiff]:
-    """Align the tool calls of each paired conversation."""
+    """Align the tool calls of each paired conversation.
+
+    Examples
+    --------
+    >>> from heron.analyze.schema import frame
+    >>> e = pl.DataFrame()
+    >>> b = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m1"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> h = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m2"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0},
+    ...                                  {"name": "rm", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> [s.op for s in sequence_diffs(b, h, pair_conversations(b, h))[0].steps]
+    ['equal', 'insert']
+    """
     out: list[SequenceDiff] = []
     for row in pairs.iter_rows(named=True):
         bid, hid = row["base_conversation_id"], row["head_conversation_id"]
@@ -641,7 +717,20 @@ def sequence_diffs(base: Side, head: Side, pairs: pl.DataFrame) -> list[Sequence
 
 def sequence_table(diffs: Sequence[SequenceDiff]) -> pl.DataFrame:
     """Flatten sequence diffs: agent, ordinal, conversation ids, step, op,
-    base_name, base_arguments, head_name, head_arguments, similarity."""
+    base_name, base_arguments, head_name, head_arguments, similarity.
+
+    Examples
+    --------
+    >>> from heron.analyze.schema import frame
+    >>> e = pl.DataFrame()
+    >>> b = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m1"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> h = prepare_side(frame("calls", [{"call_id": 0, "conversation_id": 0, "agent": "bot", "model": "m2"}]),
+    ...                  frame("tools", [{"name": "ls", "arguments": "{}", "call_id": 0, "conversation_id": 0},
+    ...                                  {"name": "rm", "arguments": "{}", "call_id": 0, "conversation_id": 0}]), e)
+    >>> sequence_table(sequence_diffs(b, h, pair_conversations(b, h))).select("op", "head_name").rows()
+    [('equal', 'ls'), ('insert', 'rm')]
+    """
     rows: list[dict[str, object]] = []
     for d in diffs:
         for k, s in enumerate(d.steps):

@@ -165,6 +165,16 @@ def summary_lines(result: DiffResult) -> list[str]:
     """Short lines about agents, tools, models/endpoints, loops, conversations.
 
     Each is a markdown line; the terminal renderer strips the backticks.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from heron.analyze.diff import CaptureFrames, diff
+    >>> e = pl.DataFrame()
+    >>> r = diff(CaptureFrames(e, e, e, label="main.heron"),
+    ...          CaptureFrames(pl.DataFrame({"call_id": [1], "agent": ["bot"]}), e, e, label="pr.heron"))
+    >>> summary_lines(r)
+    ['**Agents** matched: none; only in base: none; only in head: `bot`']
     """
     lines: list[str] = []
     if result.only_base or result.only_head:
@@ -254,7 +264,18 @@ def _seq_title(d: SequenceDiff) -> str:
 
 
 def to_markdown(result: DiffResult) -> str:
-    """Render the result for a PR comment (GitHub-flavoured markdown)."""
+    """Render the result for a PR comment (GitHub-flavoured markdown).
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from heron.analyze.diff import CaptureFrames, diff
+    >>> e = pl.DataFrame()
+    >>> r = diff(CaptureFrames(e, e, e, label="main.heron"),
+    ...          CaptureFrames(pl.DataFrame({"call_id": [1], "agent": ["bot"]}), e, e, label="pr.heron"))
+    >>> print(to_markdown(r).splitlines()[0])
+    ### Heron diff: ⚠️ Agent behaviour changed
+    """
     out: list[str] = [f"### Heron diff: {verdict(result)}", ""]
     out.append(
         f"`{result.base_label}` → `{result.head_label}`"
@@ -321,7 +342,21 @@ def _html(text: str) -> str:
 
 
 def render_table(result: DiffResult, console: Console) -> None:
-    """Print the result on a terminal with rich tables."""
+    """Print the result on a terminal with rich tables.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from heron.analyze.diff import CaptureFrames, diff
+    >>> e = pl.DataFrame()
+    >>> r = diff(CaptureFrames(e, e, e, label="main.heron"),
+    ...          CaptureFrames(pl.DataFrame({"call_id": [1], "agent": ["bot"]}), e, e, label="pr.heron"))
+    >>> from rich.console import Console
+    >>> render_table(r, Console(width=100, no_color=True))  # doctest: +ELLIPSIS
+    Heron diff: ⚠️ Agent behaviour changed
+    main.heron -> pr.heron
+    ...
+    """
     from rich.markup import escape
     from rich.table import Table
 

@@ -25,6 +25,11 @@ one reaching depth 30 (EOS), so from a character boundary the simulation
 rule forces the output to copy one-bits for the first 28 levels, and padding
 is at most 7 of them.
 
+What the filler still tells: roughly each secret character's code length,
+measured at 2.2 bits of a base64 character's 6 (the floor for any
+per-character, length-preserving scheme is 1.7).  The choice of branch
+(``_score_all``) is what keeps it near that floor.
+
 Examples
 --------
 >>> from hpack.huffman import HuffmanEncoder
@@ -154,17 +159,35 @@ def mirror_bit(v: int, w: int, bit: int, copy: bool) -> tuple[int, int, int]:
 
 
 def is_leaf(node: int) -> bool:
-    """True if ``node`` completes a character."""
+    """True if ``node`` completes a character.
+
+    Examples
+    --------
+    >>> is_leaf(ROOT), is_leaf(child(child(child(child(child(ROOT, 0), 0), 0), 0), 0))
+    (False, True)
+    """
     return _sym[node] >= 0
 
 
 def symbol(node: int) -> int:
-    """The character a leaf stands for (256 is EOS)."""
+    """The character a leaf stands for (256 is EOS).
+
+    Examples
+    --------
+    >>> chr(symbol(child(child(child(child(child(ROOT, 0), 0), 0), 0), 0)))  # code 00000
+    '0'
+    """
     return _sym[node]
 
 
 def child(node: int, bit: int) -> int:
-    """The next node reading ``bit``."""
+    """The next node reading ``bit``.
+
+    Examples
+    --------
+    >>> child(ROOT, 1) != child(ROOT, 0)
+    True
+    """
     return _kids[2 * node + bit]
 
 

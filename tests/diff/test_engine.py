@@ -212,6 +212,21 @@ def test_several_agents_each_matched_to_its_counterpart() -> None:
     assert "| all | calls |" not in md  # 3 -> 3: unchanged in total
 
 
+def test_side_calls_are_paired_apart_from_main_conversations() -> None:
+    from heron.analyze.diff import CaptureFrames
+
+    # base: a title-generation side call first, then the main conversation
+    a = run([[Turn()], [Turn([WEATHER]), Turn()]])
+    a = CaptureFrames(
+        a.calls.with_columns((pl.col("call_id") == 0).alias("auxiliary")), a.tools, a.loops
+    )
+    b = run([[Turn([WEATHER]), Turn()]])
+    r = diff(a, b)
+    rows = r.conversations.select("auxiliary", "ordinal", "status").rows()
+    assert rows == [(False, 0, "same"), (True, 0, "only_base")]
+    assert not any(d.changed for d in r.sequence_diffs if not d.auxiliary)
+
+
 def test_agent_restriction() -> None:
     a = run([[Turn()]], extra_agents={"other": [[Turn(), Turn()]]})
     b = run([[Turn()]], extra_agents={"other": [[Turn()]]})

@@ -319,6 +319,7 @@ class DiffResult:
             "tool_sequences": [
                 {
                     "agent": d.agent,
+                    "auxiliary": d.auxiliary,
                     "ordinal": d.ordinal,
                     "base_conversation_id": d.base_conversation_id,
                     "head_conversation_id": d.head_conversation_id,

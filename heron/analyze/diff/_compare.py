@@ -67,6 +67,7 @@ _CALL_COLS: dict[str, pl.DataType] = {
     "finish_reason": pl.Utf8(),
     "n_tool_calls": pl.Int64(),
     "partial": pl.Boolean(),
+    "auxiliary": pl.Boolean(),
 }
 _TOOL_COLS: dict[str, pl.DataType] = {
     "tool_call_id": pl.Utf8(),
@@ -144,7 +145,14 @@ class Side:
 
     @property
     def agents(self) -> list[str]:
-        """Agent identities present, sorted."""
+        """Agent identities present, sorted.
+
+        Examples
+        --------
+        >>> e = pl.DataFrame()
+        >>> prepare_side(pl.DataFrame({"call_id": [1, 2], "agent": ["b", "a"]}), e, e).agents
+        ['a', 'b']
+        """
         return sorted(self.calls.get_column("agent").unique().to_list())
 
 
@@ -225,6 +233,7 @@ def _conversations(calls: pl.DataFrame, tools: pl.DataFrame) -> pl.DataFrame:
         .group_by("conversation_id", maintain_order=True)
         .agg(
             pl.col("agent").first(),
+            pl.col("auxiliary").fill_null(False).first(),
             pl.col("started_at").min(),
             pl.len().alias("turns"),
             pl.col("_finished").last().alias("finished"),
@@ -232,12 +241,19 @@ def _conversations(calls: pl.DataFrame, tools: pl.DataFrame) -> pl.DataFrame:
         )
         .join(tool_counts, on="conversation_id", how="left")
         .with_columns(pl.col("tool_calls").fill_null(0).cast(pl.Int64))
-        .sort(["agent", "started_at", "_first"], nulls_last=True)
-        .with_columns(pl.int_range(pl.len()).over("agent").alias("ordinal"))
+        .sort(["agent", "auxiliary", "started_at", "_first"], nulls_last=True)
+        .with_columns(pl.int_range(pl.len()).over("agent", "auxiliary").alias("ordinal"))
         .drop("_first")
     )
     return conv.select(
-        "agent", "conversation_id", "ordinal", "started_at", "turns", "tool_calls", "finished"
+        "agent",
+        "auxiliary",
+        "conversation_id",
+        "ordinal",
+        "started_at",
+        "turns",
+        "tool_calls",
+        "finished",
     )
 
 
@@ -612,7 +628,11 @@ def loops_table(base: Side, head: Side) -> pl.DataFrame:
 def pair_conversations(base: Side, head: Side) -> pl.DataFrame:
     """Pair conversations per agent by start order.
 
-    Columns: agent, ordinal, base_conversation_id, head_conversation_id,
+    Auxiliary conversations (title generation and other recognised side
+    calls) are numbered and paired apart from the main ones, so an extra side
+    call in one run does not shift every pairing.
+
+    Columns: agent, auxiliary, ordinal, base_conversation_id, head_conversation_id,
     base_turns, head_turns, base_tool_calls, head_tool_calls, base_finished,
     head_finished, status (same/changed/only_base/only_head/no_longer_finishes).
 
@@ -629,13 +649,10 @@ def pair_conversations(base: Side, head: Side) -> pl.DataFrame:
     [('bot', 1, 2, 'changed')]
     """
     cols = ["conversation_id", "turns", "tool_calls", "finished"]
-    b = base.conversations.select(["agent", "ordinal", *cols]).rename(
-        {c: f"base_{c}" for c in cols}
-    )
-    h = head.conversations.select(["agent", "ordinal", *cols]).rename(
-        {c: f"head_{c}" for c in cols}
-    )
-    j = b.join(h, on=["agent", "ordinal"], how="full", coalesce=True).sort(["agent", "ordinal"])
+    key = ["agent", "auxiliary", "ordinal"]
+    b = base.conversations.select([*key, *cols]).rename({c: f"base_{c}" for c in cols})
+    h = head.conversations.select([*key, *cols]).rename({c: f"head_{c}" for c in cols})
+    j = b.join(h, on=key, how="full", coalesce=True).sort(key)
     return j.with_columns(
         pl.when(pl.col("head_conversation_id").is_null())
         .then(pl.lit("only_base"))
@@ -653,6 +670,7 @@ def pair_conversations(base: Side, head: Side) -> pl.DataFrame:
         .alias("status")
     ).select(
         "agent",
+        "auxiliary",
         "ordinal",
         "base_conversation_id",
         "head_conversation_id",
@@ -685,10 +703,17 @@ class SequenceDiff:
     base_conversation_id: str | None
     head_conversation_id: str | None
     steps: list[AlignedStep]
+    auxiliary: bool = False
 
     @property
     def changed(self) -> bool:
-        """True when any step is not ``equal``."""
+        """True when any step is not ``equal``.
+
+        Examples
+        --------
+        >>> SequenceDiff("bot", 0, "0", "0", []).changed
+        False
+        """
         return any(s.op != "equal" for s in self.steps)
 
 
@@ -711,7 +736,9 @@ def sequence_diffs(base: Side, head: Side, pairs: pl.DataFrame) -> list[Sequence
     for row in pairs.iter_rows(named=True):
         bid, hid = row["base_conversation_id"], row["head_conversation_id"]
         steps = align_tool_calls(_steps(base.tools, bid), _steps(head.tools, hid))
-        out.append(SequenceDiff(row["agent"], int(row["ordinal"]), bid, hid, steps))
+        out.append(
+            SequenceDiff(row["agent"], int(row["ordinal"]), bid, hid, steps, bool(row["auxiliary"]))
+        )
     return out
 
 
@@ -737,6 +764,7 @@ def sequence_table(diffs: Sequence[SequenceDiff]) -> pl.DataFrame:
             rows.append(
                 {
                     "agent": d.agent,
+                    "auxiliary": d.auxiliary,
                     "ordinal": d.ordinal,
                     "base_conversation_id": d.base_conversation_id,
                     "head_conversation_id": d.head_conversation_id,
@@ -751,6 +779,7 @@ def sequence_table(diffs: Sequence[SequenceDiff]) -> pl.DataFrame:
             )
     schema = {
         "agent": pl.Utf8,
+        "auxiliary": pl.Boolean,
         "ordinal": pl.Int64,
         "base_conversation_id": pl.Utf8,
         "head_conversation_id": pl.Utf8,

@@ -238,7 +238,7 @@ def summary_lines(result: DiffResult) -> list[str]:
         lines.append(
             "**Conversations that no longer finish** "
             + ", ".join(
-                f"{r['agent']} #{r['ordinal'] + 1} ({r['head_turns']} turns)"
+                f"{r['agent']} {_conv_label(r)} ({r['head_turns']} turns)"
                 for r in stuck.iter_rows(named=True)
             )
         )
@@ -247,7 +247,7 @@ def summary_lines(result: DiffResult) -> list[str]:
         lines.append(
             "**Turns per conversation** "
             + ", ".join(
-                f"{r['agent']} #{r['ordinal'] + 1}: {r['base_turns'] if r['base_turns'] is not None else '-'}"
+                f"{r['agent']} {_conv_label(r)}: {r['base_turns'] if r['base_turns'] is not None else '-'}"
                 f"→{r['head_turns'] if r['head_turns'] is not None else '-'}"
                 for r in turns.iter_rows(named=True)
             )
@@ -255,10 +255,15 @@ def summary_lines(result: DiffResult) -> list[str]:
     return lines
 
 
+def _conv_label(row: dict[str, object]) -> str:
+    n = int(row["ordinal"]) + 1  # type: ignore[call-overload]
+    return f"side #{n}" if row.get("auxiliary") else f"#{n}"
+
+
 def _seq_title(d: SequenceDiff) -> str:
     c = summarize(d.steps)
     return (
-        f"Tool calls, {d.agent}, conversation {d.ordinal + 1}: "
+        f"Tool calls, {d.agent}, {'side ' if d.auxiliary else ''}conversation {d.ordinal + 1}: "
         f"+{c['insert']} −{c['delete']} ~{c['changed']} ({c['equal']} unchanged)"
     )
 

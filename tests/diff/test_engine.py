@@ -301,6 +301,36 @@ def test_json_is_stable_and_serialisable() -> None:
         "changed": True,
     }
     assert [s["op"] for s in d["tool_sequences"][0]["steps"]][:2] == ["equal", "insert"]
+    # record keys are part of the documented format (docs/diff.md)
+    keys = {
+        k: set(d[k][0])
+        for k in ("gates", "metrics", "inventory", "tools", "loops", "conversations")
+    }
+    assert keys == {
+        "gates": {
+            "expression", "metric", "op", "mode", "threshold", "agent", "base", "head",
+            "value", "matched", "evaluated", "message", "detail",
+        },
+        "metrics": {"metric", "agent", "base", "head", "delta", "pct", "changed"},
+        "inventory": {"kind", "value", "agent", "base_calls", "head_calls", "status"},
+        "tools": {
+            "agent", "name", "base_calls", "head_calls", "delta", "base_errors", "head_errors", "status",
+        },
+        "loops": {
+            "agent", "kind", "signature", "base_loops", "head_loops", "base_repeats", "head_repeats", "status",
+        },
+        "conversations": {
+            "agent", "auxiliary", "ordinal", "base_conversation_id", "head_conversation_id",
+            "base_turns", "head_turns", "base_tool_calls", "head_tool_calls",
+            "base_finished", "head_finished", "status",
+        },
+    }  # fmt: skip
+    seq = d["tool_sequences"][0]
+    assert set(seq) == {
+        "agent", "auxiliary", "ordinal", "base_conversation_id", "head_conversation_id", "changed", "steps",
+    }  # fmt: skip
+    assert set(seq["steps"][0]) == {"op", "base", "head", "similarity"}
+    assert set(seq["steps"][0]["base"]) == {"name", "arguments", "is_error", "tool_call_id"}
 
 
 def test_markdown_layout() -> None:

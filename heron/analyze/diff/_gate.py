@@ -406,6 +406,7 @@ class GateResult:
             "matched": self.matched,
             "evaluated": self.value is not None,
             "message": self.message,
+            "detail": self.detail,
         }
 
 

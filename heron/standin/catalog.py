@@ -98,6 +98,7 @@ CATALOG: dict[str, AgentSpec] = {
     "openai_async": AgentSpec("openai_async", 7),
     "anthropic_stream": AgentSpec("anthropic_stream", 5, ("--stream-error",)),
     "gemini": AgentSpec("gemini", 4),
+    "gemini_gzip": AgentSpec("gemini", 4, ("--scenario", "tools=1;encoding=gzip")),
     "httpx_h2": AgentSpec("httpx_h2", 9),
     "node_fetch": AgentSpec("node_fetch", 5),
     "curl_h2": AgentSpec("curl", 3),
@@ -116,6 +117,7 @@ CATALOG: dict[str, AgentSpec] = {
 
 # Agents whose traffic makes good provider-parsing transcripts.
 TRANSCRIPTS = (
+    "gemini_gzip",
     "openai_sync",
     "openai_async",
     "anthropic_stream",

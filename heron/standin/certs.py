@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import fcntl
 import os
 import ssl
 from dataclasses import dataclass
@@ -50,8 +51,16 @@ def ensure_certs(cert_dir: str | Path) -> CertPaths:
     d = Path(cert_dir)
     d.mkdir(parents=True, exist_ok=True)
     paths = CertPaths(d / "ca.pem", d / "server.pem", d / "server.key")
-    if paths.ca.exists() and paths.chain.exists() and paths.key.exists():
-        return paths
+    # Servers started at once on one directory must agree on one CA: the
+    # first makes it under an exclusive lock, the others wait and reuse it.
+    with open(d / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (paths.ca.exists() and paths.chain.exists() and paths.key.exists()):
+            _make(d)
+    return paths
+
+
+def _make(d: Path) -> None:
     import trustme
 
     ca = trustme.CA(organization_name="Heron stand-in CA")
@@ -68,7 +77,6 @@ def ensure_certs(cert_dir: str | Path) -> CertPaths:
     for name in ("server.key", "server.pem", "ca.pem"):
         os.replace(tmp / name, d / name)
     tmp.rmdir()
-    return paths
 
 
 def server_context(paths: CertPaths) -> ssl.SSLContext:

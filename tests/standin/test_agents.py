@@ -4,8 +4,8 @@ Each test checks the agent's exit status and summary line *and* what the
 server logged, so a test cannot pass if the agent silently did nothing.
 
 The agents are slow to start (importing the SDKs takes seconds), so they all
-run up front, a few at a time, each against its own stand-in server and
-log; the tests then check one run each.
+run up front, three at a time, each worker thread with its own stand-in
+server; the tests then check one run each.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,22 +37,33 @@ class Run:
     ca_file: str
 
 
-def _run(key: str, tmp: Path) -> Run:
+def _run(key: str, tmp: Path, servers: dict[int, StandIn]) -> Run:
+    # One server per worker thread: agents on a thread run one after the
+    # other, so the log lines after ``before`` are this agent's alone.
+    tid = threading.get_ident()
+    if tid not in servers:
+        servers[tid] = StandIn(log_path=tmp / f"log-{tid}.jsonl", cert_dir=tmp / "certs").start()
+    s = servers[tid]
     spec = CATALOG[key]
     extra = ("--out", str(tmp / "bench.json")) if key == "bench" else ()
-    with StandIn(log_path=tmp / f"{key}.jsonl", cert_dir=tmp / "certs") as s:
-        proc = spec.run(s, args=extra)
-        entries = s.wait_for_entries(spec.exchanges) if proc.returncode == 0 else s.entries()
-        return Run(proc, entries, s.plain_port, s.ca_file)
+    before = len(s.entries())
+    proc = spec.run(s, args=extra)
+    n = spec.exchanges if proc.returncode == 0 else 0
+    entries = s.wait_for_entries(before + n)[before:]
+    return Run(proc, entries, s.plain_port, s.ca_file)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
     tmp = tmp_path_factory.mktemp("agents")
-    StandIn(cert_dir=tmp / "certs").start().close()  # make the CA once, before the parallel runs
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = {k: pool.submit(_run, k, tmp) for k in CATALOG}
-        results = {k: f.result() for k, f in futures.items()}
+    servers: dict[int, StandIn] = {}
+    try:
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            futures = {k: pool.submit(_run, k, tmp, servers) for k in CATALOG}
+            results = {k: f.result() for k, f in futures.items()}
+    finally:
+        for s in servers.values():
+            s.close()
     results["_tmp"] = tmp  # type: ignore[assignment]
     yield results
 
@@ -117,6 +129,16 @@ def test_gemini(runs: dict[str, Run]) -> None:
         "gemini.streamGenerateContent"
     ] * 2
     assert got[-1].path.endswith("?alt=sse")
+
+
+def test_gemini_gzip(runs: dict[str, Run]) -> None:
+    r = runs["gemini_gzip"]
+    assert "calls=4 tool_calls=2" in _ok(r, "gemini")
+    for e in _new(r, "gemini_gzip"):
+        assert e.header("content-encoding", response=True) == "gzip"
+        assert e.response_body[:2] == b"\x1f\x8b" and e.to_exchange().response_body.startswith(
+            (b"{", b"data: ")
+        )
 
 
 def test_httpx_h2(runs: dict[str, Run]) -> None:

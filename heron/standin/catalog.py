@@ -38,7 +38,14 @@ _REPO = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class AgentSpec:
-    """One agent run: module, arguments, environment, and exchanges it makes."""
+    """One agent run: module, arguments, environment, and exchanges it makes.
+
+    Examples
+    --------
+    >>> spec = AgentSpec("flood", 10, ("--calls", "10"))
+    >>> spec.command("https://h:1", "ca.pem")[-2:]
+    ['--calls', '10']
+    """
 
     agent: str
     exchanges: int  # HTTP exchanges the server logs for one successful run

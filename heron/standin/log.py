@@ -94,7 +94,14 @@ class ExchangeLog:
 
 @dataclass(slots=True)
 class LogEntry:
-    """One logged exchange, bodies decoded (see the module doc for fields)."""
+    """One logged exchange, bodies as bytes (see the module doc for fields).
+
+    Examples
+    --------
+    >>> e = LogEntry("POST", "/v1/x", "1.1", True, 200, b'{"a":1}', b"")
+    >>> e.request_json(), e.protocol
+    ({'a': 1}, '1.1')
+    """
 
     method: str
     path: str

@@ -225,7 +225,14 @@ class StandIn:
         }
 
     def entries(self) -> list[LogEntry]:
-        """Every exchange logged so far (complete lines only)."""
+        """Every exchange logged so far (complete lines only).
+
+        Examples
+        --------
+        >>> with StandIn() as s:                     # doctest: +SKIP
+        ...     [e.path for e in s.entries()]
+        []
+        """
         return read_log(self.log_path)
 
     def wait_for_entries(self, n: int, timeout: float = 10.0) -> list[LogEntry]:

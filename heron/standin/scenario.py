@@ -73,6 +73,11 @@ class Scenario:
     encoding:
         ``Content-Encoding`` for the answer: ``gzip``, ``deflate``, ``br``
         or ``zstd`` (streams are compressed incrementally).
+
+    Examples
+    --------
+    >>> Scenario(error=429, error_once=True).error_once
+    True
     """
 
     tools: int = 1

@@ -35,7 +35,13 @@ NAME = "bench_agent"
 
 
 def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile ``q`` (0-100) of ``values``."""
+    """Linear-interpolated percentile ``q`` (0-100) of ``values``.
+
+    Examples
+    --------
+    >>> percentile([10.0, 20.0], 95)
+    19.5
+    """
     xs = sorted(values)
     if not xs:
         return float("nan")

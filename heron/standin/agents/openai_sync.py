@@ -61,6 +61,13 @@ def tool_loop(
     runs; ``scenario_for_round(i)`` overrides the scenario header of round
     ``i``; ``tool_defs`` overrides the tool definitions sent.  Returns the
     final answer text and the message history.
+
+    Examples
+    --------
+    >>> client = openai_client(args)                  # doctest: +SKIP
+    >>> tool_loop(client, Summary("x"), model="gpt-4o-mini", tools=["read_file"],
+    ...           scenario="tools=2", prompt="read it", stream=True)[0]   # doctest: +SKIP
+    'Done after 2 tool results: read it. ...'
     """
     messages: list[dict[str, Any]] = [
         {"role": "system", "content": system},

@@ -179,6 +179,7 @@ class _Conn:
         "detect_gap",
         "h1_cur_req",
         "h1_cur_resp",
+        "h1_orphans",
         "h1_queue",
         "h1_req",
         "h1_resp",
@@ -216,6 +217,9 @@ class _Conn:
         self.h1_queue: deque[_Ex] = deque()
         self.h1_cur_req: _Ex | None = None
         self.h1_cur_resp: _Ex | None = None
+        # Orphan responses (no request queued) since the last request head;
+        # a request loss discovered later is one of these, not a new gap.
+        self.h1_orphans = 0
         self.h2: list[H2Parser] = []
         self.h2_streams: dict[int, _Ex] = {}
         self.h2_lost: list[str | None] = [None, None]
@@ -740,6 +744,33 @@ class Reassembler:
         c.h1_resp.methods.append(None)
         return x
 
+    def _h1_skip_lost_responses(self, c: _Conn, t: int) -> None:
+        """A response found by resync answers the newest request sent before it.
+
+        Clients do not pipeline in practice: each request goes out after the
+        previous response.  So when bytes were skipped and several requests
+        are still waiting, the older ones' responses were in what was lost;
+        pairing the found response with the oldest would shift every pairing
+        after it by one.
+        """
+        q = c.h1_queue
+        before = [
+            i
+            for i, x in enumerate(q)
+            if x.ex.request_start_ns is not None and x.ex.request_start_ns <= t
+        ]
+        if not before:
+            return
+        assert c.h1_resp is not None
+        for _ in range(before[-1]):
+            lost = q.popleft()
+            if c.h1_resp.methods:
+                c.h1_resp.methods.popleft()
+            lost.ex.gap = True
+            lost.ex.partial = True
+            lost.resp_done = True
+            self._maybe_finish(c, lost)
+
     def _h1_request(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
         assert c.h1_resp is not None
         for ev in evs:
@@ -775,6 +806,7 @@ class Reassembler:
                 c.h1_cur_req = x
                 c.h1_queue.append(x)
                 c.h1_resp.methods.append(ev.method)
+                c.h1_orphans = 0
             elif isinstance(ev, End):
                 if x is None:
                     continue
@@ -795,7 +827,12 @@ class Reassembler:
                     x.ex.request_headers.extend(hs)
                     x.ex.redacted = x.ex.redacted or red
             elif isinstance(ev, Lost):
-                self._placeholder(c, d, ev.kind, ts)
+                if c.h1_orphans:
+                    # Its response already came (and became an orphan) before
+                    # the next request record revealed this loss.
+                    c.h1_orphans -= 1
+                else:
+                    self._placeholder(c, d, ev.kind, ts)
             elif isinstance(ev, ParseError):
                 msg = f"{self._where(c, d, ev.offset)}: {ev.what}"
                 if x is not None:
@@ -820,10 +857,13 @@ class Reassembler:
                 if ev.status is not None and 100 <= ev.status < 200 and ev.status != 101:
                     continue  # interim (100-continue, 103): the final response follows
                 at = c.times[d].at(ev.start)
+                if ev.paired and ev.resynced and len(c.h1_queue) > 1:
+                    self._h1_skip_lost_responses(c, at[0] if at else ts)
                 if ev.paired and c.h1_queue:
                     x = c.h1_queue.popleft()
                 else:
                     x = self._new(c, "1.1", None, None)  # orphan: its request was lost
+                    c.h1_orphans += 1
                     x.ex.gap = True
                     x.ex.partial = True
                     x.ex.mid_stream = c.joined[c.client_dir] or c.joined[d]

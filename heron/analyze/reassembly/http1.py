@@ -96,7 +96,8 @@ class Head:
 
     ``paired`` (responses only) is True when this final response consumed
     one entry of :attr:`HTTP1Parser.methods`, i.e. it answers the oldest
-    unanswered request.
+    unanswered request.  ``resynced`` is True when the parser found this
+    head by scanning after a gap or an error (bytes before it were skipped).
     """
 
     start: int
@@ -109,6 +110,7 @@ class Head:
     status: int | None = None
     reason: str | None = None
     paired: bool = False
+    resynced: bool = False
 
 
 @dataclass(slots=True)
@@ -272,6 +274,7 @@ class HTTP1Parser:
         self._in_message = False
         self._upgrade_pending = False
         self._chunks = 0  # chunks seen in the current chunked message
+        self._resynced = False  # the next head was found by a resync scan
         self._boundaries: list[int] = []  # record-boundary stream offsets while resyncing
         if resync:
             self._enter_resync(at_boundary=True)
@@ -641,6 +644,7 @@ class HTTP1Parser:
             self._scan = best
             self._boundaries = []
             self._state = _S.IDLE
+            self._resynced = True
             return True
         keep = [x - base for x in live]
         nl = buf.rfind(b"\n", self._pos)
@@ -698,6 +702,7 @@ class HTTP1Parser:
         self._scan = after
         self._msg_start = start
         self._chunks = 0
+        head.resynced, self._resynced = self._resynced, False
         out.append(head)
         self._in_message = True
         try:

@@ -152,3 +152,94 @@ def test_hostile_bytes_never_raise(
         cap.call(1, d, data, skip=skip, keep=len(data) // 2 if cut else None)
     for ex in iter_exchanges(cap.records):
         assert ex.conn == 1
+
+
+def _h2_session_records() -> tuple[list[dict[str, Any]], dict[int, tuple[str, str]]]:
+    cap = Cap()
+    cap.open(1)
+    p = H2Pair(cap, 1)
+    truth: dict[int, tuple[str, str]] = {}
+    for i in range(8):
+        sid = 1 + 2 * i
+        # values repeat and vary so the dynamic table is exercised
+        val = f"v{i % 3}-{'x' * (i * 7)}"
+        p.request(sid, "POST", f"/p{i}", b"b" * (i * 500), [("x-val", val), ("x-same", "s")])
+        p.pump()
+        p.respond(sid, 200, b"r" * (i * 300), [("x-resp", f"r{i % 2}{'y' * i}")])
+        p.pump()
+        truth[sid] = (val, f"r{i % 2}{'y' * i}")
+    cap.close(1)
+    return cap.records, truth
+
+
+H2_SESSION, H2_TRUTH = _h2_session_records()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.integers(0, 200), max_size=4), st.sets(st.integers(0, 200), max_size=3))
+def test_h2_drops_never_show_wrong_headers(drop: set[int], trunc: set[int]) -> None:
+    """Whatever records are lost, any header shown is the stream's real one."""
+    data_idx = [i for i, r in enumerate(H2_SESSION) if r["k"] == 8][1:]  # keep the preface
+    drop_idx = {data_idx[d % len(data_idx)] for d in drop}
+    trunc_idx = {data_idx[t % len(data_idx)] for t in trunc} - drop_idx
+    recs = []
+    for i, r in enumerate(H2_SESSION):
+        if i in drop_idx:
+            continue
+        if i in trunc_idx and len(r["data"]) > 4:
+            r = {**r, "data": r["data"][: len(r["data"]) // 2], "trunc": True}
+        recs.append(r)
+    for e in iter_exchanges(recs):
+        if e.path is not None:
+            assert e.path == f"/p{(e.stream_id - 1) // 2}"
+        val = e.header("x-val")
+        if val is not None:
+            assert val == H2_TRUTH[e.stream_id][0]
+        resp = e.header("x-resp", response=True)
+        if resp is not None:
+            assert resp == H2_TRUTH[e.stream_id][1]
+
+
+def _h1_session_records() -> list[dict[str, Any]]:
+    cap = Cap()
+    cap.open(1)
+    for i in range(10):
+        body = b"q" * (i * 37)
+        cap.call(1, OUT, b"POST /p%d HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % (i, len(body)))
+        if body:
+            cap.call(1, OUT, body)
+        resp = b"answer to /p%d " % i + b"z" * (i * 50)
+        if i % 2:
+            cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(resp) + resp)
+        else:
+            cap.call(1, IN, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            cap.call(1, IN, b"%x\r\n" % len(resp) + resp + b"\r\n")
+            cap.call(1, IN, b"0\r\n\r\n")
+    cap.close(1)
+    return cap.records
+
+
+H1_SESSION = _h1_session_records()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sets(st.integers(0, 500), max_size=4), st.sets(st.integers(0, 500), max_size=3))
+def test_h1_drops_never_pair_a_response_with_the_wrong_request(
+    drop: set[int], trunc: set[int]
+) -> None:
+    data_idx = [i for i, r in enumerate(H1_SESSION) if r["k"] == 8]
+    drop_idx = {data_idx[d % len(data_idx)] for d in drop}
+    trunc_idx = {data_idx[t % len(data_idx)] for t in trunc} - drop_idx
+    recs = []
+    for i, r in enumerate(H1_SESSION):
+        if i in drop_idx:
+            continue
+        if i in trunc_idx and len(r["data"]) > 4:
+            r = {**r, "data": r["data"][: len(r["data"]) // 2], "trunc": True}
+        recs.append(r)
+    for e in iter_exchanges(recs):
+        if e.path is not None and e.response_body.startswith(b"answer to "):
+            token = e.response_body.split(b" ")[2]  # may be cut short by truncation
+            assert e.path.encode().startswith(token) and token
+            if not (e.truncated or e.gap):
+                assert token == e.path.encode()

@@ -9,6 +9,7 @@ import pytest
 
 MODULES = [
     "heron.analyze.reassembly",
+    "heron.analyze.reassembly.bench",
     "heron.analyze.reassembly.builder",
     "heron.analyze.reassembly.content",
     "heron.analyze.reassembly.http1",

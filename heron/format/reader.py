@@ -683,6 +683,10 @@ class Reader:
             magic = _read_exact(self._f, len(fr.MAGIC))
         except OSError as e:
             raise SourceError(f"{self.name}: cannot read: {e.strerror or e}") from None
+        except TypeError:
+            magic = ""  # type: ignore[assignment]
+        if not isinstance(magic, bytes):
+            raise SourceError(f"{self.name}: expected a binary file object (open it with 'rb')")
         check_magic(magic, self.name)
         self._events: Iterator[Block | Damage | EndMarker] = iter(
             BlockScanner(self._f, len(fr.MAGIC))

@@ -67,6 +67,11 @@ def main() -> None:
     help="Write URLs/ports as JSON here once listening.",
 )
 @click.option(
+    "--client-pids",
+    is_flag=True,
+    help="Log the pid owning each client socket (client_pid; a /proc scan per connection).",
+)
+@click.option(
     "--latency-ms", type=int, default=0, show_default=True, help="Default delay before each answer."
 )
 @click.option(
@@ -92,6 +97,7 @@ def serve(
     log_path: str | None,
     ready_file: str | None,
     env_file: str | None,
+    client_pids: bool,
     latency_ms: int,
     ttft_ms: int,
     chunk_ms: int,
@@ -110,6 +116,7 @@ def serve(
         host=host,
         tls_port=port,
         plain_port=None if no_plain else plain_port,
+        client_pids=client_pids,
     )
 
     async def run() -> None:

@@ -16,6 +16,7 @@ field                  meaning
 ``tls`` / ``alpn``     TLS port or plain port; the ALPN protocol chosen
 ``conn_id``            server-side connection number (1, 2, ...)
 ``client_port``        the client's TCP port (identifies its connection)
+``client_pid``         pid owning the client socket (``--client-pids``), else None
 ``server_port``        which listener answered
 ``stream_id``          HTTP/2 stream id (None for HTTP/1.1)
 ``method`` ``path``    request line (path includes the query string)
@@ -113,6 +114,7 @@ class LogEntry:
     request_headers: list[tuple[str, str]] = field(default_factory=list)
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     client_port: int = 0
+    client_pid: int | None = None
     server_port: int = 0
     conn_id: int = 0
     stream_id: int | None = None
@@ -153,7 +155,7 @@ class LogEntry:
         return Exchange(
             exchange_id=exchange_id,
             conn=self.conn_id if conn is None else conn,
-            pid=pid,
+            pid=self.client_pid if pid is None else pid,
             http_version=self.protocol,
             stream_id=self.stream_id,
             method=self.method,
@@ -218,6 +220,7 @@ def parse_entry(line: str) -> LogEntry:
         request_headers=[(k, v) for k, v in d.get("request_headers", [])],
         response_headers=[(k, v) for k, v in d.get("response_headers", [])],
         client_port=int(d.get("client_port", 0)),
+        client_pid=d.get("client_pid"),
         server_port=int(d.get("server_port", 0)),
         conn_id=int(d.get("conn_id", 0)),
         stream_id=d.get("stream_id"),

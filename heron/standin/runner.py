@@ -47,6 +47,10 @@ class StandIn:
         Directory for the CA and server certificate (reused if present).
     env:
         Extra environment for the server process.
+    client_pids:
+        Log ``client_pid``, the process owning each client socket (a /proc
+        scan per connection; see :mod:`heron.standin.peers`).  The server
+        must be able to read the client's ``/proc/PID/fd`` (same user or root).
 
     Attributes
     ----------
@@ -72,6 +76,7 @@ class StandIn:
         plain_port: int | None = 0,
         cert_dir: str | Path | None = None,
         env: dict[str, str] | None = None,
+        client_pids: bool = False,
     ) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="heron-standin-")
         tmp = Path(self._tmp.name)
@@ -99,6 +104,8 @@ class StandIn:
             "--chunk-ms",
             str(chunk_ms),
         ]
+        if client_pids:
+            self._args.append("--client-pids")
         if plain_port is None:
             self._args.append("--no-plain")
         else:

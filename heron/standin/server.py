@@ -43,6 +43,7 @@ import h11
 
 from heron.standin.app import App
 from heron.standin.log import ExchangeLog
+from heron.standin.peers import socket_owner
 from heron.standin.wire import SERVER_NAME, Reply, Request
 
 H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -61,6 +62,7 @@ class _ConnInfo:
     client_port: int
     server_port: int
     alpn: str | None
+    client_pid: int | None = None
 
 
 @dataclass(slots=True)
@@ -100,6 +102,7 @@ class _Record:
             "tls": i.tls,
             "alpn": i.alpn,
             "client_port": i.client_port,
+            "client_pid": i.client_pid,
             "server_port": i.server_port,
             "stream_id": self.stream_id,
             "method": self.method,
@@ -147,8 +150,10 @@ class Server:
         host: str = "127.0.0.1",
         tls_port: int | None = 0,
         plain_port: int | None = 0,
+        client_pids: bool = False,
     ) -> None:
         self.app = app
+        self.client_pids = client_pids
         self.ssl_context = ssl_context
         self.log = log
         self.host = host
@@ -196,7 +201,10 @@ class Server:
         self._next_conn += 1
         peer = writer.get_extra_info("peername") or ("", 0)
         sock = writer.get_extra_info("sockname") or ("", 0)
-        return _ConnInfo(self._next_conn, tls, protocol, int(peer[1]), int(sock[1]), alpn)
+        pid = None
+        if self.client_pids and peer[0]:
+            pid = socket_owner((peer[0], int(peer[1])), (sock[0], int(sock[1])))
+        return _ConnInfo(self._next_conn, tls, protocol, int(peer[1]), int(sock[1]), alpn, pid)
 
     async def _on_tls(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         sslobj = writer.get_extra_info("ssl_object")

@@ -553,3 +553,18 @@ def test_openai_sdk_decodes_gzip(standin: StandIn, client_ctx: ssl.SSLContext) -
             model=f"gpt-4o-mini~encoding={coding}", messages=CHAT["messages"]
         )  # type: ignore[arg-type]
         assert r.choices[0].message.content
+
+
+def test_client_pids(tmp_path: Path) -> None:
+    with StandIn(client_pids=True, cert_dir=tmp_path) as s:
+        ctx = ssl.create_default_context(cafile=s.ca_file)
+        with httpx.Client(verify=ctx, http2=True) as c:
+            c.get(s.https_url + "/healthz")
+        proc = subprocess.Popen(
+            ["curl", "-sS", "--cacert", s.ca_file, s.https_url + "/healthz"],
+            stdout=subprocess.DEVNULL,
+        )
+        assert proc.wait(30) == 0
+        mine, curls = s.wait_for_entries(2)
+    assert mine.client_pid == os.getpid() and mine.to_exchange().pid == os.getpid()
+    assert curls.client_pid == proc.pid

@@ -280,11 +280,14 @@ class H2Parser:
             self._guess = True
         self._buf += data
         self._run(out)
+        self._compact()
+        return out
+
+    def _compact(self) -> None:
         if self._pos:
             del self._buf[: self._pos]
             self._base += self._pos
             self._pos = 0
-        return out
 
     def gap(self, length: int, kind: str) -> list[H2Event]:
         """``length`` bytes were not captured here (``kind``: join, drop, trunc).
@@ -312,8 +315,9 @@ class H2Parser:
                 self._holes.append((avail - 9, length, kind))
                 buf += bytes(length)
                 self._run(out)
+                self._compact()
                 return out
-        self._base += avail + length
+        self._base += len(self._buf) + length
         self._buf.clear()
         self._pos = 0
         self._holes.clear()

@@ -46,6 +46,8 @@ CHANGED_SIMILARITY = 0.6
 # The inner DP is O(n*m); past this many cells a replace run falls back to
 # pairing same-name calls in order (still correct, just less clever).
 _MAX_DP_CELLS = 250_000
+# Half-width of the band of (base, head) pairs the DP scores.
+_BAND = 16
 # Arguments longer than this are compared on their first characters only:
 # difflib's ratio is quadratic in the worst case.
 _MAX_SIMILARITY_CHARS = 4096
@@ -139,11 +141,20 @@ def argument_similarity(a: str | None, b: str | None) -> float:
     >>> argument_similarity('{"path": "a.txt"}', '{"path": "b.txt"}') > 0.8
     True
     """
-    ca, cb = canonical_arguments(a), canonical_arguments(b)
+    return _canonical_similarity(canonical_arguments(a), canonical_arguments(b))
+
+
+def _canonical_similarity(ca: str, cb: str, floor: float = 0.0) -> float:
+    """difflib ratio of two canonical texts; 0.0 early when the cheap upper
+    bounds show it cannot reach ``floor``."""
     if ca == cb:
         return 1.0
-    ca, cb = ca[:_MAX_SIMILARITY_CHARS], cb[:_MAX_SIMILARITY_CHARS]
-    return difflib.SequenceMatcher(None, ca, cb, autojunk=False).ratio()
+    sm = difflib.SequenceMatcher(
+        None, ca[:_MAX_SIMILARITY_CHARS], cb[:_MAX_SIMILARITY_CHARS], autojunk=False
+    )
+    if sm.real_quick_ratio() < floor or sm.quick_ratio() < floor:
+        return 0.0
+    return sm.ratio()
 
 
 def align_tool_calls(
@@ -239,9 +250,13 @@ def _pairs_dp(
     n, m = len(a), len(b)
     w = [[0.0] * m for _ in range(n)]
     for i in range(n):
-        for j in range(m):
+        # only pairs near the diagonal of the run are scored: a changed call
+        # sits near its counterpart, and scoring every pair is quadratic in
+        # difflib calls (seconds for a few hundred calls)
+        centre = i * m // n
+        for j in range(max(0, centre - _BAND), min(m, centre + _BAND + 1)):
             if a[i].name == b[j].name:
-                sim = argument_similarity(a[i].arguments, b[j].arguments)
+                sim = _canonical_similarity(a[i].key[1], b[j].key[1], min_similarity)
                 if sim >= min_similarity:
                     w[i][j] = sim
     dp = [[0.0] * (m + 1) for _ in range(n + 1)]
@@ -275,7 +290,7 @@ def _pairs_greedy(
     for block in sm.get_matching_blocks():
         for k in range(block.size):
             i, j = block.a + k, block.b + k
-            sim = argument_similarity(a[i].arguments, b[j].arguments)
+            sim = _canonical_similarity(a[i].key[1], b[j].key[1], min_similarity)
             if sim >= min_similarity:
                 pairs.append((i, j, sim))
     return pairs

@@ -464,3 +464,39 @@ def test_chunked_gzip_sse_stream_decodes_per_record() -> None:
     assert ex.response_body == b"data: 0\n\ndata: 1\n\ndata: 2\n\n"
     assert [n for _, n in ex.response_timeline] == [9, 18, 27]
     assert len({t for t, _ in ex.response_timeline}) == 3
+
+
+def test_websocket_upgrade_and_connect_tunnel_stop_http_parsing() -> None:
+    cap = Cap()
+    cap.open(1)
+    cap.call(1, OUT, b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+    cap.call(1, IN, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi")
+    cap.call(1, OUT, b"\x81\x85GET / HTTP/1.1\r\n")  # frame bytes that look like HTTP
+    cap.call(1, IN, b"HTTP/1.1 200 OK\r\n\r\n")  # ditto, inside the tunnel
+    cap.open(2, transport="tcp")
+    cap.call(2, OUT, b"CONNECT api.openai.com:443 HTTP/1.1\r\nHost: api.openai.com:443\r\n\r\n")
+    cap.call(2, IN, b"HTTP/1.1 200 Connection established\r\n\r\n")
+    cap.call(2, OUT, b"\x16\x03\x01\x00\x05hello")
+    cap.call(2, IN, b"\x16\x03\x03\x00\x05world")
+    cap.close(1)
+    cap.close(2)
+    ws, tunnel = run(cap)
+    assert (ws.path, ws.status, ws.partial, ws.parse_error) == ("/ws", 101, False, None)
+    assert (tunnel.method, tunnel.path, tunnel.status) == ("CONNECT", "api.openai.com:443", 200)
+    assert tunnel.authority == "api.openai.com:443" and not tunnel.partial
+
+
+def test_refused_upgrade_keeps_parsing_http() -> None:
+    cap = Cap()
+    cap.open(1, transport="tcp")
+    cap.call(
+        1,
+        OUT,
+        b"GET / HTTP/1.1\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\n\r\n",
+    )
+    cap.call(1, IN, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    cap.call(1, OUT, NEXT_REQ)
+    cap.call(1, IN, NEXT_RESP)
+    first, nxt = run(cap)
+    assert first.status == 200 and first.response_body == b"ok"
+    assert_next(nxt)

@@ -116,6 +116,8 @@ SENSITIVE_HEADERS = frozenset(
     }
 )
 _SENSITIVE_B = frozenset(h.encode() for h in SENSITIVE_HEADERS)
+# Headers reassembly itself consults (looked up once while decoding).
+_INDEXED = frozenset({b"host", b"content-encoding", b"upgrade"})
 REDACTED = "[REDACTED]"
 #: Default cap on a decoded body kept in an Exchange (the rest is counted in
 #: ``*_body_size`` and the exchange is flagged ``truncated``).
@@ -642,7 +644,7 @@ class Reassembler:
     def _headers(
         self, raw: list[tuple[bytes, bytes]], hit: set[int] | None
     ) -> tuple[list[tuple[str, str]], bool, dict[bytes, str]]:
-        """Decoded, masked headers; whether any was masked; first value by lower-case name."""
+        """Decoded, masked headers; whether any was masked; first values of :data:`_INDEXED`."""
         out: list[tuple[str, str]] = []
         first: dict[bytes, str] = {}
         redacted = False
@@ -653,9 +655,9 @@ class Reassembler:
                 val = REDACTED
                 redacted = True
             else:
-                val = v.decode("ascii") if v.isascii() else v.decode("utf-8", "replace")
+                val = v.decode("utf-8", "replace")
             out.append((k.decode("latin-1"), val))
-            if lk not in first:
+            if lk in _INDEXED and lk not in first:
                 first[lk] = val
         return out, redacted, first
 

@@ -83,21 +83,54 @@ class AgentSpec:
 
     def run(
         self, standin: StandIn, *, timeout: float = 120, args: tuple[str, ...] = ()
-    ) -> subprocess.CompletedProcess[str]:
-        """Run the agent against a running stand-in; returns the finished process."""
+    ) -> AgentRun:
+        """Run the agent against a running stand-in; returns the finished run."""
         base = standin.http_url if self.plain else standin.https_url
         env = {**os.environ, **self.environment(standin.ca_file)}
         env["PYTHONPATH"] = str(_REPO) + (
             os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else ""
         )
-        return subprocess.run(
-            self.command(base, standin.ca_file) + list(args),
-            capture_output=True,
+        argv = self.command(base, standin.ca_file) + list(args)
+        with subprocess.Popen(
+            argv,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=timeout,
             env=env,
             cwd=_REPO,
-        )
+        ) as p:
+            try:
+                out, err = p.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+                raise StandInError(
+                    f"agent {self.agent}: still running after {timeout:.0f}s"
+                ) from None
+        return AgentRun(argv, p.returncode, out, err, p.pid)
+
+
+@dataclass(frozen=True)
+class AgentRun:
+    """A finished agent process: argv, exit status, output, and its pid.
+
+    Examples
+    --------
+    >>> AgentRun(["x"], 0, "x: ok calls=1 tool_calls=0", "", 123).summary
+    'x: ok calls=1 tool_calls=0'
+    """
+
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    pid: int
+
+    @property
+    def summary(self) -> str:
+        """The agent's last stdout line (its one-line summary)."""
+        lines = self.stdout.strip().splitlines()
+        return lines[-1] if lines else ""
 
 
 CATALOG: dict[str, AgentSpec] = {

@@ -24,14 +24,14 @@ import pytest
 
 from heron.standin import StandIn
 from heron.standin.agents.secret import DEFAULT_SECRET
-from heron.standin.catalog import CATALOG
+from heron.standin.catalog import CATALOG, AgentRun
 from heron.standin.log import LogEntry
 from tests.standin.conftest import REPO
 
 
 @dataclass
 class Run:
-    proc: subprocess.CompletedProcess[str]
+    proc: AgentRun
     entries: list[LogEntry]
     plain_port: int | None
     ca_file: str
@@ -42,7 +42,9 @@ def _run(key: str, tmp: Path, servers: dict[int, StandIn]) -> Run:
     # other, so the log lines after ``before`` are this agent's alone.
     tid = threading.get_ident()
     if tid not in servers:
-        servers[tid] = StandIn(log_path=tmp / f"log-{tid}.jsonl", cert_dir=tmp / "certs").start()
+        servers[tid] = StandIn(
+            log_path=tmp / f"log-{tid}.jsonl", cert_dir=tmp / "certs", client_pids=True
+        ).start()
     s = servers[tid]
     spec = CATALOG[key]
     extra = ("--out", str(tmp / "bench.json")) if key == "bench" else ()
@@ -297,3 +299,14 @@ def test_record_transcripts(tmp_path: Path) -> None:
     assert ex.path is not None and ex.path.endswith(":streamGenerateContent?alt=sse")
     assert ex.response_timeline and ex.response_timeline[-1][1] == len(ex.response_body)
     assert not (tmp_path / ".certs").exists()
+
+
+@pytest.mark.parametrize("key", sorted(CATALOG))
+def test_client_pid_is_the_agent(runs: dict[str, Run], key: str) -> None:
+    r = runs[key]
+    _ok(r, CATALOG[key].agent)
+    pids = {e.client_pid for e in _new(r, key)}
+    if CATALOG[key].agent == "curl":  # one curl child process per call
+        assert len(pids) == 3 and r.proc.pid not in pids and None not in pids
+    else:
+        assert pids == {r.proc.pid}

@@ -270,7 +270,6 @@ class HTTP1Parser:
         self._scan = 0  # head-terminator search resumes here
         self._remaining = 0
         self._state = _S.IDLE
-        self._msg_start = 0
         self._in_message = False
         self._upgrade_pending = False
         self._chunks = 0  # chunks seen in the current chunked message
@@ -700,7 +699,6 @@ class HTTP1Parser:
             return True
         self._pos = after
         self._scan = after
-        self._msg_start = start
         self._chunks = 0
         head.resynced, self._resynced = self._resynced, False
         out.append(head)

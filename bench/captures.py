@@ -10,7 +10,8 @@ and ``heron-capture -o FILE -- <agent>`` around the stand-in's
 * ``multi16``: 16 agents run concurrently (``bench/fanout.py``) under one
   capture, so 16 conversations interleave in one file.
 
-They are cached in ``bench/out/corpus/`` and re-recorded when missing (root).
+They are cached in ``bench/out/corpus/`` and re-recorded (root) when missing
+or older than the capture or format code.
 
 **Large captures** (:func:`grow`) are built by replaying a real capture's
 records through :class:`heron.format.Writer` again and again, each copy with
@@ -106,7 +107,7 @@ def real_capture(kind: str, quick: bool, *, refresh: bool = False) -> Path:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
     d = out_dir("corpus")
     dest = d / f"{kind}{'-quick' if quick else ''}.heron"
-    if dest.exists() and not refresh:
+    if dest.exists() and not refresh and dest.stat().st_mtime >= _writer_mtime():
         return dest
     require_bpf()
     why = agent_available()
@@ -122,6 +123,16 @@ def real_capture(kind: str, quick: bool, *, refresh: bool = False) -> Path:
         run_measured(capture_cmd(tmp, target), env=_env(), timeout=900)
     tmp.replace(dest)
     return dest
+
+
+def _writer_mtime() -> float:
+    """Newest change to the code that makes captures (a cached capture older than it is stale)."""
+    newest = 0.0
+    for sub in ("heron/capture", "heron/format"):
+        for p in (ROOT / sub).rglob("*"):
+            if p.suffix in (".py", ".c", ".h"):
+                newest = max(newest, p.stat().st_mtime)
+    return newest
 
 
 def copy_fields(rec: dict[str, Any], *, pid_shift: int, conn_shift: int) -> dict[str, Any]:

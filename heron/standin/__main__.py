@@ -67,6 +67,11 @@ def main() -> None:
     help="Write URLs/ports as JSON here once listening.",
 )
 @click.option(
+    "--exit-with-parent",
+    is_flag=True,
+    help="Stop when the parent process goes away (no orphaned servers after a killed test run).",
+)
+@click.option(
     "--client-pids",
     is_flag=True,
     help="Log the pid owning each client socket (client_pid; a /proc scan per connection).",
@@ -98,6 +103,7 @@ def serve(
     ready_file: str | None,
     env_file: str | None,
     client_pids: bool,
+    exit_with_parent: bool,
     latency_ms: int,
     ttft_ms: int,
     chunk_ms: int,
@@ -162,7 +168,10 @@ def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         serving = asyncio.ensure_future(server.serve_forever())
+        watcher = asyncio.ensure_future(_watch_parent(stop)) if exit_with_parent else None
         await stop.wait()
+        if watcher is not None:
+            watcher.cancel()
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await serving
@@ -198,6 +207,13 @@ def transcripts(out_dir: str, agents: tuple[str, ...], jobs: int) -> None:
         raise click.ClickException(str(e)) from e
     for key, path in paths.items():
         click.echo(f"{key}: {path}")
+
+
+async def _watch_parent(stop: asyncio.Event) -> None:
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(0.5)
+    stop.set()
 
 
 def _atomic_write(path: str, text: str) -> None:

@@ -103,6 +103,7 @@ class StandIn:
             str(ttft_ms),
             "--chunk-ms",
             str(chunk_ms),
+            "--exit-with-parent",
         ]
         if client_pids:
             self._args.append("--client-pids")

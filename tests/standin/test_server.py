@@ -568,3 +568,31 @@ def test_client_pids(tmp_path: Path) -> None:
         mine, curls = s.wait_for_entries(2)
     assert mine.client_pid == os.getpid() and mine.to_exchange().pid == os.getpid()
     assert curls.client_pid == proc.pid
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_server_exits_with_its_parent(tmp_path: Path) -> None:
+    code = f"from heron.standin import StandIn\nimport time\ns = StandIn(cert_dir={str(tmp_path)!r}).start()\nprint(s.pid, flush=True)\ntime.sleep(60)\n"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert parent.stdout is not None
+    server = int(parent.stdout.readline())
+    assert _alive(server)
+    parent.kill()
+    parent.wait()
+    for _ in range(100):
+        if not _alive(server):
+            break
+        time.sleep(0.05)
+    assert not _alive(server), "the stand-in outlived the process that started it"

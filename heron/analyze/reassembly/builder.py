@@ -713,6 +713,14 @@ class Reassembler:
             if out:
                 x.req_body += out
 
+    def _sniff(self, first: bytes, dec: BodyDecoder) -> BodyDecoder:
+        """Headers unknown (HPACK lost): recognise gzip/zstd bodies by their magic."""
+        if first[:2] == b"\x1f\x8b":
+            return BodyDecoder("gzip", max_output=self.max_body)
+        if first[:4] == b"\x28\xb5\x2f\xfd":
+            return BodyDecoder("zstd", max_output=self.max_body)
+        return dec
+
     def _hole(self, x: _Ex, n: int, kind: str, resp: bool) -> None:
         ex = x.ex
         if kind == "trunc":
@@ -1015,11 +1023,15 @@ class Reassembler:
                     else:
                         x.req_done = True
                 if client:
+                    if not x.ex.request_body_size and x.ex.method is None:
+                        x.req_dec = self._sniff(ev.data, x.req_dec)
                     self._body(c, d, x, ev.data, ev.start, ts, False)
                 else:
                     if x.ex.response_start_ns is None:
                         at = c.times[d].at(ev.start)
                         x.ex.response_start_ns = at[0] if at else ts
+                    if not x.ex.response_body_size and x.ex.status is None:
+                        x.resp_dec = self._sniff(ev.data, x.resp_dec)
                     self._body(c, d, x, ev.data, ev.start, ts, True)
                 if ev.hole:
                     self._hole(x, 0, ev.hole_kind or "drop", not client)

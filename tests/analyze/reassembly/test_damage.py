@@ -349,3 +349,31 @@ def test_encrypted_tls_on_a_plain_socket_is_skipped_quietly() -> None:
     r = Reassembler()
     out = [e for rec in cap.records for e in r.feed(rec)] + r.finish()
     assert out == [] and r.stats["opaque_connections"] == 1
+
+
+def test_h2_mid_stream_compressed_bodies_are_sniffed() -> None:
+    import zstandard
+
+    cap = Cap()
+    cap.open(1)
+    p = H2Pair(cap, 1)
+    p.request(1, "GET", "/warmup")
+    p.pump()
+    p.respond(1, 200, b"w")
+    p.pump()
+    joined_at = len(cap.records)
+    p.request(3, "POST", "/v1/chat/completions", b"{}")
+    p.pump()
+    p.respond(3, 200, gzip.compress(b'{"gz": 1}'), [("content-encoding", "gzip")])
+    p.pump()
+    p.request(5, "POST", "/v1/chat/completions", b"{}")
+    p.pump()
+    zst = zstandard.ZstdCompressor().compress(b'{"zstd": 1}')
+    p.respond(5, 200, zst, [("content-encoding", "zstd")])
+    p.pump()
+    recs = [r for i, r in enumerate(cap.records) if r["k"] != 8 or i >= joined_at]
+    exs = sorted(run(recs), key=lambda e: e.stream_id or 0)
+    assert [(e.stream_id, e.mid_stream, e.response_json()) for e in exs] == [
+        (3, True, {"gz": 1}),
+        (5, True, {"zstd": 1}),
+    ]

@@ -125,6 +125,7 @@ from ._common import (
     Out,
     Parser,
     RedactionError,
+    Stats,
 )
 from ._h2 import H2, frame_header_plausible
 from ._http1 import Http1
@@ -243,8 +244,8 @@ def _run(parser: Parser, data: bytes, pos: int, out: Out) -> Parser:
 class _Conn:
     __slots__ = ("info", "next", "parsers")
 
-    def __init__(self) -> None:
-        self.info = ConnInfo()
+    def __init__(self, stats: Stats) -> None:
+        self.info = ConnInfo(stats)
         self.parsers: list[Parser] = [_Sniff(0, self.info), _Sniff(1, self.info)]
         self.next: list[int | None] = [None, None]  # expected stream offset per direction
 
@@ -279,7 +280,39 @@ class Redactor:
     def __init__(self, enabled: bool = True) -> None:
         self.enabled = enabled
         self.errors = 0  # internal failures (each blanked a whole payload)
+        self.stats = Stats()
         self._conns: dict[Hashable, _Conn] = {}
+
+    @property
+    def split_values(self) -> int:
+        """Huffman-coded HTTP/2 secret values that were split across ``feed`` calls.
+
+        Each was rewritten character by character, so its filler shows the
+        code-length class of every secret character (see the module
+        docstring).  Clients write a whole HEADERS frame per ``SSL_write``, so
+        this stays 0 in normal captures.
+
+        Examples
+        --------
+        >>> Redactor().split_values
+        0
+        """
+        return self.stats.split_values
+
+    @property
+    def fallback_values(self) -> int:
+        """Whole Huffman-coded secret values for which no whole-value filler exists.
+
+        Invalid Huffman coding, or secret characters averaging more than 15
+        code bits (mostly non-ASCII bytes); rewritten character by character
+        like :attr:`split_values`.
+
+        Examples
+        --------
+        >>> Redactor().fallback_values
+        0
+        """
+        return self.stats.fallback_values
 
     def feed(
         self,
@@ -318,7 +351,7 @@ class Redactor:
             return src, []
         conn = self._conns.get(conn_id)
         if conn is None:
-            conn = self._conns[conn_id] = _Conn()
+            conn = self._conns[conn_id] = _Conn(self.stats)
         expected = conn.next[direction]
         if offset is not None:
             if expected is not None and offset != expected:

@@ -73,6 +73,10 @@ class Out:
     >>> o.fill(1, 3); o.fill(3, 4); o.put(5, 0x2A)
     >>> o.result()
     (b'a***e*', [(1, 3), (5, 1)])
+    >>> o = Out(b"abcdef"); o.write(2, b"XY"); o.result()
+    (b'abXYef', [(2, 2)])
+
+    Writes must come in stream order (spans are merged with the last one).
     """
 
     __slots__ = ("buf", "spans", "src")
@@ -99,6 +103,15 @@ class Out:
         self.buf[start:end] = b"*" * (end - start)
         self._mark(start, end)
 
+    def write(self, pos: int, chunk: bytes) -> None:
+        """Overwrite ``len(chunk)`` bytes from ``pos`` (counted as redacted)."""
+        if not chunk:
+            return
+        if self.buf is None:
+            self.buf = bytearray(self.src)
+        self.buf[pos : pos + len(chunk)] = chunk
+        self._mark(pos, pos + len(chunk))
+
     def put(self, pos: int, value: int) -> None:
         """Overwrite one byte with ``value`` (counted as redacted)."""
         if self.buf is None:
@@ -112,12 +125,34 @@ class Out:
         return data, [(s, e - s) for s, e in self.spans]
 
 
+class Stats:
+    """Counters shared by every connection of one :class:`~heron.capture.redact.Redactor`.
+
+    Examples
+    --------
+    >>> s = Stats(); s.split_values += 1; (s.split_values, s.fallback_values)
+    (1, 0)
+    """
+
+    __slots__ = ("fallback_values", "split_values")
+
+    def __init__(self) -> None:
+        # Huffman-coded secret values split across feed() calls, rewritten
+        # causally character by character (code-length classes visible).
+        self.split_values = 0
+        # Whole Huffman values for which no length-preserving filler exists
+        # (invalid coding, or secret characters averaging over 15 bits):
+        # also rewritten character by character.
+        self.fallback_values = 0
+
+
 class ConnInfo:
     """What one direction of a connection tells the other."""
 
-    __slots__ = ("h2", "h2_synced", "h2c", "methods")
+    __slots__ = ("h2", "h2_synced", "h2c", "methods", "stats")
 
-    def __init__(self) -> None:
+    def __init__(self, stats: Stats | None = None) -> None:
+        self.stats = stats if stats is not None else Stats()
         self.h2c = False  # an HTTP/1.1 request asked to upgrade to cleartext HTTP/2
         self.h2 = False  # frames seen (preface, or recognised mid-connection)
         self.h2_synced = False  # preface seen: HPACK state known from the start

@@ -84,7 +84,7 @@ class H2:
     def __init__(self, direction: int, conn: ConnInfo, *, preface: bool) -> None:
         self.direction = direction
         self.preface_left = _PREFACE_LEN if preface else 0
-        self.hpack = HpackWalker(synced=conn.h2_synced)
+        self.hpack = HpackWalker(synced=conn.h2_synced, stats=conn.stats)
         self.step = _HEAD
         self.head = bytearray()
         self.ftype = 0
@@ -208,4 +208,7 @@ class H2:
                 self._next()
             else:
                 self.plan[0] = (kind, want - take)
+        # A Huffman secret still incomplete at the end of the payload must be
+        # committed now: bytes returned cannot be changed later.
+        self.hpack.end_feed(out)
         return None

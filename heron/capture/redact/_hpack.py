@@ -27,6 +27,8 @@ from __future__ import annotations
 from collections import deque
 from functools import lru_cache
 
+from hpack.exceptions import HPACKDecodingError
+from hpack.huffman_table import decode_huffman
 from hpack.table import HeaderTable
 
 from . import _huffman as huff
@@ -37,6 +39,7 @@ from ._common import (
     SENSITIVE_HEADERS,
     Out,
     QueryScan,
+    Stats,
     ValueBlanker,
 )
 
@@ -131,7 +134,8 @@ class HpackWalker:
     [(b':path', b'/v1?key=****'), (b'x-api-key', b'****')]
     """
 
-    def __init__(self, synced: bool) -> None:
+    def __init__(self, synced: bool, stats: Stats | None = None) -> None:
+        self.stats = stats if stats is not None else Stats()
         self.table = DynamicTable()
         self.state = _REP if synced else _BROKEN
         self.kind = _INDEXED
@@ -151,11 +155,20 @@ class HpackWalker:
         self.blanker: ValueBlanker | None = None
         self.query: QueryScan | None = None
         self.scheme: bytes | None = b""  # auth scheme read so far; None: settled
+        # A Huffman secret value is gathered (as ranges of the current
+        # payload) until it is whole, then rewritten at once; one still
+        # incomplete at the end of the payload is committed causally and the
+        # rest of it streamed (``streaming``).
+        self.pending: list[tuple[int, int]] = []
+        self.pend_data = b""
+        self.pend_out: Out | None = None
+        self.streaming = False
 
     # -- block boundaries -----------------------------------------------------
 
     def begin_block(self) -> None:
         """A HEADERS or PUSH_PROMISE frame starts a new header block."""
+        self._drop_pending()
         if self.state not in (_REP, _BROKEN):
             self.table.reliable = False  # previous block ended mid-representation
         self.state = _REP
@@ -163,13 +176,38 @@ class HpackWalker:
     def end_block(self) -> None:
         """END_HEADERS seen: the block must end on a representation boundary."""
         if self.state != _REP:
+            self._drop_pending()
             self.table.reliable = False
             self.state = _REP
 
     def fail(self) -> None:
         """Lose our place: blank until the next block start."""
+        self._drop_pending()
         self.state = _BROKEN
         self.table.reliable = False
+
+    def end_feed(self, out: Out) -> None:
+        """The payload ends: commit a Huffman secret value that is not yet whole.
+
+        Its bytes so far are rewritten character by character (the causal
+        rewrite of :mod:`._huffman`, whose filler shows each character's code
+        length class), and so is the rest of it in later payloads.  Counted in
+        :attr:`Stats.split_values`.
+        """
+        if self.pending:
+            self.stats.split_values += 1
+            self.streaming = True
+            data, ranges = self.pend_data, self.pending
+            self.pending, self.pend_data, self.pend_out = [], b"", None
+            for a, b in ranges:
+                self._stream(data, a, b, out)
+
+    def _drop_pending(self) -> None:
+        """A value cut short by the block's end: blank what was gathered."""
+        if self.pending and self.pend_out is not None:
+            for a, b in self.pending:
+                self.pend_out.fill(a, b)
+        self.pending, self.pend_data, self.pend_out = [], b"", None
 
     # -- the walk -------------------------------------------------------------
 
@@ -236,6 +274,7 @@ class HpackWalker:
     def _begin_string(self, length: int) -> None:
         self.left = self.length = length
         self.count = 0
+        self.streaming = False
         self.v = self.w = huff.ROOT
         if self.naming:
             action = _TEXT
@@ -296,10 +335,6 @@ class HpackWalker:
                         out.put(i, FILL)
         elif action == _SKIP:
             pass
-        elif action == _SECRET:
-            self._mirror(data, pos, stop, out)
-        elif action == _SCHEME:
-            self._rewrite_scheme(data, pos, stop, out)
         elif action in (_COUNT, _TEXT):
             v, count, text = self.v, self.count, self.text
             decode = huff.decode_byte
@@ -310,12 +345,70 @@ class HpackWalker:
                     if action == _TEXT and len(text) <= _MAX_NAME:
                         text += chars
             self.v, self.count = v, count
+        elif self.streaming:
+            self._stream(data, pos, stop, out)
+        elif not self.pending and stop - pos == self.left:  # the usual case
+            self._whole(data, [(pos, stop)], out)
         else:
-            self._rewrite_path(data, pos, stop, out)
+            self.pending.append((pos, stop))
+            self.pend_data, self.pend_out = data, out
+            if stop - pos == self.left:
+                ranges, self.pending = self.pending, []
+                self.pend_data, self.pend_out = b"", None
+                self._whole(data, ranges, out)
         self.left -= stop - pos
         if not self.left:
             self._end_string()
         return stop
+
+    def _whole(self, data: bytes, ranges: list[tuple[int, int]], out: Out) -> None:
+        """A whole Huffman value is at hand: choose its filler at once."""
+        coded = b"".join(data[a:b] for a, b in ranges)
+        try:
+            text: bytes | None = decode_huffman(coded)
+        except HPACKDecodingError:
+            text = None
+        done = None if text is None else huff.rewrite_whole(coded, self._mask(text), text)
+        if text is None or done is None:
+            self.stats.fallback_values += 1
+            for a, b in ranges:
+                self._stream(data, a, b, out)
+            return
+        self.count = len(text)
+        new, first = done
+        if new is coded:
+            return
+        k = 0  # index into the value of ranges' first byte
+        for a, b in ranges:
+            if k + (b - a) > first:
+                skip = max(first - k, 0)
+                out.write(a + skip, new[k + skip : k + (b - a)])
+            k += b - a
+
+    def _mask(self, text: bytes) -> list[bool]:
+        """Which characters of a whole decoded value are secret."""
+        action = self.action
+        if action == _PATH:
+            if b"=" not in text:
+                return [False] * len(text)
+            step = QueryScan().step
+            return [step(c) for c in text]
+        keep = 0
+        if action == _SCHEME:
+            low = text[:8].lower()
+            while keep < len(low) and any(s.startswith(low[: keep + 1]) for s in AUTH_SCHEMES):
+                keep += 1
+        return [i >= keep for i in range(len(text))]
+
+    def _stream(self, data: bytes, pos: int, stop: int, out: Out) -> None:
+        """The causal, character-by-character rewrite of a secret value's bytes."""
+        action = self.action
+        if action == _SECRET:
+            self._mirror(data, pos, stop, out)
+        elif action == _SCHEME:
+            self._rewrite_scheme(data, pos, stop, out)
+        else:
+            self._rewrite_path(data, pos, stop, out)
 
     def _mirror(self, data: bytes, pos: int, stop: int, out: Out) -> None:
         v, w, count = self.v, self.w, self.count

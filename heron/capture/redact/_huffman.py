@@ -48,6 +48,7 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 
+from hpack.huffman import HuffmanEncoder
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 
 ROOT = 0
@@ -229,3 +230,149 @@ def decode_byte(v: int, byte: int) -> tuple[int, bytes]:
                 chars.append(_sym[v])
             v = ROOT
     return v, bytes(chars)
+
+
+# -- whole-value rewrite ------------------------------------------------------
+#
+# When a value's bytes are all at hand, the filler is chosen for the value as
+# a whole: the secret characters are replaced by a string that depends only on
+# what the output shows anyway (encoded byte length, number of secret
+# characters, the kept characters), never on the secret.
+
+#: One filler character per code length (visible ASCII, none of ``&``, ``#``
+#: or blanks, so a rewritten ``:path`` query still parses the same way and h2
+#: accepts the value).
+FILLER_BY_LENGTH: dict[int, int] = {
+    5: ord("0"),
+    6: ord("-"),
+    7: ord("x"),
+    8: ord("*"),
+    10: ord("?"),
+    11: ord("+"),
+    12: ord(">"),
+    13: ord("~"),
+    14: ord("^"),
+    15: ord("`"),
+}
+for _n, _c in FILLER_BY_LENGTH.items():
+    assert REQUEST_CODES_LENGTH[_c] == _n, (chr(_c), _n)
+_MIN_BITS, _STAR_BITS, _MAX_BITS = 5, 8, 15
+_ENCODER = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH)
+
+
+def filler(n: int, bits: int) -> bytes | None:
+    """``n`` filler characters whose Huffman codes total exactly ``bits``.
+
+    As many ``*`` (8 bits) as possible, then the few characters that make up
+    the difference: ``x`` (7) / ``-`` (6) / ``0`` (5) below an average of 8
+    bits, ``?`` (10) to `````` (15) above it.  ``None`` when no string of
+    ``n`` such characters totals ``bits`` (below 5 or above 15 bits on
+    average, or one character of 9 bits).  Every total from ``5 n`` to
+    ``15 n`` is reachable otherwise:
+
+    * short of ``8 n`` by ``s``: ``k = ceil(s / 3)`` characters are lowered,
+      ``k - 1`` of them to 5 bits and one by the remaining 1 to 3 bits
+      (``k <= n`` because ``s <= 3 n``);
+    * over ``8 n`` by ``d``: ``k = ceil(d / 7)`` characters are raised,
+      ``k - 1`` of them to 15 bits and one by the remaining ``r`` (1 to 7) bits;
+      ``r = 1`` has no 9-bit code, so a 15 becomes 14 and one more character
+      takes 10 (``7 (k - 2) + 6 + 2 = d``), or for ``k = 1`` one character
+      takes 10 and another 7 (``+2 - 1``).
+
+    Examples
+    --------
+    >>> filler(6, 48), filler(6, 40), filler(6, 29), filler(3, 25), filler(2, 29), filler(1, 9)
+    (b'******', b'***-00', None, b'*?x', b'`^', None)
+    """
+    if n <= 0:
+        return b"" if n == 0 and bits == 0 else None
+    if not _MIN_BITS * n <= bits <= _MAX_BITS * n:
+        return None
+    fill = FILLER_BY_LENGTH
+    d = bits - _STAR_BITS * n
+    if d <= 0:
+        k = (-d + 2) // 3  # ceil(-d / 3) characters lowered
+        if k == 0:
+            return b"*" * n
+        last = _STAR_BITS - (-d - 3 * (k - 1))
+        return b"*" * (n - k) + bytes([fill[last]]) + bytes([fill[_MIN_BITS]]) * (k - 1)
+    k = (d + 6) // 7  # ceil(d / 7) characters raised
+    r = d - 7 * (k - 1)
+    if r >= 2:
+        raised = [_MAX_BITS] * (k - 1) + [_STAR_BITS + r]
+    elif k >= 2:
+        raised = [_MAX_BITS] * (k - 2) + [14, 10]
+    elif n >= 2:
+        raised = [10, 7]
+    else:
+        return None
+    return b"*" * (n - len(raised)) + bytes(fill[b] for b in raised)
+
+
+def code_bits(text: bytes) -> int:
+    """Total Huffman code length of ``text`` in bits.
+
+    Examples
+    --------
+    >>> code_bits(b"sk-1"), code_bits(b"")
+    (23, 0)
+    """
+    lengths = REQUEST_CODES_LENGTH
+    return sum(lengths[c] for c in text)
+
+
+def rewrite_whole(coded: bytes, mask: list[bool], text: bytes) -> tuple[bytes, int] | None:
+    """Re-encode a whole Huffman value with its secret characters replaced.
+
+    ``text`` is ``coded`` decoded; ``mask[i]`` says whether ``text[i]`` is
+    secret.  The secret characters are replaced in order by
+    :func:`filler` characters; the kept ones are re-encoded as they were.
+    The filler's total is chosen so the whole value still fills exactly
+    ``len(coded)`` bytes with at most 7 bits of all-ones padding, as close
+    to all-``*`` as that allows: it is a function of the byte length, the
+    kept characters and the number of secret ones, so it tells nothing
+    about the secret (not even its exact bit count).
+
+    Returns ``(new coded bytes, index of the first byte that carries secret
+    bits)``, or ``None`` when no filler fits (secret characters averaging
+    more than 15 bits, e.g. mostly non-ASCII bytes).
+
+    Examples
+    --------
+    >>> from hpack.huffman_table import decode_huffman
+    >>> a = _ENCODER.encode(b"Bearer sk-abc123"); b = _ENCODER.encode(b"Bearer sk-ABC123")
+    >>> len(a) == len(b), code_bits(b"sk-abc123"), code_bits(b"sk-ABC123")
+    (True, 50, 54)
+    >>> m = [i >= 7 for i in range(16)]
+    >>> ra, first = rewrite_whole(a, m, b"Bearer sk-abc123")
+    >>> rb, _ = rewrite_whole(b, m, b"Bearer sk-ABC123")
+    >>> ra == rb, len(ra) == len(a), decode_huffman(ra), first
+    (True, True, b'Bearer ***x00000', 5)
+    """
+    n = sum(mask)
+    if n == 0:
+        return coded, len(coded)
+    size = len(coded)
+    kept = code_bits(bytes(c for c, m in zip(text, mask, strict=True) if not m))
+    # Totals that keep the byte length: 8 size - 7 .. 8 size bits.
+    best: bytes | None = None
+    for total in sorted(
+        range(8 * size - 7, 8 * size + 1), key=lambda t: (abs(t - kept - 8 * n), -t)
+    ):
+        best = filler(n, total - kept)
+        if best is not None:
+            break
+    if best is None:
+        return None
+    out = bytearray(text)
+    j = 0
+    first = -1
+    for i, m in enumerate(mask):
+        if m:
+            if first < 0:
+                first = i
+            out[i] = best[j]
+            j += 1
+    new = _ENCODER.encode(bytes(out))
+    assert len(new) == size
+    return new, code_bits(text[:first]) // 8

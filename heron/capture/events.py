@@ -28,6 +28,7 @@ EV_CONNECT = 6
 EV_ACCEPT = 7
 EV_SNI = 8
 EV_NOT_PLAIN = 9
+EV_LOCAL = 10
 
 #: DATA.fn names, indexed by the FN_* numbers of heron.h.
 FN_NAMES = (
@@ -69,7 +70,7 @@ CLOSE = struct.Struct("<24xQQiI")
 EXEC = struct.Struct("<24xIIIIQQ16s256s")  # then argv[1024]
 FORK = struct.Struct("<24xII16s")
 EXIT = struct.Struct("<24xiI16s")
-SOCK = struct.Struct("<24xiHH16sQ")
+SOCK = struct.Struct("<24xiHH16sQ16s")
 SNI = struct.Struct("<24xQ256s")
 
 AF_INET = 2
@@ -151,8 +152,20 @@ class Sock:
     family: str
     addr: str  # the peer
     port: int
-    local_port: int  # accept: the listener's port, when bind() was seen
+    local_port: int  # accept: the listener's bound port (connect: see Local)
     conn: int  # plain-port connection id, 0 if not recorded
+    local_addr: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Local:
+    """The local address a connect() got, once the connection is established."""
+
+    ts: int
+    pid: int
+    fd: int
+    addr: str
+    port: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +176,7 @@ class Sni:
     name: str
 
 
-Event = DataChunk | Close | Exec | Fork | Exit | Sock | Sni
+Event = DataChunk | Close | Exec | Fork | Exit | Sock | Sni | Local
 
 
 def _cstr(b: bytes) -> str:
@@ -257,10 +270,13 @@ def decode(raw: bytes | memoryview) -> Event:
                 return Exit(ts, pid, None, sig, _cstr(comm))
             return Exit(ts, pid, (code >> 8) & 0xFF, None, _cstr(comm))
         if typ in (EV_CONNECT, EV_ACCEPT):
-            fd, family, port, addr, conn = SOCK.unpack_from(raw)
+            fd, family, port, addr, conn, _ = SOCK.unpack_from(raw)
             fam, text = _addr(family, addr)
             role = "client" if typ == EV_CONNECT else "server"
             return Sock(ts, pid, tid, fd, role, fam, text, port, aux, conn)
+        if typ == EV_LOCAL:
+            fd, family, port, addr, _, _ = SOCK.unpack_from(raw)
+            return Local(ts, pid, fd, _addr(family, addr)[1], port)
         if typ == EV_SNI:
             ssl, name = SNI.unpack_from(raw)
             return Sni(ts, pid, ssl, _cstr(name))

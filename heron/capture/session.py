@@ -32,7 +32,9 @@ crash-safe chunk at least every ``flush_interval``.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -51,6 +53,8 @@ from heron.format.errors import FormatError
 TOOL = "heron-capture"
 #: Seconds after an exec at which the process's maps are rescanned for libraries.
 RESCAN_AFTER = (0.02, 0.15, 0.5, 1.5, 5.0)
+#: Executables on PATH checked at start for a built-in TLS library.
+PRELOAD_EXECUTABLES = ("node", "nodejs", "bun", "deno")
 #: A call whose last chunk has not come after this long lost it.
 STALE_NS = 500_000_000
 
@@ -139,6 +143,7 @@ class Capture:
         self._socks: dict[tuple[int, int], ev.Sock] = {}  # (pid, fd) -> last connect/accept
         self._plain_socks: dict[int, ev.Sock] = {}  # kernel conn id -> its connect/accept
         self._sni: dict[tuple[int, int], str] = {}  # (pid, SSL*) -> server name
+        self._local: dict[tuple[int, int], ev.Local] = {}  # local address before its Sock
         self._procs: dict[int, dict[str, Any]] = {}  # pid -> PROCESS fields written
         self._rescans: list[tuple[float, int, int]] = []  # (due, pid, stage)
         self._next_stats = 0.0
@@ -200,6 +205,12 @@ class Capture:
         copies = self.finder.system_libraries() + self.finder.scan_all()
         if target_exe:
             copies += self.finder.executable(target_exe)
+        # Runtimes with their own TLS inside, likely to start later (an exec
+        # rescan might attach only after their first requests).
+        for name in PRELOAD_EXECUTABLES:
+            exe = shutil.which(name)
+            if exe:
+                copies += self.finder.executable(os.path.realpath(exe))
         for c in copies:
             self._attach(c)
         self.program.open_ring(self._on_event)
@@ -370,9 +381,22 @@ class Capture:
             for p in self.assembler.feed(e):
                 self._write_piece(p)
         elif isinstance(e, ev.Sock):
+            local = self._local.pop((e.pid, e.fd), None) if e.role == "client" else None
+            if local is not None:  # blocking connect: established before it returned
+                e = dataclasses.replace(e, local_addr=local.addr, local_port=local.port)
             self._socks[(e.pid, e.fd)] = e
             if e.conn:
                 self._plain_socks[e.conn] = e
+        elif isinstance(e, ev.Local):
+            sock = self._socks.get((e.pid, e.fd))
+            if sock is not None and sock.role == "client" and not sock.local_port:
+                # non-blocking connect: returned EINPROGRESS, established later
+                sock = dataclasses.replace(sock, local_addr=e.addr, local_port=e.port)
+                self._socks[(e.pid, e.fd)] = sock
+                if sock.conn:
+                    self._plain_socks[sock.conn] = sock
+            else:
+                self._local[(e.pid, e.fd)] = e
         elif isinstance(e, ev.Sni):
             self._sni[(e.pid, e.ssl)] = e.name
         elif isinstance(e, ev.Close):
@@ -480,6 +504,8 @@ class Capture:
             del self._socks[key]
         for key in [k for k in self._sni if k[0] == e.pid]:
             del self._sni[key]
+        for key in [k for k in self._local if k[0] == e.pid]:
+            del self._local[key]
 
     def _do_rescans(self, now: float) -> None:
         while self._rescans and self._rescans[0][0] <= now:
@@ -509,20 +535,18 @@ class Capture:
             if sni:
                 fields["sni"] = sni
         sock = self._plain_socks.get(p.conn) if p.lib == 2 else self._socks.get((p.pid, p.fd))
-        proc = socket_addrs(p.pid, p.fd) if p.fd >= 0 else None
+        # /proc only for sockets older than the capture (no connect/accept seen).
+        proc = socket_addrs(p.pid, p.fd) if p.fd >= 0 and sock is None else None
         if sock is not None:
             fields["family"] = sock.family
             fields["role"] = sock.role
             fields["source"] = "connect" if sock.role == "client" else "accept"
-            if sock.role == "client":
-                fields["remote_addr"], fields["remote_port"] = sock.addr, sock.port
-            else:
-                fields["remote_addr"], fields["remote_port"] = sock.addr, sock.port
-                if sock.local_port:
-                    fields["local_port"] = sock.local_port
-            if proc:
-                fields.setdefault("local_addr", proc["local_addr"])
-                fields.setdefault("local_port", proc["local_port"])
+            fields["remote_addr"], fields["remote_port"] = sock.addr, sock.port
+            if sock.local_port:
+                fields["local_port"] = sock.local_port
+            if sock.local_addr:
+                fields["local_addr"] = sock.local_addr
+            # Not /proc: by now the fd may be another socket to the same peer.
         elif proc:
             fields.update(proc)
             fields["source"] = "proc"

@@ -702,6 +702,56 @@ static __always_inline int sock_exit(long ret) {
     return 0;
 }
 
+/* The local port of a connect(): the kernel picks it just after the SYN_SENT
+ * transition (which runs in the caller, where we know the fd), and it is set
+ * at SYN_SENT -> ESTABLISHED (often in softirq, any task).  The socket
+ * address links the two; EV_LOCAL then tells userspace the exact local
+ * address of (pid, fd), with no racy /proc lookup (fds are reused fast). */
+struct sk_owner { u32 tgid; s32 fd; };
+BPF_TABLE("lru_hash", u64, struct sk_owner, sk_pending, 16384);
+
+TRACEPOINT_PROBE(sock, inet_sock_set_state) {
+    if (args->protocol != IPPROTO_TCP)
+        return 0;
+    u64 sk = (u64)args->skaddr;
+    if (args->newstate == 2 /* TCP_SYN_SENT */) {
+        u64 pid_tgid = bpf_get_current_pid_tgid();
+        u32 tid = (u32)pid_tgid;
+        struct sockcall_t *c = sockcalls.lookup(&tid);
+        if (!c || c->kind != 0)
+            return 0;
+        struct sk_owner o = {.tgid = pid_tgid >> 32, .fd = c->fd};
+        sk_pending.update(&sk, &o);
+        return 0;
+    }
+    if (args->newstate != 1 /* TCP_ESTABLISHED */)
+        return 0;
+    struct sk_owner *o = sk_pending.lookup(&sk);
+    if (!o)
+        return 0;
+    struct sock_ev *e = events.ringbuf_reserve(sizeof(struct sock_ev));
+    if (e) {
+        fill_hdr(&e->h, EV_LOCAL);
+        e->h.pid = o->tgid;
+        e->h.tid = 0;
+        e->fd = o->fd;
+        e->family = args->family;
+        e->port = args->sport;
+        e->conn = 0;
+        __builtin_memset(e->addr, 0, 16);
+        __builtin_memset(e->laddr, 0, 16);
+        if (args->family == AF_INET6)
+            __builtin_memcpy(e->addr, args->saddr_v6, 16);
+        else
+            __builtin_memcpy(e->addr, args->saddr, 4);
+        events.ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+    } else {
+        count_lost(LOST_CONN_EVENTS, 1);
+    }
+    sk_pending.delete(&sk);
+    return 0;
+}
+
 TRACEPOINT_PROBE(syscalls, sys_enter_connect) {
     return sock_enter(args->fd, (u64)args->uservaddr, 0);
 }

@@ -66,6 +66,7 @@
 #define EV_ACCEPT 7
 #define EV_SNI 8
 #define EV_NOT_PLAIN 9
+#define EV_LOCAL 10 /* sock_ev: local address of (pid, fd) once connected */
 
 /* Hooked functions (DATA.fn). */
 #define FN_SSL_WRITE 0
@@ -152,12 +153,13 @@ struct fork_ev { struct ev_hdr h; u32 ppid; u32 _pad; char comm[16]; };
 struct exit_ev { struct ev_hdr h; s32 exit_code; u32 _pad; char comm[16]; };
 
 struct sock_ev {
-    struct ev_hdr h;
+    struct ev_hdr h; /* aux: accept: the listener's bound port */
     s32 fd;
     u16 family;
-    u16 port; /* host order */
-    u8 addr[16];
+    u16 port; /* peer port, host order */
+    u8 addr[16]; /* peer address */
     u64 conn; /* plain-port connection id, 0 when not recorded */
+    u8 laddr[16]; /* unused, zero */
 };
 
 struct sni_ev { struct ev_hdr h; u64 ssl; char name[NAME_MAX_]; };

@@ -1,0 +1,312 @@
+"""Real eBPF capture of real clients, through ``heron-capture -o F -- CMD``.
+
+Every assertion compares what the capture recorded with what the stand-in
+server logged it received and sent (exact body bytes).  One capture runs all
+the clients one after the other (one BPF compile for the lot); the tests
+then pick each client out of the file by its pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import pytest
+
+from tests.capture._http import H2_PREFACE, h1_messages, h2_data, streams
+from tests.capture.conftest import ROOT, capture_cmd, clean_env, read_records, run_capture
+
+pytestmark = [pytest.mark.bpf, pytest.mark.slow]
+
+AGENTS = [
+    "openai_sync",
+    "openai_async",
+    "anthropic_stream",
+    "httpx_h2",
+    "node_fetch",
+    "curl",
+    "ollama_plain",
+    "threads",
+    "secret",
+    "big_request",
+    "big_request_h2",
+]
+SECRET = b"sk-heron-SECRET-7f3a9c1e5b2d4f60a8"
+
+
+@dataclass
+class Multi:
+    records: list[dict[str, Any]]
+    report: Any
+    agents: dict[str, dict[str, Any]]
+    entries: list[Any]
+    run: subprocess.CompletedProcess[str]
+    path: Path
+
+
+@pytest.fixture(scope="module")
+def multi(standin: Any, tmp_path_factory: pytest.TempPathFactory) -> Multi:
+    out = tmp_path_factory.mktemp("multi") / "all.heron"
+    before = len(standin.entries())
+    drive = [
+        sys.executable, "-m", "tests.capture._drive",
+        "--https", standin.https_url, "--http", standin.http_url, "--ca", standin.ca_file,
+        *AGENTS,
+    ]  # fmt: skip
+    env = clean_env(**standin.client_env())
+    run = run_capture(out, drive, "--plain-ports", str(standin.plain_port), env=env)
+    agents = {}
+    for line in run.stdout.splitlines():
+        if line.startswith("{"):
+            a = json.loads(line)
+            agents[a["name"]] = a
+    assert run.returncode == 0, (
+        f"capture or an agent failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    )
+    records, report = read_records(out)
+    time.sleep(0.2)
+    return Multi(records, report, agents, standin.entries()[before:], run, out)
+
+
+def _family(records: list[dict[str, Any]], root: int) -> set[int]:
+    pids = {root}
+    for r in records:  # FORK records come in time order
+        if r["k"] == 4 and r["ppid"] in pids:
+            pids.add(r["pid"])
+    return pids
+
+
+def _window(records: list[dict[str, Any]], pid: int) -> tuple[int, int]:
+    start = min(r["t"] for r in records if r["k"] == 5 and r["pid"] == pid)
+    end = max(r["t"] for r in records if r["k"] == 6 and r["pid"] == pid)
+    return start, end
+
+
+def _check_agent(m: Multi, name: str) -> dict[str, Any]:
+    """The bodies in the file are exactly the bodies the server logged."""
+    a = m.agents[name]
+    assert a["status"] == 0, a["out"]
+    pids = _family(m.records, a["pid"])
+    t0, t1 = _window(m.records, a["pid"])
+    entries = [e for e in m.entries if t0 <= e.t_start_ns <= t1]
+    assert entries, f"{name}: the server logged nothing in the agent's lifetime"
+    opens = {r["conn"]: r for r in m.records if r["k"] == 7 and r["pid"] in pids}
+    data = [r for r in m.records if r["k"] == 8 and r["conn"] in opens]
+    assert data, f"{name}: no DATA captured"
+    # Right pid and connection on every record.
+    for r in data:
+        assert r["pid"] == opens[r["conn"]]["pid"], (
+            f"DATA seq {r['s']} pid differs from its connection's"
+        )
+    st = streams(data)
+    captured = []
+    by_port: dict[int, list[tuple[bytes, bytes]]] = defaultdict(list)
+    for conn, dirs in st.items():
+        out, inn = dirs.get(0, b""), dirs.get(1, b"")
+        if out.startswith(H2_PREFACE):
+            req, resp = h2_data(out, client_side=True), h2_data(inn, client_side=False)
+            pairs = [
+                (req.get(s, b""), resp.get(s, b"")) for s in sorted(set(req) | set(resp)) if s % 2
+            ]
+        else:
+            reqs, resps = h1_messages(out, response=False), h1_messages(inn, response=True)
+            # A keep-alive client may write a last request the server never
+            # answers (it had closed the idle connection; the client retries
+            # elsewhere): that request is real traffic, but has no log entry.
+            assert len(reqs) - len(resps) in (0, 1), (
+                f"conn {conn}: {len(reqs)} requests, {len(resps)} responses"
+            )
+            pairs = [(q[1], p[1]) for q, p in zip(reqs, resps, strict=False)]
+        port = opens[conn].get("local_port")
+        if port:
+            by_port[port] += pairs
+        captured += pairs
+    # Socket known: the exchanges on a client port are exactly the server's
+    # for that port (a port can be reused by a later connection, and SSL_free
+    # may come long after close, so connections are grouped by port).
+    for port, pairs in by_port.items():
+        mine = [(e.request_body, e.response_body) for e in entries if e.client_port == port]
+        assert sorted(pairs) == sorted(mine), f"{name}: port {port} differs from the server log"
+    logged = [(e.request_body, e.response_body) for e in entries]
+    assert sorted(captured) == sorted(logged), (
+        f"{name}: captured {len(captured)} exchanges, server logged {len(logged)}"
+    )
+    return {"pids": pids, "opens": opens, "data": data, "entries": entries}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "openai_sync",
+        "openai_async",
+        "anthropic_stream",
+        "httpx_h2",
+        "node_fetch",
+        "curl",
+        "ollama_plain",
+    ],
+)
+def test_client_bodies_match_server_log(multi: Multi, name: str) -> None:
+    info = _check_agent(multi, name)
+    opens = info["opens"].values()
+    if name == "ollama_plain":
+        assert {o["transport"] for o in opens} == {"tcp"}
+    else:
+        assert {o["transport"] for o in opens} == {"tls"}
+    if name in ("httpx_h2", "curl"):  # real HTTP/2 was used
+        assert any(multi.records[0] is not None and o.get("remote_port") for o in opens)
+
+
+def test_capture_run_is_clean(multi: Multi) -> None:
+    assert multi.report.closed and not multi.report.losses
+    kinds = [r["k"] for r in multi.records]
+    assert kinds[0] == 1 and kinds[-1] == 2
+    stop = multi.records[-1]
+    assert stop["reason"] == "command-exited" and stop["exit_status"] == 0
+    stats = [r for r in multi.records if r["k"] == 10]
+    assert len(stats) >= 3, "STATS must be written periodically, not only at the end"
+    assert sum(stats[-1]["lost"].values()) == 0
+
+
+def test_threads_stay_separate(multi: Multi) -> None:
+    info = _check_agent(multi, "threads")
+    tls = [o for o in info["opens"].values()]
+    assert len(tls) >= 4
+    tids = {r["tid"] for r in info["data"]}
+    assert len(tids) >= 4, "each thread's calls must carry its own tid"
+    ports = {o.get("local_port") for o in tls}
+    assert len(ports) == len(tls), "each thread's connection is its own socket"
+
+
+def test_big_request_captured_whole(multi: Multi) -> None:
+    for name in ("big_request", "big_request_h2"):
+        info = _check_agent(multi, name)
+        assert max(len(e.request_body) for e in info["entries"]) >= 3 * 1024 * 1024
+    big = _check_agent(multi, "big_request")
+    assert max(r["len"] for r in big["data"]) >= 3 * 1024 * 1024, "the 3 MiB body is one SSL_write"
+
+
+def test_secret_never_reaches_disk(multi: Multi) -> None:
+    info = _check_agent(multi, "secret")
+    protocols = {e.protocol for e in info["entries"]}
+    assert protocols == {"1.1", "2"}, protocols
+    assert any(r.get("redacted") for r in info["data"])
+    for r in multi.records:
+        assert SECRET not in msgpack.packb(r, use_bin_type=True), f"secret in record seq {r['s']}"
+    assert SECRET not in multi.path.read_bytes()
+
+
+def test_processes_attributed(multi: Multi) -> None:
+    curl = multi.agents["curl"]
+    pids = _family(multi.records, curl["pid"])
+    execs = [r for r in multi.records if r["k"] == 5 and r["pid"] in pids]
+    assert any(r["comm"] == "curl" and r["argv"][0] == "curl" for r in execs)
+    procs = {r["pid"]: r for r in multi.records if r["k"] == 3}
+    for r in execs:
+        p = procs[r["pid"]]
+        assert p["cmdline"] and p["uid"] == os.geteuid() and "start_ns" in p
+    exits = {r["pid"]: r for r in multi.records if r["k"] == 6}
+    assert all(exits[p].get("exit_code") == 0 for p in pids if p in exits)
+    # curl's data is attributed to the curl processes, not to the python parent
+    curl_pids = {r["pid"] for r in execs if r["comm"] == "curl"}
+    data_pids = {r["pid"] for r in multi.records if r["k"] == 8 and r["pid"] in pids}
+    assert data_pids and data_pids <= curl_pids
+
+
+def test_flood_with_tiny_ring_counts_drops(standin: Any, tmp_path: Path) -> None:
+    out = tmp_path / "flood.heron"
+    cmd = [
+        sys.executable, "-m", "heron.standin.agents.flood", "--calls", "40", "--size", str(1 << 20),
+        "--base-url", standin.https_url, "--ca", standin.ca_file,
+    ]  # fmt: skip
+    t0 = time.monotonic()
+    run = run_capture(
+        out,
+        cmd,
+        "--ringbuf-size",
+        "128K",
+        "--flush-interval",
+        "0.2",
+        env=clean_env(**standin.client_env()),
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert time.monotonic() - t0 < 200
+    records, _report = read_records(out)
+    stats = [r for r in records if r["k"] == 10]
+    assert stats[-1]["lost"]["tls_chunks"] > 0, stats[-1]
+    assert stats[-1]["lost"]["tls_bytes"] > 0
+    assert any(r["lost"]["tls_chunks"] > 0 for r in stats[:-1]), "drops must show before the end"
+    # Drops are visible as gaps, never as spliced streams: offsets stay consistent.
+    seen: dict[tuple[int, int], int] = defaultdict(int)
+    for r in records:
+        if r["k"] == 8:
+            key = (r["conn"], r["dir"])
+            assert r["offset"] >= seen[key]
+            seen[key] = r["offset"] + len(r["data"])
+
+
+def test_sigkill_leaves_readable_file(standin: Any, tmp_path: Path) -> None:
+    out = tmp_path / "killed.heron"
+    cmd = [
+        sys.executable, "-m", "heron.standin.agents.flood", "--calls", "100000", "--size", "512",
+        "--base-url", standin.https_url, "--ca", standin.ca_file,
+    ]  # fmt: skip
+    proc = subprocess.Popen(
+        capture_cmd(out, cmd, "--flush-interval", "0.2"),
+        env=clean_env(**standin.client_env()),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and (not out.exists() or out.stat().st_size < 20000):
+            time.sleep(0.1)
+        assert out.exists() and out.stat().st_size >= 20000, "capture wrote nothing"
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    finally:
+        for c in locals().get("children", []):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(c), signal.SIGKILL)
+        if proc.poll() is None:
+            proc.kill()
+    records, report = read_records(out)
+    assert not report.closed
+    assert sum(r["k"] == 8 for r in records) > 10
+    assert records[0]["k"] == 1
+
+
+def test_cmd_exit_status_and_user(standin: Any, tmp_path: Path) -> None:
+    tmp_path.chmod(0o755)
+    out = tmp_path / "user.heron"
+    env = clean_env(SUDO_UID="65534", SUDO_GID="65534")
+    run = run_capture(out, ["sh", "-c", "id -u; id -g; exit 7"], env=env)
+    assert run.returncode == 7, run.stderr
+    assert run.stdout.split() == ["65534", "65534"]
+    st = out.stat()
+    assert st.st_uid == 65534 and stat.S_IMODE(st.st_mode) == 0o600
+    records, _ = read_records(out)
+    execs = [r for r in records if r["k"] == 5]
+    sh = next(r for r in execs if r["comm"] == "sh")
+    assert sh["uid"] == 65534 and sh["argv"] == ["sh", "-c", "id -u; id -g; exit 7"]
+    ids = [r for r in execs if r["comm"] == "id"]
+    assert len(ids) == 2 and all(r["ppid"] == sh["pid"] and r["argv"][0] == "id" for r in ids)
+    exits = {r["pid"]: r for r in records if r["k"] == 6}
+    assert exits[sh["pid"]]["exit_code"] == 7
+    assert records[-1]["k"] == 2 and records[-1]["exit_status"] == 7
+    # refuses to overwrite without --force
+    again = run_capture(out, ["true"], env=env)
+    assert again.returncode != 0 and "exists" in again.stderr

@@ -150,10 +150,6 @@ def capture(
         raise click.UsageError("-o FILE is required (use -o - for standard output)")
     if output != "-" and os.path.lexists(output) and not force:
         raise click.ClickException(f"{output} exists; pass --force to overwrite it")
-    if os.geteuid() != 0:
-        raise click.ClickException(
-            "heron-capture needs root (eBPF uprobes and tracepoints); run it with sudo"
-        )
     from heron.capture.session import Capture, CaptureOptions
     from heron.capture.target import Target, run_as_from_env
 
@@ -171,6 +167,10 @@ def capture(
         cgroup=cgroup,
         command=list(command) or None,
     )
+    if os.geteuid() != 0:
+        raise click.ClickException(
+            "heron-capture needs root (eBPF uprobes and tracepoints); run it with sudo"
+        )
     tty = sys.stderr.isatty() and not quiet
 
     def log(msg: str) -> None:

@@ -3,13 +3,18 @@ shape and return ``ssize_t``; ``gnutls_deinit`` ends a session."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from heron.capture.probes import Hook
+
 NAME = "gnutls"
 CFLAG = "-DWITH_GNUTLS"
 FILE_PATTERN = r"libgnutls\.so(\.[0-9.]+)?"
 MARKERS = frozenset({"gnutls_record_send", "gnutls_record_recv"})
 
 
-def hooks() -> list:  # list[Hook]
+def hooks() -> list[Hook]:
     """The symbols hooked and their programs (see ``bpf/gnutls.c``)."""
     from heron.capture.probes import Hook
 

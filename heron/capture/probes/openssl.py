@@ -7,13 +7,18 @@ data functions are hooked; the BPF side reads the ``_ex`` byte count from
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from heron.capture.probes import Hook
+
 NAME = "openssl"
 CFLAG = "-DWITH_OPENSSL"
 FILE_PATTERN = r"libssl\.so(\.[0-9.]+)?"
 MARKERS = frozenset({"SSL_write", "SSL_read"})
 
 
-def hooks() -> list:  # list[Hook]; typed loosely to avoid an import cycle
+def hooks() -> list[Hook]:
     """The symbols hooked and their programs (see ``bpf/openssl.c``)."""
     from heron.capture.probes import Hook
 

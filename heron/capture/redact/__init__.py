@@ -219,7 +219,7 @@ class _Unknown(TextScan):
     __slots__ = ("conn", "direction")
 
     def __init__(self, direction: int, conn: ConnInfo) -> None:
-        super().__init__()
+        super().__init__(stats=conn.stats)
         self.direction = direction
         self.conn = conn
 
@@ -300,6 +300,22 @@ class Redactor:
         return self.stats.split_values
 
     @property
+    def split_schemes(self) -> int:
+        """Auth values cut by a payload end where a scheme word might have been.
+
+        Blanked whole (``Bearer`` included) rather than risk keeping the first
+        letters of a token; see :class:`~heron.capture.redact._common.ValueBlanker`.
+
+        Examples
+        --------
+        >>> r = Redactor(); r.feed(1, 0, b"GET / HTTP/1.1\\r\\nAuthorization: Bea")[0][-3:]
+        b'***'
+        >>> r.feed(1, 0, b"rer sk-1\\r\\n\\r\\n")[0], r.split_schemes
+        (b'********\\r\\n\\r\\n', 1)
+        """
+        return self.stats.split_schemes
+
+    @property
     def fallback_values(self) -> int:
         """Whole Huffman-coded secret values for which no whole-value filler exists.
 
@@ -357,7 +373,9 @@ class Redactor:
             if expected is not None and offset != expected:
                 parser = conn.parsers[direction]
                 gap = offset - expected
-                conn.parsers[direction] = parser.skip(gap) if gap > 0 else TextScan()
+                conn.parsers[direction] = (
+                    parser.skip(gap) if gap > 0 else TextScan(stats=self.stats)
+                )
             conn.next[direction] = offset + len(src)
         else:
             conn.next[direction] = (expected or 0) + len(src)

@@ -134,12 +134,16 @@ class Stats:
     (1, 0)
     """
 
-    __slots__ = ("fallback_values", "split_values")
+    __slots__ = ("fallback_values", "split_schemes", "split_values")
 
     def __init__(self) -> None:
         # Huffman-coded secret values split across feed() calls, rewritten
         # causally character by character (code-length classes visible).
         self.split_values = 0
+        # Auth values cut by the end of a payload inside what might be their
+        # scheme word: blanked whole (no scheme kept), so the output depends
+        # on where the payload ended.
+        self.split_schemes = 0
         # Whole Huffman values for which no length-preserving filler exists
         # (invalid coding, or secret characters averaging over 15 bits):
         # also rewritten character by character.
@@ -174,13 +178,42 @@ class Parser(Protocol):
         """
 
 
-class ValueBlanker:
-    """Streaming redaction of one text header value (HTTP/1.x and text scans).
+def scheme_keep(value: bytes) -> int:
+    """How many leading bytes of an auth value are a scheme word to keep.
 
-    Leading blanks are kept, then an auth scheme if the header has one
-    (``Bearer ``), then every byte up to the end of the line is overwritten
-    except CR (so line structure survives).  The caller passes pieces that
-    never include the terminating LF.
+    Only a whole well-known scheme word and the one space after it
+    (``Bearer ``, any case); anything else, including a value that merely
+    starts with the letters of one (``BasicXYZ``, ``tok_live_...``), keeps
+    nothing.
+
+    Examples
+    --------
+    >>> scheme_keep(b"Bearer sk-1"), scheme_keep(b"BasicXYZ"), scheme_keep(b"Bea")
+    (7, 0, 0)
+    """
+    low = value[:8].lower()
+    for scheme in AUTH_SCHEMES:
+        if low.startswith(scheme):
+            return len(scheme)
+    return 0
+
+
+class ValueBlanker:
+    """Streaming redaction of one text header value (HTTP/1.x, text scans, raw HPACK).
+
+    Leading blanks are kept, then an auth scheme if the header has one: a
+    whole scheme word with its space (``Bearer ``, see :func:`scheme_keep`);
+    then every byte up to the end of the line is overwritten except CR (so
+    line structure survives).  The caller passes pieces that never include
+    the terminating LF.
+
+    Output is causal, so a scheme word is only kept if it is whole within
+    the piece at hand.  A piece that ends while its bytes could still be
+    the start of a scheme word is blanked: if it ends the value (``Bea``),
+    it was no scheme; if the payload ends there (``more=True``: the value
+    continues in a later ``feed``), keeping it could leak the first letters
+    of a token, so it is blanked with the rest of the value and counted in
+    :attr:`Stats.split_schemes`.
 
     Examples
     --------
@@ -188,43 +221,42 @@ class ValueBlanker:
     >>> ValueBlanker(True).run(o.src, 0, len(o.src), o)
     >>> o.result()
     (b' Bearer ****\\r', [(8, 4)])
+    >>> o = Out(b"tok_live_1"); ValueBlanker(True).run(o.src, 0, 10, o); o.result()[0]
+    b'**********'
     """
 
-    __slots__ = ("phase", "prefix")
+    __slots__ = ("phase", "scheme", "stats")
 
     OWS, SCHEME, BLANK = 0, 1, 2
 
-    def __init__(self, scheme: bool) -> None:
+    def __init__(self, scheme: bool, stats: Stats | None = None) -> None:
         self.phase = self.OWS
-        self.prefix = bytearray() if scheme else None
+        self.scheme = scheme
+        self.stats = stats
 
-    def run(self, data: bytes, pos: int, end: int, out: Out) -> None:
-        """Process ``data[pos:end]`` (no LF inside)."""
+    def run(self, data: bytes, pos: int, end: int, out: Out, *, more: bool = False) -> None:
+        """Process ``data[pos:end]`` (no LF inside).
+
+        ``more``: the payload ends at ``end`` but the value does not.
+        """
         while pos < end and self.phase == self.OWS:
             if data[pos] not in (SP, HT):
-                self.phase = self.BLANK if self.prefix is None else self.SCHEME
+                self.phase = self.SCHEME if self.scheme else self.BLANK
                 break
             pos += 1
         if self.phase == self.SCHEME and pos < end:
-            prefix = self.prefix
-            assert prefix is not None
-            # Keep bytes while they spell the start of a scheme word; a whole
-            # word (with its space) or the first stray byte ends the phase.
-            cand = bytes(prefix) + data[pos : min(end, pos + 8)].lower()
-            keep, whole = len(prefix), False
-            for scheme in AUTH_SCHEMES:
-                k, lim = 0, min(len(scheme), len(cand))
-                while k < lim and cand[k] == scheme[k]:
-                    k += 1
-                if k == len(scheme):
-                    keep, whole = k, True
-                    break
-                keep = max(keep, k)
-            pos += keep - len(prefix)
-            if whole or keep < len(cand):
-                self.phase = self.BLANK
-            else:
-                prefix[:] = cand
+            # Nothing of the value has been returned yet (an earlier piece
+            # held only blanks): decide on the bytes at hand.
+            self.phase = self.BLANK
+            keep = scheme_keep(data[pos:end])
+            if keep:
+                pos += keep
+            elif (
+                more
+                and self.stats is not None
+                and any(s.startswith(data[pos:end].lower()) for s in AUTH_SCHEMES)
+            ):
+                self.stats.split_schemes += 1  # maybe a scheme, cut: blank it all
         if self.phase == self.BLANK and pos < end:
             cr = data.find(b"\r", pos, end)
             while cr >= 0:

@@ -41,6 +41,7 @@ from ._common import (
     QueryScan,
     Stats,
     ValueBlanker,
+    scheme_keep,
 )
 
 _STATIC: tuple[bytes, ...] = (b"", *(name for name, _ in HeaderTable.STATIC_TABLE))
@@ -199,6 +200,16 @@ class HpackWalker:
             self.streaming = True
             data, ranges = self.pend_data, self.pending
             self.pending, self.pend_data, self.pend_out = [], b"", None
+            if self.action == _SCHEME:
+                # Keep a scheme word only if it is whole in what is at hand,
+                # never the first letters of what may be a token.
+                v, text = huff.ROOT, bytearray()
+                for a, b in ranges:
+                    for i in range(a, b):
+                        v, chars = huff.decode_byte(v, data[i])
+                        text += chars
+                if not scheme_keep(bytes(text)):
+                    self.action = _SECRET
             for a, b in ranges:
                 self._stream(data, a, b, out)
 
@@ -285,7 +296,7 @@ class HpackWalker:
                 action = _SECRET
                 if name in SCHEME_HEADERS:
                     action = _SCHEME
-                    self.blanker = ValueBlanker(True)
+                    self.blanker = ValueBlanker(True, self.stats)
                     self.scheme = b""
             elif name == b":path":
                 action = _PATH
@@ -326,7 +337,8 @@ class HpackWalker:
                 out.fill(pos, stop)
             elif action == _SCHEME:
                 assert self.blanker is not None
-                self.blanker.run(data, pos, stop, out)
+                more = stop == len(data) and stop - pos < self.left  # value goes on next feed
+                self.blanker.run(data, pos, stop, out, more=more)
             elif action == _PATH:
                 assert self.query is not None
                 step = self.query.step
@@ -393,11 +405,7 @@ class HpackWalker:
                 return [False] * len(text)
             step = QueryScan().step
             return [step(c) for c in text]
-        keep = 0
-        if action == _SCHEME:
-            low = text[:8].lower()
-            while keep < len(low) and any(s.startswith(low[: keep + 1]) for s in AUTH_SCHEMES):
-                keep += 1
+        keep = scheme_keep(text) if action == _SCHEME else 0
         return [i >= keep for i in range(len(text))]
 
     def _stream(self, data: bytes, pos: int, stop: int, out: Out) -> None:

@@ -150,7 +150,7 @@ class Http1:
         name = bytes(self.name).strip().lower()
         if name in SENSITIVE_HEADERS:
             self.kind = 1
-            self.blanker = ValueBlanker(name in SCHEME_HEADERS)
+            self.blanker = ValueBlanker(name in SCHEME_HEADERS, self.conn.stats)
         elif name in _FRAMING:
             self.kind = 2
             self.keep.clear()
@@ -187,7 +187,7 @@ class Http1:
             method = self.method.upper()
             self.conn.methods.append(method)
             if method == b"CONNECT":
-                return TextScan()
+                return TextScan(stats=self.conn.stats)
         else:
             status = self.status
             if 100 <= status < 200:
@@ -195,7 +195,7 @@ class Http1:
                     if self.conn.h2c:  # h2c upgrade: the server now sends frames
                         self.conn.h2 = self.conn.h2_synced = True
                         return H2(1, self.conn, preface=False)
-                    return TextScan()
+                    return TextScan(stats=self.conn.stats)
                 self._new_message()
                 return None
             method = self.conn.methods.popleft() if self.conn.methods else b""
@@ -203,16 +203,18 @@ class Http1:
                 self._new_message()
                 return None
             if method == b"CONNECT" and 200 <= status < 300:
-                return TextScan()
+                return TextScan(stats=self.conn.stats)
         if self.te is not None:
             codings = [c.strip() for c in self.te.split(b",")]
             if codings and codings[-1] == b"chunked":
                 self.state = _CHUNK_SIZE
                 self.line.clear()
                 return None
-            return TextScan()  # not chunked: framing unknown (or close-delimited)
+            return TextScan(
+                stats=self.conn.stats
+            )  # not chunked: framing unknown (or close-delimited)
         if self.bad_length or len(self.lengths) > 1:
-            return TextScan()
+            return TextScan(stats=self.conn.stats)
         if self.lengths:
             self.remaining = self.lengths.pop()
             if self.remaining:
@@ -223,7 +225,7 @@ class Http1:
         if self.request:
             self._new_message()  # a request without framing headers has no body
             return None
-        return TextScan()  # response delimited by connection close
+        return TextScan(stats=self.conn.stats)  # response delimited by connection close
 
     # -- driver -------------------------------------------------------------
 
@@ -237,7 +239,7 @@ class Http1:
                 else:
                     self.state = _CHUNK_END
             return self
-        return TextScan()
+        return TextScan(stats=self.conn.stats)
 
     def process(self, data: bytes, pos: int, out: Out) -> tuple[int, Parser] | None:
         """Consume ``data[pos:]``, redacting as it goes."""
@@ -303,7 +305,7 @@ class Http1:
                 end = nl if nl >= 0 else n
                 if self.kind == 1:
                     assert self.blanker is not None
-                    self.blanker.run(data, pos, end, out)
+                    self.blanker.run(data, pos, end, out, more=nl < 0)
                 elif self.kind == 2 and len(self.keep) < _MAX_KEEP:
                     self.keep += data[pos : min(end, pos + _MAX_KEEP)]
                 pos = end
@@ -315,7 +317,7 @@ class Http1:
                 earlier = bytes(self.line)  # start-line bytes from earlier payloads
                 newpos = self._start_line(data, pos, out)
                 if newpos is None:  # not a start line: rescan this payload's part as text
-                    return pos, TextScan(b"\n" + earlier)
+                    return pos, TextScan(b"\n" + earlier, stats=self.conn.stats)
                 pos = newpos
                 if self.state == _LINE and self.request and self.method == b"PRI":
                     # "PRI * HTTP/2.0": the HTTP/2 preface after an h2c upgrade
@@ -334,7 +336,9 @@ class Http1:
                     size = bytes(self.line).split(b";", 1)[0].strip()
                     self.line.clear()
                     if not size or size.strip(b"0123456789abcdefABCDEF") or len(size) > 16:
-                        return pos, TextScan()  # broken framing: over-redact from here
+                        return pos, TextScan(
+                            stats=self.conn.stats
+                        )  # broken framing: over-redact from here
                     self.remaining = int(size, 16)
                     if self.remaining:
                         self.state = _CHUNK_DATA

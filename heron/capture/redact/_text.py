@@ -25,6 +25,7 @@ from ._common import (
     SENSITIVE_QUERY_KEYS,
     Out,
     Parser,
+    Stats,
     ValueBlanker,
 )
 
@@ -68,9 +69,10 @@ class TextScan:
     (b'hello\\nX-Api-Key: ****\\r\\nGET /?key=**** HTTP/1.1', [(17, 4), (33, 4)])
     """
 
-    __slots__ = ("tail", "value")
+    __slots__ = ("stats", "tail", "value")
 
-    def __init__(self, tail: bytes = b"\n") -> None:
+    def __init__(self, tail: bytes = b"\n", stats: Stats | None = None) -> None:
+        self.stats = stats
         # A virtual LF before the stream lets a header on its first line match.
         self.tail = tail[-_TAIL:].lower()
         self.value: ValueBlanker | int | None = None  # int: _QUERY
@@ -88,7 +90,7 @@ class TextScan:
         assert isinstance(value, ValueBlanker)
         nl = data.find(b"\n", pos)
         end = nl if nl >= 0 else len(data)
-        value.run(data, pos, end, out)
+        value.run(data, pos, end, out, more=nl < 0)
         if nl >= 0:
             self.value = None
         return end
@@ -122,7 +124,7 @@ class TextScan:
             for last, kind in hits:
                 if last < pos:
                     continue
-                self.value = _QUERY if kind == _QUERY else ValueBlanker(kind == _SCHEME)
+                self.value = _QUERY if kind == _QUERY else ValueBlanker(kind == _SCHEME, self.stats)
                 pos = self._value(data, last + 1, out)
         if n > start:
             self.tail = (self.tail + data[max(start, n - _TAIL) :]).lower()[-_TAIL:]

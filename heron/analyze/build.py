@@ -51,31 +51,64 @@ import polars as pl
 
 from heron.analyze.agents import header_agent, is_auxiliary, process_agent
 from heron.analyze.clock import Clock
-from heron.analyze.conversations import ConversationIndex, prefix_hashes
+from heron.analyze.conversations import ConversationIndex
 from heron.analyze.exchange import Exchange
 from heron.analyze.loops import detect_loops
 from heron.analyze.providers import ParsedCall, parse_exchange
+from heron.analyze.providers.base import history_chains
+from heron.analyze.providers.history import RequestHistory
 from heron.analyze.schema import frame
 from heron.analyze.tools import RESULT_CAP, ToolPairer
 from heron.format.records import RecordKind
 
 #: Bytes of each body kept in the exchanges table.
 BODY_CAP = 64 * 1024
+_EXCHANGE_TIMES = ("request_start_at", "request_end_at", "response_start_at", "response_end_at")
 
 
-@dataclass(slots=True)
 class Tables:
-    """Every public table of one capture, plus what was learned about it."""
+    """Every public table of one capture, plus what was learned about it.
 
-    calls: pl.DataFrame
-    tools: pl.DataFrame
-    loops: pl.DataFrame
-    processes: pl.DataFrame
-    connections: pl.DataFrame
-    exchanges: pl.DataFrame
-    events: pl.DataFrame
-    info: dict[str, Any]
-    warnings: list[str]
+    ``exchanges`` and ``events`` (one row per exchange / non-data record) are
+    turned into frames only when first read: ``heron calls`` never pays for
+    them.
+    """
+
+    def __init__(
+        self,
+        calls: pl.DataFrame,
+        tools: pl.DataFrame,
+        loops: pl.DataFrame,
+        processes: pl.DataFrame,
+        connections: pl.DataFrame,
+        exchanges: Callable[[], pl.DataFrame],
+        events: Callable[[], pl.DataFrame],
+        info: dict[str, Any],
+        warnings: list[str],
+    ) -> None:
+        self.calls, self.tools, self.loops = calls, tools, loops
+        self.processes, self.connections = processes, connections
+        self.info, self.warnings = info, warnings
+        self._lazy: dict[str, Callable[[], pl.DataFrame]] = {
+            "exchanges": exchanges,
+            "events": events,
+        }
+        self._built: dict[str, pl.DataFrame] = {}
+
+    def _get(self, name: str) -> pl.DataFrame:
+        if name not in self._built:
+            self._built[name] = self._lazy.pop(name)()
+        return self._built[name]
+
+    @property
+    def exchanges(self) -> pl.DataFrame:
+        """One row per HTTP exchange (built on first access)."""
+        return self._get("exchanges")
+
+    @property
+    def events(self) -> pl.DataFrame:
+        """One row per non-data record (built on first access)."""
+        return self._get("events")
 
 
 @dataclass(slots=True)
@@ -126,6 +159,10 @@ class _Conn:
 def fingerprint(call: ParsedCall) -> str | None:
     """Near-identical-request fingerprint (see :mod:`heron.analyze.loops`).
 
+    The api, the model and the loose history chain (message roles, text with
+    whitespace collapsed, tool names + arguments / results, no ids) of
+    :func:`~heron.analyze.providers.base.history_chains`.
+
     Examples
     --------
     >>> from heron.analyze.providers.base import Message
@@ -136,14 +173,12 @@ def fingerprint(call: ParsedCall) -> str | None:
     """
     if not call.messages:
         return None
-    h = hashlib.blake2b(digest_size=16)
-    h.update(f"{call.api}\x1e{call.model}\x1e".encode())
-    for m in call.messages:
-        # str.split() collapses whitespace runs ~20x faster than a regex; it also
-        # splits on the \x1f field separator, so collapse field by field.
-        fields = (" ".join(f.split()) for f in m.key(ids=False).split("\x1f"))
-        h.update("\x1f".join(fields).encode("utf-8", "replace"))
-        h.update(b"\x1e")
+    return _fingerprint(call, history_chains(call.messages)[1])
+
+
+def _fingerprint(call: ParsedCall, loose: bytes) -> str:
+    h = hashlib.blake2b(f"{call.api}\x1e{call.model}\x1e".encode(), digest_size=16)
+    h.update(loose)
     return h.hexdigest()
 
 
@@ -171,6 +206,7 @@ class Analysis:
         self.body_cap = body_cap
         self.result_cap = result_cap
         self.clock = Clock()
+        self.history = RequestHistory()  # parse only what each request adds
         self.procs: dict[int, _Proc] = {}
         self.conns: dict[int, _Conn] = {}
         self.calls: list[_Call] = []
@@ -389,7 +425,7 @@ class Analysis:
         if pid is not None:
             self._proc(pid)
         self.exchange_rows.append(self._exchange_row(ex, pid))
-        parsed = parse_exchange(ex)
+        parsed = parse_exchange(ex, history=self.history)
         if parsed is None:
             return
         if c is not None:
@@ -420,8 +456,8 @@ class Analysis:
             "authority": ex.authority,
             "path": ex.path,
             "status": ex.status,
-            "request_headers": [{"name": k, "value": v} for k, v in ex.request_headers],
-            "response_headers": [{"name": k, "value": v} for k, v in ex.response_headers],
+            "request_headers": ex.request_headers,  # made into name/value structs lazily
+            "response_headers": ex.response_headers,
             "request_body_size": ex.request_body_size,
             "response_body_size": ex.response_body_size,
             "request_start_at": ex.request_start_ns,
@@ -451,6 +487,7 @@ class Analysis:
             at = ex.time_at(p.first_token_offset)
             if at is not None:
                 ttft = (at - start) / 1e6
+        exact, loose = history_chains(p.messages) if p.chat else (b"", b"")
         problems = [x for x in (ex.parse_error, p.parse_error) if x]
         head = ""
         for m in p.messages:
@@ -492,7 +529,7 @@ class Analysis:
             "conn": ex.conn,
             "http_version": ex.http_version,
             "user_agent": ex.header("user-agent"),
-            "request_fingerprint": fingerprint(p) if p.chat else None,
+            "request_fingerprint": _fingerprint(p, loose) if p.chat and p.messages else None,
             "auxiliary": p.chat and is_auxiliary(head, p.n_tools_offered, None),
         }
         cap = self.result_cap
@@ -500,7 +537,7 @@ class Analysis:
             row=row,
             start_ns=start,
             end_ns=end,
-            prefixes=prefix_hashes(p.messages) if p.chat else b"",
+            prefixes=exact,
             response_id=p.response_id,
             previous_response_id=p.previous_response_id,
             tool_requests=[
@@ -508,9 +545,7 @@ class Analysis:
                 for t in p.tool_requests
             ],
             new_results=[
-                (r.id, r.name, r.content[: cap + 1], r.is_error)
-                for r in p.tool_results
-                if r.trailing
+                (r.id, r.name, r.content[: cap + 1], r.is_error) for r in p.new_tool_results
             ],
             header_agent=header_agent(ex.request_headers),
             chat=p.chat,
@@ -639,14 +674,20 @@ class Analysis:
                 for c in sorted(self.conns.values(), key=lambda c: c.conn)
             ],
         )
-        for r in self.exchange_rows:
-            r["call_id"] = by_exchange.get(r["exchange_id"])
-            for k in ("request_start_at", "request_end_at", "response_start_at", "response_end_at"):
-                r[k] = self._utc(r[k])
-        exchanges = frame("exchanges", self.exchange_rows)
-        for e in self.event_rows:
-            e["at"] = self._utc(e["at"])
-        events = frame("events", self.event_rows)
+
+        def exchanges() -> pl.DataFrame:
+            for r in self.exchange_rows:
+                r["call_id"] = by_exchange.get(r["exchange_id"])
+                for k in ("request_headers", "response_headers"):
+                    r[k] = [{"name": n, "value": v} for n, v in r[k]]
+                for k in _EXCHANGE_TIMES:
+                    r[k] = self._utc(r[k])
+            return frame("exchanges", self.exchange_rows)
+
+        def events() -> pl.DataFrame:
+            for e in self.event_rows:
+                e["at"] = self._utc(e["at"])
+            return frame("events", self.event_rows)
 
         self._summarise_warnings(call_rows)
         self.info.update(
@@ -663,7 +704,7 @@ class Analysis:
                 "loops": loops.height,
                 "processes": processes.height,
                 "connections": connections.height,
-                "exchanges": exchanges.height,
+                "exchanges": len(self.exchange_rows),
                 "lost": dict(self.lost),
                 "warnings": list(self.warnings),
             }

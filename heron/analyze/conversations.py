@@ -4,7 +4,7 @@ An agent turn re-sends the whole history plus what happened since, so a
 call whose messages EXTEND an earlier call's messages (same process)
 continues that call's conversation.  Each message is normalised to role +
 content text + tool ids (:meth:`Message.key`), and histories are chained
-hashes: ``h[i] = H(h[i-1] || key(m[i]))``.  Only hashes are kept, never
+hashes: ``h[i] = H(h[i-1] || H(key(m[i])))``.  Only hashes are kept, never
 bodies, so memory stays bounded by the number of calls and messages.
 
 For a new call with prefix hashes ``h[1..n]`` (in request-start order),
@@ -25,7 +25,7 @@ the one later calls continue.
 
 Examples
 --------
->>> from heron.analyze.providers.base import Message
+>>> from heron.analyze.providers.base import Message, history_chains
 >>> idx = ConversationIndex()
 >>> a = prefix_hashes([Message("user", "hi")])
 >>> b = prefix_hashes([Message("user", "hi"), Message("assistant", "yo"), Message("user", "more")])
@@ -41,29 +41,26 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from heron.analyze.providers.base import Message
+from heron.analyze.providers.base import Message, history_chains
 
 _H = 8  # bytes per prefix hash: 64 bits, collisions negligible per process
 
 
 def prefix_hashes(messages: Sequence[Message]) -> bytes:
-    """Concatenated chained hashes of every prefix of ``messages``.
+    """Concatenated chained hashes of every prefix of ``messages`` (8 bytes each).
+
+    See :func:`~heron.analyze.providers.base.history_chains` (memoised per
+    message, so a re-sent history costs no hashing).
 
     Examples
     --------
     >>> len(prefix_hashes([Message("user", "a"), Message("user", "b")]))
     16
     """
-    out = bytearray()
-    h = b""
-    for m in messages:
-        h = hashlib.blake2b(h + m.key().encode("utf-8", "replace"), digest_size=_H).digest()
-        out += h
-    return bytes(out)
+    return history_chains(messages)[0]
 
 
 class ConversationIndex:

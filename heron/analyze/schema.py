@@ -291,17 +291,13 @@ def frame(table: str, rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     └─────────────┴───────┘
     """
     sch = schema(table)
-    names = list(sch.names())
-    cols: dict[str, list[Any]] = {n: [] for n in names}
-    for row in rows:
-        extra = set(row) - set(cols)
-        if extra:
-            raise KeyError(f"table {table}: unknown columns {sorted(extra)}")
-        for n in names:
-            cols[n].append(row.get(n))
-    return pl.DataFrame(
-        {n: pl.Series(n, cols[n], dtype=sch[n], strict=False) for n in names}, schema=sch
-    )
+    rows = rows if isinstance(rows, list) else list(rows)
+    extra = set().union(*rows) - set(sch.names())
+    if extra:
+        raise KeyError(f"table {table}: unknown columns {sorted(extra)}")
+    if not rows:
+        return pl.DataFrame(schema=sch)
+    return pl.from_dicts(rows, schema=sch, strict=False)
 
 
 def describe(table: str) -> str:

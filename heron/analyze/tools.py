@@ -3,7 +3,7 @@
 One row per requested tool call.  Visiting calls in request-start order:
 
 1. the request's NEW tool results (those after the last assistant message,
-   :attr:`ToolResult.trailing`; older ones are history re-sent) are
+   :attr:`ParsedCall.new_tool_results`; older ones are history re-sent) are
    matched first:
 
    * by tool-call id where the API has one (OpenAI ``tool_call_id``,

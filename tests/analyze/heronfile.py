@@ -123,3 +123,126 @@ def _data(
     off = offsets[conn][int(d)]
     w.data(t, conn=conn, pid=pid, dir=d, offset=off, length=len(data), data=data)
     offsets[conn][int(d)] = off + len(data)
+
+
+def growing_conversation(pid: int, turns: int, result_bytes: int) -> list[Exchange]:
+    """A streamed OpenAI tool loop whose history grows every turn (bench corpus).
+
+    Turn ``i`` re-sends the whole history (system, task, then per earlier turn
+    an assistant tool call and a ``result_bytes`` tool result) and gets an SSE
+    answer asking for the next tool; the last turn answers in text.
+    """
+    import json
+
+    msgs: list[dict[str, object]] = [
+        {"role": "system", "content": "You are a coding agent. " * 20},
+        {"role": "user", "content": f"Task {pid}: fix the failing tests."},
+    ]
+    out: list[Exchange] = []
+    import random
+
+    rnd = random.Random(pid)  # tool output: varied text, compressible like real output
+    words = [f"{w}{n}" for w in ("def", "self", "return", "test", "value", "path") for n in range(50)]
+    for i in range(turns):
+        req = json.dumps(
+            {"model": "gpt-4o-mini", "stream": True, "messages": msgs, "tools": _BENCH_TOOLS}
+        ).encode()
+        tid = f"call_{pid}_{i}"
+        args = json.dumps({"path": f"src/file_{i}.py"})
+        if i < turns - 1:
+            events = [
+                {
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {
+                                "tool_calls": [
+                                    {
+                                        "index": 0,
+                                        "id": tid,
+                                        "function": {"name": "read_file", "arguments": ""},
+                                    }
+                                ]
+                            },
+                        }
+                    ]
+                },
+                {
+                    "choices": [
+                        {
+                            "index": 0,
+                            "delta": {
+                                "tool_calls": [{"index": 0, "function": {"arguments": args}}]
+                            },
+                        }
+                    ]
+                },
+                {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+            ]
+        else:
+            events = [
+                {"choices": [{"index": 0, "delta": {"content": w + " "}}]}
+                for w in ["all", "tests", "pass", "now"]
+            ] + [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}]
+        events.append(
+            {"choices": [], "usage": {"prompt_tokens": len(req) // 4, "completion_tokens": 9}}
+        )
+        body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+        out.append(
+            Exchange(
+                i,
+                1,
+                pid,
+                "1.1",
+                method="POST",
+                path="/v1/chat/completions",
+                authority="api.test",
+                status=200,
+                response_headers=[("content-type", "text/event-stream")],
+                request_body=req,
+                response_body=body + b"data: [DONE]\n\n",
+            )
+        )
+        msgs.append(
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": tid,
+                        "type": "function",
+                        "function": {"name": "read_file", "arguments": args},
+                    }
+                ],
+            }
+        )
+        result = " ".join(rnd.choice(words) for _ in range(result_bytes // 7))[:result_bytes]
+        msgs.append({"role": "tool", "tool_call_id": tid, "content": f"{i}: {result}"})
+    return out
+
+
+_BENCH_TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": n,
+            "description": f"{n} tool",
+            "parameters": {"type": "object", "properties": {"path": {"type": "string"}}},
+        },
+    }
+    for n in ("read_file", "write_file", "run_tests", "list_files")
+]
+
+
+def bench_capture(
+    path: str | Path, *, procs: int, turns: int = 40, result_bytes: int = 2000
+) -> None:
+    """A large realistic capture: ``procs`` processes, each one growing conversation."""
+    write_capture(
+        path,
+        [
+            (Proc(1000 + p), growing_conversation(1000 + p, turns, result_bytes))
+            for p in range(procs)
+        ],
+        flush_each=False,
+    )

@@ -33,7 +33,8 @@ def test_openai_nonstream_tool_round() -> None:
     tid = first.tool_requests[0].id
     assert tid and tid.startswith("call_")
     results = second.tool_results
-    assert [(r.id, r.trailing) for r in results] == [(tid, True)]
+    assert [r.id for r in results] == [tid]
+    assert [r.id for r in second.new_tool_results] == [tid]
     assert (second.input_tokens, second.output_tokens, second.finish_reason) == (177, 23, "stop")
     assert second.response_text.startswith("Done after 1 tool results")
     assert first.first_token_offset is None  # not streamed: no TTFT
@@ -50,7 +51,8 @@ def test_openai_stream_joins_tool_fragments_and_reads_final_usage_chunk() -> Non
     ]
     assert all(c.first_token_offset for c in calls)
     # history re-sends old results; only the new one is trailing
-    assert [r.trailing for r in calls[2].tool_results] == [False, True]
+    _old, new = calls[2].tool_results
+    assert calls[2].new_tool_results == [new]
 
 
 def test_openai_stream_fragments_by_index_with_parallel_calls() -> None:
@@ -169,7 +171,7 @@ def test_openai_responses_stream() -> None:
         ("get_weather", '{"city":"Paris"}')
     ]
     tid = first.tool_requests[0].id
-    assert [(r.id, r.trailing) for r in second.tool_results] == [(tid, True)]
+    assert [r.id for r in second.new_tool_results] == [tid]
     assert (second.input_tokens, second.output_tokens) == (146, 24)
     assert first.first_token_offset is not None
 
@@ -207,7 +209,7 @@ def test_gemini_function_call_and_sse_stream_over_h2() -> None:
         (None, "get_weather", '{"city":"Paris"}')
     ]
     assert (first.input_tokens, first.output_tokens) == (93, 7)
-    assert [(r.name, r.trailing) for r in second.tool_results] == [("get_weather", True)]
+    assert [r.name for r in second.new_tool_results] == ["get_weather"]
     assert (streamed.streamed, streamed.input_tokens, streamed.output_tokens) == (True, 16, 23)
     assert streamed.first_token_offset is not None
 
@@ -256,7 +258,7 @@ def test_ollama_ndjson_defaults_to_stream_and_reads_done_line() -> None:
     assert [(t.name, t.arguments) for t in first.tool_requests] == [
         ("list_files", '{"directory":"."}')
     ]
-    assert [(r.name, r.trailing) for r in second.tool_results] == [("list_files", True)]
+    assert [r.name for r in second.new_tool_results] == ["list_files"]
     assert (gen.api, gen.streamed, gen.input_tokens, gen.output_tokens) == (
         "ollama.generate",
         False,

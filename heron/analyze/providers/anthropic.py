@@ -43,20 +43,23 @@ from heron.analyze.providers.base import (
     ToolResult,
     as_int,
     error_text,
+    history_items,
     json_text,
     loads,
     mark_trailing,
+    request_body,
     sse_events,
     text_of,
 )
+from heron.analyze.providers.history import RequestHistory, RequestView
 
 
-def parse(ex: Exchange) -> ParsedCall:
-    """Parse one Anthropic messages exchange (never raises)."""
+def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
+    """Parse one Anthropic messages exchange (never raises; ``history``: see openai_chat)."""
     call = ParsedCall(provider="anthropic", api="messages")
-    req = ex.request_json()
+    req, view = request_body(ex, history, "messages", "anthropic.messages")
     if isinstance(req, dict):
-        parse_request(req, call)
+        parse_request(req, call, view)
     elif ex.request_body:
         call.note("request body is not JSON")
     ctype = (ex.header("content-type", response=True) or "").lower()
@@ -72,7 +75,7 @@ def parse(ex: Exchange) -> ParsedCall:
     return call
 
 
-def parse_request(req: dict[str, Any], call: ParsedCall) -> None:
+def parse_request(req: dict[str, Any], call: ParsedCall, view: RequestView | None = None) -> None:
     """Fill model, messages (system first) and tools offered from a request."""
     if isinstance(req.get("model"), str):
         call.model = req["model"]
@@ -85,10 +88,12 @@ def parse_request(req: dict[str, Any], call: ParsedCall) -> None:
     if not isinstance(msgs, list):
         call.note("request has no messages list")
         return
-    for m in msgs:
-        if isinstance(m, dict):
-            call.messages.append(_message(str(m.get("role") or "?"), m.get("content")))
-    mark_trailing(call.messages, ("assistant",))
+    call.messages += [m for m in history_items(req, "messages", view, _message_of) if m]
+    mark_trailing(call, ("assistant",))
+
+
+def _message_of(m: Any) -> Message | None:
+    return _message(str(m.get("role") or "?"), m.get("content")) if isinstance(m, dict) else None
 
 
 def _message(role: str, content: Any) -> Message:

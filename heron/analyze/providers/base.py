@@ -19,11 +19,14 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from heron.analyze.exchange import Exchange
+from heron.analyze.providers.history import RequestHistory, RequestView
 from heron.analyze.reassembly.sse import SSEParser
 
 
@@ -48,7 +51,6 @@ class ToolResult:
     name: str | None
     content: str
     is_error: bool | None = None
-    trailing: bool = False  # after the last assistant message: new in this request
 
 
 @dataclass(slots=True)
@@ -59,6 +61,11 @@ class Message:
     text: str = ""
     tool_calls: list[ToolRequest] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
+    _digests: tuple[bytes, bytes] | None = field(default=None, repr=False, compare=False)
+    # (previous exact link, this exact link, previous loose link, this loose link)
+    _chain: tuple[bytes, bytes, bytes, bytes] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def key(self, *, ids: bool = True) -> str:
         """Canonical text used for hashing: role, content text and tool ids.
@@ -78,6 +85,67 @@ class Message:
             calls = ",".join(t.name + t.arguments for t in self.tool_calls)
             results = ",".join((r.name or "") + r.content for r in self.tool_results)
         return f"{self.role}\x1f{self.text}\x1f{calls}\x1f{results}"
+
+    def digests(self) -> tuple[bytes, bytes]:
+        """``(exact, loose)`` 16-byte digests of this message, computed once.
+
+        ``exact`` hashes :meth:`key` (ids kept: conversation prefixes);
+        ``loose`` hashes ``key(ids=False)`` with runs of whitespace collapsed
+        field by field (near-identical requests, see :mod:`heron.analyze.loops`).
+        A Message is immutable once parsed, and parsers share one object
+        between the requests that re-send it, so each is hashed once.
+
+        Examples
+        --------
+        >>> a, b = Message("user", "hi  there"), Message("user", "hi there ")
+        >>> a.digests()[0] == b.digests()[0], a.digests()[1] == b.digests()[1]
+        (False, True)
+        """
+        d = self._digests
+        if d is None:
+            # str.split() collapses whitespace ~20x faster than a regex; it
+            # also splits on the \x1f separator, so collapse field by field.
+            loose = "\x1f".join(" ".join(f.split()) for f in self.key(ids=False).split("\x1f"))
+            d = self._digests = (_digest(self.key()), _digest(loose))
+        return d
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).digest()
+
+
+def history_chains(messages: Sequence[Message]) -> tuple[bytes, bytes]:
+    """Chained digests of every prefix of ``messages``: ``(exact, loose)``.
+
+    ``exact`` concatenates ``h[i] = H(h[i-1] || exact(m[i]))`` (8 bytes each,
+    one per prefix: conversation grouping); ``loose`` is the last link of the
+    same chain over loose digests (16 bytes: request fingerprints).  Each
+    link is memoised on its message together with the link it extends, so a
+    request that re-sends a shared history costs one comparison per message,
+    not one hash.
+
+    Examples
+    --------
+    >>> ms = [Message("user", "a"), Message("assistant", "b")]
+    >>> exact, loose = history_chains(ms)
+    >>> len(exact), len(loose), history_chains(ms[:1])[0] == exact[:8]
+    (16, 16, True)
+    """
+    out = bytearray()
+    h = b""
+    f = b""
+    for m in messages:
+        memo = m._chain
+        if memo is not None and memo[0] == h and memo[2] == f:
+            h, f = memo[1], memo[3]
+        else:
+            e, lo = m.digests()
+            nh = hashlib.blake2b(h + e, digest_size=8).digest()
+            nf = hashlib.blake2b(f + lo, digest_size=16).digest()
+            m._chain = (h, nh, f, nf)
+            h, f = nh, nf
+        out += h
+    return bytes(out), f
 
 
 @dataclass(slots=True)
@@ -106,10 +174,20 @@ class ParsedCall:
     chat: bool = True  # False for embeddings
     n_inputs: int | None = None  # embeddings: inputs embedded (chat: len(messages))
 
+    new_from: int = 0  # messages[new_from:] follow the last assistant turn: new here
+
     @property
     def tool_results(self) -> list[ToolResult]:
         """Every tool result carried in the request, in order."""
         return [r for m in self.messages for r in m.tool_results]
+
+    @property
+    def new_tool_results(self) -> list[ToolResult]:
+        """The results sent back after the last assistant turn (new in this request).
+
+        Older results are history re-sent.
+        """
+        return [r for m in self.messages[self.new_from :] for r in m.tool_results]
 
     def note(self, problem: str) -> None:
         """Record a parse problem (the first few are kept)."""
@@ -146,6 +224,36 @@ def sse_events(body: bytes) -> Iterator[StreamEvent]:
     for ev in p.feed(body) + p.flush():
         if ev.data:
             yield StreamEvent(ev.event, ev.data, ev.end)
+
+
+def request_body(
+    ex: Exchange, history: RequestHistory | None, key: str, api: str
+) -> tuple[Any, RequestView | None]:
+    """The request body as JSON (None if it is not), parsed incrementally when
+    ``history`` is given: the history array at ``key`` then reuses the items
+    the same process sent in its previous ``api`` request (see
+    :mod:`heron.analyze.providers.history`).
+
+    Examples
+    --------
+    >>> from heron.analyze.exchange import Exchange
+    >>> request_body(Exchange(0, 1, 2, "1.1", request_body=b'{"messages":[]}'), None, "messages", "x")
+    ({'messages': []}, None)
+    """
+    if history is None or not ex.request_body:
+        return ex.request_json(), None
+    view = history.request((ex.pid, api), ex.request_body, key)
+    return view.body, view
+
+
+def history_items(
+    req: dict[str, Any], key: str, view: RequestView | None, convert: Callable[[Any], Any]
+) -> list[Any]:
+    """``convert`` over the history array ``req[key]``, reusing shared items' results."""
+    if view is not None:
+        return view.items(convert)
+    items = req.get(key)
+    return [convert(x) for x in items] if isinstance(items, list) else []
 
 
 def as_dict(v: Any) -> dict[str, Any]:
@@ -235,12 +343,18 @@ def error_text(obj: Any) -> str | None:
     return str(err)[:300]
 
 
-def mark_trailing(messages: list[Message], assistant_roles: tuple[str, ...]) -> None:
-    """Flag tool results after the last assistant message as new in this request."""
-    last = -1
-    for i, m in enumerate(messages):
-        if m.role in assistant_roles:
-            last = i
-    for m in messages[last + 1 :]:
-        for r in m.tool_results:
-            r.trailing = True
+def mark_trailing(call: ParsedCall, assistant_roles: tuple[str, ...]) -> None:
+    """Set ``call.new_from`` past the last assistant message (what is new in this request).
+
+    Examples
+    --------
+    >>> c = ParsedCall("openai", "chat.completions", messages=[
+    ...     Message("user", "q"), Message("assistant", "a"), Message("tool", "r")])
+    >>> mark_trailing(c, ("assistant",)); c.new_from
+    2
+    """
+    msgs = call.messages
+    i = len(msgs)
+    while i > 0 and msgs[i - 1].role not in assistant_roles:
+        i -= 1
+    call.new_from = i

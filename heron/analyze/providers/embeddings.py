@@ -24,8 +24,8 @@ from heron.analyze.providers.base import ParsedCall, as_int, error_text
 _GEMINI_MODEL = re.compile(r"models/([^/:?]+):")
 
 
-def parse(ex: Exchange) -> ParsedCall:
-    """Parse one embeddings exchange (never raises)."""
+def parse(ex: Exchange, history: object = None) -> ParsedCall:
+    """Parse one embeddings exchange (never raises; ``history`` is unused: no history)."""
     path = (ex.path or "").split("?")[0]
     if ":embedContent" in path or ":batchEmbedContents" in path:
         provider = "gemini"

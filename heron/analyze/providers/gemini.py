@@ -36,25 +36,28 @@ from heron.analyze.providers.base import (
     ToolResult,
     as_int,
     error_text,
+    history_items,
     json_text,
     loads,
     mark_trailing,
+    request_body,
     sse_events,
 )
+from heron.analyze.providers.history import RequestHistory, RequestView
 
 _MODEL = re.compile(r"models/([^/:?]+):")
 
 
-def parse(ex: Exchange) -> ParsedCall:
-    """Parse one Gemini exchange (never raises)."""
+def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
+    """Parse one Gemini exchange (never raises; ``history``: see openai_chat)."""
     call = ParsedCall(provider="gemini", api="generateContent")
     path = ex.path or ""
     m = _MODEL.search(path)
     if m:
         call.model = m.group(1)
-    req = ex.request_json()
+    req, view = request_body(ex, history, "contents", "gemini")
     if isinstance(req, dict):
-        _request(req, call)
+        _request(req, call, view)
     elif ex.request_body:
         call.note("request body is not JSON")
     body = ex.response_body
@@ -153,7 +156,7 @@ def _parts(parts: Any, role: str) -> Message:
     return msg
 
 
-def _request(req: dict[str, Any], call: ParsedCall) -> None:
+def _request(req: dict[str, Any], call: ParsedCall, view: RequestView | None) -> None:
     n = 0
     tools = req.get("tools")
     if isinstance(tools, list):
@@ -169,10 +172,12 @@ def _request(req: dict[str, Any], call: ParsedCall) -> None:
     if not isinstance(contents, list):
         call.note("request has no contents list")
         return
-    for c in contents:
-        if isinstance(c, dict):
-            call.messages.append(_parts(c.get("parts"), str(c.get("role") or "user")))
-    mark_trailing(call.messages, ("model",))
+    call.messages += [m for m in history_items(req, "contents", view, _content_of) if m]
+    mark_trailing(call, ("model",))
+
+
+def _content_of(c: Any) -> Message | None:
+    return _parts(c.get("parts"), str(c.get("role") or "user")) if isinstance(c, dict) else None
 
 
 def _chunk(obj: dict[str, Any], call: ParsedCall, texts: list[str]) -> bool:

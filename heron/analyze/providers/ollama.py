@@ -30,19 +30,22 @@ from heron.analyze.providers.base import (
     ToolResult,
     as_int,
     error_text,
+    history_items,
     json_text,
     mark_trailing,
+    request_body,
     text_of,
 )
+from heron.analyze.providers.history import RequestHistory
 from heron.analyze.reassembly.ndjson import NDJSONParser
 
 
-def parse(ex: Exchange) -> ParsedCall:
-    """Parse one Ollama /api/chat or /api/generate exchange (never raises)."""
+def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
+    """Parse one Ollama /api/chat or /api/generate exchange (never raises; ``history``: see openai_chat)."""
     path = (ex.path or "").split("?")[0]
     generate = path.rstrip("/").endswith("/api/generate")
     call = ParsedCall(provider="ollama", api="ollama.generate" if generate else "ollama.chat")
-    req = ex.request_json()
+    req, view = request_body(ex, None if generate else history, "messages", "ollama.chat")
     stream = True
     if isinstance(req, dict):
         stream = req.get("stream", True) is not False
@@ -56,12 +59,8 @@ def parse(ex: Exchange) -> ParsedCall:
             if isinstance(req.get("prompt"), str):
                 call.messages.append(Message("user", req["prompt"]))
         else:
-            msgs = req.get("messages")
-            if isinstance(msgs, list):
-                for m in msgs:
-                    if isinstance(m, dict):
-                        call.messages.append(_message(m))
-            mark_trailing(call.messages, ("assistant",))
+            call.messages = [m for m in history_items(req, "messages", view, _message_of) if m]
+            mark_trailing(call, ("assistant",))
     elif ex.request_body:
         call.note("request body is not JSON")
     call.streamed = stream
@@ -83,6 +82,10 @@ def parse(ex: Exchange) -> ParsedCall:
                 t.end = ln.end
     call.response_text = "".join(texts)
     return call
+
+
+def _message_of(m: Any) -> Message | None:
+    return _message(m) if isinstance(m, dict) else None
 
 
 def _message(m: dict[str, Any]) -> Message:

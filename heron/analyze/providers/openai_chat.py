@@ -38,30 +38,36 @@ from heron.analyze.providers.base import (
     as_dict,
     as_int,
     error_text,
+    history_items,
     json_text,
     loads,
     mark_trailing,
+    request_body,
     sse_events,
     text_of,
 )
+from heron.analyze.providers.history import RequestHistory, RequestView
 
 _AZURE = re.compile(r"/openai/deployments/([^/]+)/")
 
 
-def parse(ex: Exchange) -> ParsedCall:
+def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
     """Parse one chat.completions exchange (never raises).
 
-    Examples
-    --------
-    >>> from heron.analyze.exchange import Exchange
-    >>> parse(Exchange(0, 1, 2, "1.1", path="/openai/deployments/gpt4o/chat/completions?api-version=1",
-    ...                request_body=b'{"messages":[]}')).model
-    'gpt4o'
+        With ``history``, the messages the process already sent are reused, not
+        re-parsed (:mod:`heron.analyze.providers.history`).
+
+        Examples
+        --------
+        >>> from heron.analyze.exchange import Exchange
+        >>> parse(Exchange(0, 1, 2, "1.1", path="/openai/deployments/gpt4o/chat/completions?api-version=1",
+        ...                request_body=b'{"messages":[]}')).model
+        'gpt4o'
     """
     call = ParsedCall(provider="openai", api="chat.completions")
-    req = ex.request_json()
+    req, view = request_body(ex, history, "messages", "openai.chat")
     if isinstance(req, dict):
-        parse_request(req, call)
+        parse_request(req, call, view)
     elif ex.request_body:
         call.note("request body is not JSON")
     if call.model is None and ex.path:
@@ -91,7 +97,7 @@ def _is_stream(ex: Exchange, req: Any) -> bool:
     return ex.response_body.lstrip()[:5] == b"data:"
 
 
-def parse_request(req: dict[str, Any], call: ParsedCall) -> None:
+def parse_request(req: dict[str, Any], call: ParsedCall, view: RequestView | None = None) -> None:
     """Fill model, messages and tools offered from a request body."""
     model = req.get("model")
     call.model = model if isinstance(model, str) else None
@@ -107,10 +113,12 @@ def parse_request(req: dict[str, Any], call: ParsedCall) -> None:
     if not isinstance(msgs, list):
         call.note("request has no messages list")
         return
-    for m in msgs:
-        if isinstance(m, dict):
-            call.messages.append(_message(m))
-    mark_trailing(call.messages, ("assistant",))
+    call.messages = [m for m in history_items(req, "messages", view, _message_of) if m]
+    mark_trailing(call, ("assistant",))
+
+
+def _message_of(m: Any) -> Message | None:
+    return _message(m) if isinstance(m, dict) else None
 
 
 def _message(m: dict[str, Any]) -> Message:

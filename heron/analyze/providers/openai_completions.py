@@ -25,8 +25,8 @@ from heron.analyze.providers.base import (
 )
 
 
-def parse(ex: Exchange) -> ParsedCall:
-    """Parse one legacy completions exchange (never raises)."""
+def parse(ex: Exchange, history: object = None) -> ParsedCall:
+    """Parse one legacy completions exchange (never raises; ``history`` is unused)."""
     call = ParsedCall(provider="openai", api="completions", n_tools_offered=0)
     req = ex.request_json()
     if isinstance(req, dict):

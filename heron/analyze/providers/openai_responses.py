@@ -36,20 +36,23 @@ from heron.analyze.providers.base import (
     as_dict,
     as_int,
     error_text,
+    history_items,
     json_text,
     loads,
     mark_trailing,
+    request_body,
     sse_events,
     text_of,
 )
+from heron.analyze.providers.history import RequestHistory, RequestView
 
 
-def parse(ex: Exchange) -> ParsedCall:
-    """Parse one responses-API exchange (never raises)."""
+def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
+    """Parse one responses-API exchange (never raises; ``history``: see openai_chat)."""
     call = ParsedCall(provider="openai", api="responses")
-    req = ex.request_json()
+    req, view = request_body(ex, history, "input", "openai.responses")
     if isinstance(req, dict):
-        _request(req, call)
+        _request(req, call, view)
     elif ex.request_body:
         call.note("request body is not JSON")
     ctype = (ex.header("content-type", response=True) or "").lower()
@@ -65,7 +68,7 @@ def parse(ex: Exchange) -> ParsedCall:
     return call
 
 
-def _request(req: dict[str, Any], call: ParsedCall) -> None:
+def _request(req: dict[str, Any], call: ParsedCall, view: RequestView | None) -> None:
     if isinstance(req.get("model"), str):
         call.model = req["model"]
     tools = req.get("tools")
@@ -78,38 +81,37 @@ def _request(req: dict[str, Any], call: ParsedCall) -> None:
     if isinstance(inp, str):
         call.messages.append(Message("user", inp))
     elif isinstance(inp, list):
-        for item in inp:
-            if not isinstance(item, dict):
-                continue
-            typ = item.get("type")
-            if typ == "function_call":
-                m = Message("assistant")
-                m.tool_calls.append(
-                    ToolRequest(
-                        _s(item.get("call_id")),
-                        str(item.get("name") or ""),
-                        json_text(item.get("arguments")),
-                    )
-                )
-                call.messages.append(m)
-            elif typ == "function_call_output":
-                m = Message("tool")
-                out = item.get("output")
-                m.tool_results.append(
-                    ToolResult(
-                        _s(item.get("call_id")),
-                        None,
-                        out if isinstance(out, str) else json_text(out),
-                    )
-                )
-                call.messages.append(m)
-            elif "role" in item or typ == "message":
-                call.messages.append(
-                    Message(str(item.get("role") or "user"), text_of(item.get("content")))
-                )
-            elif typ == "reasoning":
-                continue
-    mark_trailing(call.messages, ("assistant",))
+        call.messages += [m for m in history_items(req, "input", view, _item) if m]
+    mark_trailing(call, ("assistant",))
+
+
+def _item(item: Any) -> Message | None:
+    """One input item as a message (None: reasoning or unknown items)."""
+    if not isinstance(item, dict):
+        return None
+    typ = item.get("type")
+    if typ == "function_call":
+        m = Message("assistant")
+        m.tool_calls.append(
+            ToolRequest(
+                _s(item.get("call_id")),
+                str(item.get("name") or ""),
+                json_text(item.get("arguments")),
+            )
+        )
+        return m
+    if typ == "function_call_output":
+        m = Message("tool")
+        out = item.get("output")
+        m.tool_results.append(
+            ToolResult(
+                _s(item.get("call_id")), None, out if isinstance(out, str) else json_text(out)
+            )
+        )
+        return m
+    if "role" in item or typ == "message":
+        return Message(str(item.get("role") or "user"), text_of(item.get("content")))
+    return None
 
 
 def _s(v: Any) -> str | None:

@@ -142,7 +142,9 @@ def growing_conversation(pid: int, turns: int, result_bytes: int) -> list[Exchan
     import random
 
     rnd = random.Random(pid)  # tool output: varied text, compressible like real output
-    words = [f"{w}{n}" for w in ("def", "self", "return", "test", "value", "path") for n in range(50)]
+    words = [
+        f"{w}{n}" for w in ("def", "self", "return", "test", "value", "path") for n in range(50)
+    ]
     for i in range(turns):
         req = json.dumps(
             {"model": "gpt-4o-mini", "stream": True, "messages": msgs, "tools": _BENCH_TOOLS}

@@ -79,11 +79,11 @@ Parser = Callable[..., ParsedCall]  # (Exchange, history=None) -> ParsedCall
 def recognise(ex: Exchange) -> Parser | None:
     """The parser for ``ex``, or None when it is not an LLM call.
 
-        Examples
-        --------
-        >>> from heron.analyze.exchange import Exchange
-        >>> recognise(Exchange(0, 1, 2, "2", method="POST", path="/v1beta/models/g:streamGenerateContent?alt=sse")).__module__
-        'heron.analyze.providers.gemini'
+    Examples
+    --------
+    >>> from heron.analyze.exchange import Exchange
+    >>> recognise(Exchange(0, 1, 2, "2", method="POST", path="/v1beta/models/g:streamGenerateContent?alt=sse")).__module__
+    'heron.analyze.providers.gemini'
     """
     path = (ex.path or "").split("?", 1)[0].rstrip("/")
     if ex.method not in (None, "POST"):
@@ -148,19 +148,19 @@ def _has_blocks(msgs: list[object]) -> bool:
 def parse_exchange(ex: Exchange, *, history: RequestHistory | None = None) -> ParsedCall | None:
     """Recognise and parse ``ex``; None when it is not an LLM call.
 
-        Never raises on malformed input: the result carries ``parse_error``.
-        ``history`` (one per capture, exchanges fed in any order) lets chat
-        parsers reuse the history items a process already sent instead of
-        parsing them again (:mod:`heron.analyze.providers.history`); results
-        are the same with or without it.
+    Never raises on malformed input: the result carries ``parse_error``.
+    ``history`` (one per capture, exchanges fed in any order) lets chat
+    parsers reuse the history items a process already sent instead of
+    parsing them again (:mod:`heron.analyze.providers.history`); results
+    are the same with or without it.
 
-        Examples
-        --------
-        >>> from heron.analyze.exchange import Exchange
-        >>> c = parse_exchange(Exchange(0, 1, 2, "1.1", method="POST", path="/v1/messages",
-        ...                             request_body=b'{"model": "claude', response_body=b'garbage'))
-        >>> c.provider, c.parse_error
-        ('anthropic', 'request body is not JSON; response body is not JSON')
+    Examples
+    --------
+    >>> from heron.analyze.exchange import Exchange
+    >>> c = parse_exchange(Exchange(0, 1, 2, "1.1", method="POST", path="/v1/messages",
+    ...                             request_body=b'{"model": "claude', response_body=b'garbage'))
+    >>> c.provider, c.parse_error
+    ('anthropic', 'request body is not JSON; response body is not JSON')
     """
     parser = recognise(ex)
     if parser is None:

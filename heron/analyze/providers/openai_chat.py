@@ -54,15 +54,15 @@ _AZURE = re.compile(r"/openai/deployments/([^/]+)/")
 def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
     """Parse one chat.completions exchange (never raises).
 
-        With ``history``, the messages the process already sent are reused, not
-        re-parsed (:mod:`heron.analyze.providers.history`).
+    With ``history``, the messages the process already sent are reused, not
+    re-parsed (:mod:`heron.analyze.providers.history`).
 
-        Examples
-        --------
-        >>> from heron.analyze.exchange import Exchange
-        >>> parse(Exchange(0, 1, 2, "1.1", path="/openai/deployments/gpt4o/chat/completions?api-version=1",
-        ...                request_body=b'{"messages":[]}')).model
-        'gpt4o'
+    Examples
+    --------
+    >>> from heron.analyze.exchange import Exchange
+    >>> parse(Exchange(0, 1, 2, "1.1", path="/openai/deployments/gpt4o/chat/completions?api-version=1",
+    ...                request_body=b'{"messages":[]}')).model
+    'gpt4o'
     """
     call = ParsedCall(provider="openai", api="chat.completions")
     req, view = request_body(ex, history, "messages", "openai.chat")

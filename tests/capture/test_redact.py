@@ -386,10 +386,24 @@ def check_h2_redaction(original: list, redacted: list, *, filler: bytes | None =
     return replaced
 
 
+def h2_check(segs: list[tuple[int, bytes]], replaced: tuple[int, int] | None = None):
+    """A three_ways check: both directions decode with one hpack decoder each
+    (so the dynamic tables stayed in step) to the original's non-sensitive
+    headers, with every sensitive value replaced by one of the same length."""
+    want = [decode_h2(joined(segs, k)) for k in (0, 1)]
+
+    def check(outs: list[bytes]) -> None:
+        for k in (0, 1):
+            n = check_h2_redaction(want[k], decode_h2(outs[k]))
+            assert replaced is None or n == replaced[k]
+
+    return check
+
+
 @pytest.mark.parametrize("huffman", [True, False], ids=["huffman", "raw"])
 def test_h2_conversation_redacts_and_still_decodes(huffman: bool) -> None:
     segs = h2_conversation(huffman)
-    (out, inn), red = three_ways(segs)
+    (out, inn), red = three_ways(segs, check=h2_check(segs, (10, 3)))
     for k, got in ((0, out), (1, inn)):
         assert len(got) == len(joined(segs, k))
         assert_no_secret(got, H2_SECRETS)
@@ -430,7 +444,7 @@ def test_h2_dynamic_table_eviction_stays_in_sync() -> None:
     # A 256-byte table forces evictions between re-uses; a wrong eviction model
     # would resolve later indexed names wrongly and over- or under-redact.
     segs = h2_conversation(True, table_size=256)
-    (out, inn), _ = three_ways(segs)
+    (out, inn), _ = three_ways(segs, check=h2_check(segs))
     check_h2_redaction(decode_h2(joined(segs, 0)), decode_h2(out))
     check_h2_redaction(decode_h2(joined(segs, 1)), decode_h2(inn))
 
@@ -477,11 +491,119 @@ def test_h2_headers_padding_priority_and_continuation_split_inside_value() -> No
         + b"abc"
     )
     stream = PREFACE + frames
-    (out, _), _ = three_ways([(0, stream)])
-    (_, headers), data = decode_h2(out)
-    assert dict(headers)[b"authorization"].startswith(b"Bearer ")
-    assert b"SECRET" not in dict(headers)[b"authorization"]
-    assert dict(headers)[b"x-ok"] == b"fine" and data == ("d", b"abc")
+
+    def check(outs: list[bytes]) -> None:
+        (_, headers), data = decode_h2(outs[0])
+        auth = dict(headers)[b"authorization"]
+        assert len(auth) == 20 and b"SECRET" not in auth and b"sk-" not in auth
+        assert dict(headers)[b"x-ok"] == b"fine" and data == ("d", b"abc")
+
+    (out, _), _ = three_ways([(0, stream)], check=check)
+    # all at once, the value is gathered across the two frames and rewritten whole
+    assert dict(decode_h2(out)[0][1])[b"authorization"] == b"Bearer *****00000000"
+
+
+def _h2_stream(*blocks: bytes) -> bytes:
+    return PREFACE + b"".join(
+        len(b).to_bytes(3, "big") + b"\x01\x05" + (2 * i + 1).to_bytes(4, "big") + b
+        for i, b in enumerate(blocks)
+    )
+
+
+def _secret_headers(secret: bytes) -> list[tuple[bytes, bytes]]:
+    return [
+        (b":method", b"POST"),
+        (b":path", b"/v1/chat?key=" + secret + b"&alt=sse"),
+        (b"authorization", b"Bearer " + secret),
+        (b"x-api-key", secret),
+        (b"cookie", b"sess=" + secret),
+        (b"x-request-id", b"r-1"),
+    ]
+
+
+def test_h2_huffman_filler_shows_nothing_of_the_secret() -> None:
+    # Same length, same total code bits, but the 5-bit and 8-bit characters
+    # in different places.  The old per-character rewrite kept each
+    # character's code length, so it wrote "ssssssssXXXXXXXX" for the first
+    # and "XXXXXXXXssssssss" for the second: this test failed on it.
+    secrets = [b"aaaaaaaaXXXXXXXX", b"XXXXXXXXaaaaaaaa", b"aXaXaXaXaXaXaXaX"]
+    # Same Huffman byte length, different code bits (and classes) altogether.
+    secrets.append(b"*:y-ZxXba2y3a33b")
+    streams = [_h2_stream(hpack.Encoder().encode(_secret_headers(s))) for s in secrets]
+    assert len({len(x) for x in streams}) == 1
+    assert len({sum(REQUEST_CODES_LENGTH[c] for c in s) for s in secrets}) == 2
+    outs = []
+    for stream in streams:
+        r = Redactor()
+        (out, _), _ = run_stream([(0, stream)], redactor=r)
+        assert (r.split_values, r.fallback_values) == (0, 0)
+        outs.append(out)
+    assert len(set(outs)) == 1  # byte-identical whatever the secret
+    ((_, headers),) = decode_h2(outs[0])
+    got = dict(headers)
+    assert got[b"authorization"].startswith(b"Bearer ") and got[b"x-request-id"] == b"r-1"
+    assert got[b":path"].startswith(b"/v1/chat?key=") and got[b":path"].endswith(b"&alt=sse")
+    for name, at in ((b"x-api-key", 0), (b"authorization", 7), (b":path", 13), (b"cookie", 0)):
+        assert set(got[name][at : at + 16]) <= WHOLE_FILLERS, got[name]
+
+
+def test_h2_random_api_keys_give_one_filler_per_encoded_length() -> None:
+    # Realistic base64 keys: the redacted output is a function of the
+    # encoded length alone, so it carries no more than that length does.
+    import base64
+
+    rng = random.Random(7)
+    by_length: dict[int, set[bytes]] = {}
+    for _ in range(200):
+        key = b"sk-" + base64.b64encode(rng.randbytes(30))  # 40 base64 characters
+        block = hpack.Encoder().encode([hpack.NeverIndexedHeaderTuple(b"x-api-key", key)])
+        (out, _), _ = run_stream([(0, _h2_stream(block))])
+        by_length.setdefault(len(huffman_encode(key)), set()).add(out)
+    assert len(by_length) >= 3  # the keys do vary in encoded length...
+    assert all(len(outs) == 1 for outs in by_length.values())  # ...and only that shows
+
+
+def test_h2_huffman_value_split_across_feeds_is_counted_and_still_hidden() -> None:
+    block = hpack.Encoder().encode(
+        [(b"x-api-key", b"sk-SECRET0001-abcdef"), (b"authorization", b"Bearer sk-SECRET0002")]
+    )
+    stream = _h2_stream(block)
+    key = huffman_encode(b"sk-SECRET0001-abcdef")
+    auth = huffman_encode(b"Bearer sk-SECRET0002")
+    for cut, scheme_kept in (
+        (stream.index(key) + 5, True),  # inside the key value
+        (stream.index(auth) + 2, False),  # inside "Bearer": not whole, so not kept
+        (stream.index(auth) + 8, True),  # after "Bearer "
+    ):
+        r = Redactor()
+        a, _ = r.feed(1, 0, stream[:cut])
+        b, _ = r.feed(1, 0, stream[cut:])
+        assert r.split_values == 1 and r.fallback_values == 0
+        ((_, headers),) = decode_h2(a + b)
+        got = dict(headers)
+        assert [len(v) for v in got.values()] == [20, 20]
+        assert b"SECRET" not in got[b"x-api-key"] and b"SECRET" not in got[b"authorization"]
+        assert got[b"authorization"].startswith(b"Bearer ") == scheme_kept
+
+
+def test_h2_huffman_value_without_a_whole_filler_falls_back_and_is_counted() -> None:
+    odd = bytes(range(0xF0, 0xFA))  # 26- to 28-bit codes: no visible filler is that long
+    block = hpack.Encoder().encode([(b"x-api-key", odd), (b"x-ok", b"fine")])
+    r = Redactor()
+    (out, _), _ = run_stream([(0, _h2_stream(block))], redactor=r)
+    assert (r.split_values, r.fallback_values) == (0, 1)
+    ((_, headers),) = decode_h2(out)
+    (name, value), ok = headers
+    assert name == b"x-api-key"
+    assert len(value) == len(odd) and value != odd and ok == (b"x-ok", b"fine")
+    # invalid Huffman (padding bit 0) from a broken peer: no crash, same length
+    coded = huffman_encode(b"sk-1")  # 23 bits and one padding bit
+    bad = b"\x10\x09x-api-key" + bytes([0x80 | len(coded)]) + coded[:-1] + bytes([coded[-1] & 0xFE])
+    r = Redactor()
+    stream = _h2_stream(bad)
+    out, _ = r.feed(1, 0, stream)
+    assert (r.errors, r.fallback_values, len(out)) == (0, 1, len(stream))
+    assert out[-len(coded) :] != coded
 
 
 def test_h2_huffman_spans_are_exact() -> None:
@@ -990,7 +1112,7 @@ def _record_node_h2() -> list[tuple[int, bytes]]:
 
 def test_h2_node_nghttp2_traffic_is_redacted_and_decodes() -> None:
     segs = _record_node_h2()
-    (out, inn), _ = three_ways(segs)
+    (out, inn), _ = three_ways(segs, check=h2_check(segs, (3 * 4 + 2, 3)))
     assert_no_secret(out + inn, H2_SECRETS)
     n = check_h2_redaction(decode_h2(joined(segs, 0)), decode_h2(out))
     assert n == 3 * 4 + 2  # four sensitive headers per request, two query keys
@@ -1001,7 +1123,7 @@ def test_h2_server_settings_read_before_client_preface() -> None:
     segs = h2_conversation(True)
     assert segs[0][0] == 0 and segs[0][1].startswith(PREFACE) and segs[1][0] == 1
     segs[0], segs[1] = segs[1], segs[0]  # the client read the server's SETTINGS first
-    (out, inn), _ = three_ways(segs)
+    (out, inn), _ = three_ways(segs, check=h2_check(segs, (10, 3)))
     assert out.startswith(PREFACE)
     assert check_h2_redaction(decode_h2(joined(segs, 0)), decode_h2(out)) == 10
     assert check_h2_redaction(decode_h2(joined(segs, 1)), decode_h2(inn)) == 3

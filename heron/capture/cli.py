@@ -211,7 +211,6 @@ def capture(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL) if output != "-" else None
 
     if target is not None:
         target.release()
@@ -240,6 +239,10 @@ def capture(
     if tty:
         click.echo("\r\x1b[K", err=True, nl=False)
     cap.stop(reason, exit_status, error=cap.failed)
+    if cap.failed and output == "-":
+        # The reader went away: do not let interpreter shutdown trip on it.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     if not quiet or cap.failed:
         click.echo(cap.summary(), err=True)
     if target is not None:

@@ -266,6 +266,13 @@ class Capture:
     def step(self, timeout_ms: int = 20) -> None:
         """Drain the ring buffer once and do the periodic work."""
         assert self.program is not None
+        if self.failed and not self._closed:
+            self.lost()
+            self._closed = True
+            self.program.close()
+        if self._closed:  # recording stopped (output failed): just keep time
+            time.sleep(timeout_ms / 1000)
+            return
         self.program.poll(timeout_ms)
         now = time.monotonic()
         if self._rescans:
@@ -324,10 +331,9 @@ class Capture:
             return
         self.failed = str(e)
         self.log(f"heron-capture: cannot write the capture any more ({e}); recording stopped")
-        if self.program is not None:
-            self.lost()
-            self._closed = True
-            self.program.close()  # detach: no overhead on the agent from now on
+        # Detach (no overhead on the agent from now on) in step(), never here:
+        # this may run inside the ring-buffer callback, and freeing the ring
+        # under it crashes bcc.
 
     def _append(self, kind: RecordKind, ts: int, **fields: Any) -> None:
         if self.failed or self.writer is None:

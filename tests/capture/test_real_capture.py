@@ -310,3 +310,55 @@ def test_cmd_exit_status_and_user(standin: Any, tmp_path: Path) -> None:
     # refuses to overwrite without --force
     again = run_capture(out, ["true"], env=env)
     assert again.returncode != 0 and "exists" in again.stderr
+
+
+def test_broken_pipe_stops_recording_but_not_the_agent(bpf: None, tmp_path: Path) -> None:
+    marker = tmp_path / "agent-finished"
+    tmp_path.chmod(0o777)
+    proc = subprocess.Popen(
+        capture_cmd(
+            "-", ["sh", "-c", f"sleep 2; echo done > {marker}; exit 0"], "--flush-interval", "0.1"
+        ),
+        env=clean_env(),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    proc.stdout.read(8)  # the file magic: capture is running
+    proc.stdout.close()  # the reader goes away
+    _, err = proc.communicate(timeout=120)
+    assert marker.read_text() == "done\n", "the agent must run to completion"
+    assert proc.returncode == 3, err.decode()[-2000:]
+    assert b"recording stopped" in err
+
+
+def test_disk_full_leaves_readable_file(standin: Any, tmp_path: Path) -> None:
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mnt)]).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        out = mnt / "full.heron"
+        # Random bodies: agent traffic compresses ~50x, this does not.
+        script = (
+            "import base64, json, os, ssl, sys, time, httpx\n"
+            "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+            "with httpx.Client(verify=ctx) as c:\n"
+            "    for i in range(20):\n"
+            "        time.sleep(0.3 if i < 3 else 0)  # small calls first: flushed before the disk fills\n"
+            "        text = base64.b64encode(os.urandom(500 if i < 3 else 30000)).decode()\n"
+            "        body = {'model': 'm', 'messages': [{'role': 'user', 'content': text}]}\n"
+            "        c.post(sys.argv[1] + '/v1/chat/completions', json=body).raise_for_status()\n"
+        )
+        cmd = [sys.executable, "-c", script, standin.https_url, standin.ca_file]
+        run = run_capture(
+            out, cmd, "--flush-interval", "0.1", env=clean_env(**standin.client_env())
+        )
+        assert run.returncode == 3, run.stderr[-2000:]  # the agent succeeded, capture did not
+        assert "recording stopped" in run.stderr and "No space left" in run.stderr
+        records, report = read_records(out)
+        assert records and records[0]["k"] == 1 and not report.closed
+        assert any(r["k"] == 8 for r in records)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)])

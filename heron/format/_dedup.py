@@ -81,6 +81,10 @@ MAX_STRIDE = 4096
 #: MISS_RETRY-th payload of it.
 MISS_STREAK = 8
 MISS_RETRY = 16
+#: Recent payloads remembered per connection (both directions) for the
+#: literal-section dictionary, and the byte budget they may fill.
+CONN_HISTORY = 256
+HISTORY_DICT_BYTES = 64 << 10
 
 Op = bytes | list[Any]
 
@@ -195,6 +199,7 @@ class DedupEncoder:
         self._total = 0
         self._by_stream: dict[tuple[int, int], deque[int]] = {}
         self._by_pid: dict[tuple[int, int], deque[int]] = {}
+        self._by_conn: dict[int, deque[int]] = {}
         self._misses: dict[tuple[int, int], int] = {}
         self._gc_at = 4096
 
@@ -215,6 +220,39 @@ class DedupEncoder:
                     return s if s in self._win else None
         return None
 
+    def recent_of_conn(
+        self, conn: int, before: int, budget: int = HISTORY_DICT_BYTES
+    ) -> list[tuple[int, bytes]]:
+        """Newest payloads of ``conn`` (either direction) with seq < ``before``.
+
+        Newest first, stopping before the first one that would take the total
+        over ``budget`` bytes: for a new request that is the previous response
+        (whose text the request repeats), for a new response the end of the
+        previous one.  Only payloads still in the window are returned.
+
+        Examples
+        --------
+        >>> enc = DedupEncoder(1000)
+        >>> for s, d in enumerate([b"req" * 50, b"ev1", b"ev2"]):
+        ...     _ = enc.encode(s, 1, 1, 0 if s == 0 else 1, d)
+        >>> [s for s, _ in enc.recent_of_conn(1, 3, budget=100)]
+        [2, 1]
+        """
+        dq = self._by_conn.get(conn)
+        out: list[tuple[int, bytes]] = []
+        if not dq:
+            return out
+        win = self._win
+        for s in reversed(dq):
+            if s >= before:
+                continue
+            p = win.get(s)
+            if p is None or len(p) > budget:
+                break
+            budget -= len(p)
+            out.append((s, p))
+        return out
+
     def payload(self, seq: int) -> bytes | None:
         """The payload of DATA record ``seq`` if it is still in the window."""
         return self._win.get(seq)
@@ -232,6 +270,7 @@ class DedupEncoder:
         self._total = 0
         self._by_stream.clear()
         self._by_pid.clear()
+        self._by_conn.clear()
         self._misses.clear()
 
     def encode(self, seq: int, conn: int, pid: int, dir_: int, data: bytes) -> list[Op] | None:
@@ -276,6 +315,10 @@ class DedupEncoder:
         if dq is None:
             dq = self._by_pid[pk] = deque(maxlen=PID_CANDIDATES)
         dq.append(seq)
+        cq = self._by_conn.get(conn)
+        if cq is None:
+            cq = self._by_conn[conn] = deque(maxlen=CONN_HISTORY)
+        cq.append(seq)
         return ops
 
     def _gc(self) -> None:
@@ -287,6 +330,8 @@ class DedupEncoder:
                 del table[key]
                 if table is self._by_stream:
                     self._misses.pop(key, None)
+        for conn in [k for k, dq in self._by_conn.items() if not dq or dq[-1] not in win]:
+            del self._by_conn[conn]
         self._gc_at = max(4096, 2 * len(self._by_stream))
 
     def _candidates(self, conn: int, pid: int, dir_: int) -> list[tuple[int, bytes]]:

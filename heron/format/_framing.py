@@ -44,7 +44,7 @@ VERSION_MAJOR = 1
 VERSION_MINOR = 0
 
 #: Incompatible feature flags (readers refuse files with unknown bits set).
-INCOMPAT_DATA_REF = 1 << 0  # DATA records may be stored as copy-ops ("x"); see _dedup
+INCOMPAT_DATA_REF = 1 << 0  # DATA payloads as copy-ops, columnar chunks; see _dedup
 KNOWN_INCOMPAT = INCOMPAT_DATA_REF
 #: Compatible feature flags (readers ignore unknown bits).
 COMPAT_SYNC_POINTS = 1 << 0  # writer marks independent chunks (CHUNK_FLAG_INDEPENDENT)
@@ -56,8 +56,43 @@ MAX_BLOCK_PAYLOAD = 64 << 20  # a chunk's compressed bytes, index, header
 MAX_CHUNK_RAW = 128 << 20  # a chunk's decompressed bytes
 MAX_WINDOW = 256 << 20  # largest dedup window a reader agrees to keep
 MAX_RECORD = 32 << 20  # largest single packed record the writer accepts
-MAX_DICT = 1 << 20  # most dictionary bytes a chunk's literal section uses
-MAX_DICT_SEQS = 4096  # most dictionary payloads a chunk may list
+MAX_DICT = 1 << 20  # most dictionary bytes one literal frame uses
+MAX_DICT_SEQS = 4096  # most dictionary payloads one literal frame may list
+
+
+#: DATA ``fn`` values stored as an index into this table (format-spec.md
+#: section 7).  Fixed forever: other names are stored as strings.
+FN_TABLE = (
+    "SSL_read",
+    "SSL_write",
+    "SSL_read_ex",
+    "SSL_write_ex",
+    "gnutls_record_recv",
+    "gnutls_record_send",
+    "read",
+    "write",
+    "readv",
+    "writev",
+    "recv",
+    "send",
+    "recvfrom",
+    "sendto",
+    "recvmsg",
+    "sendmsg",
+)
+
+
+#: Fields of an INDEX chunk entry, delta-coded (format-spec.md section 9).
+INDEX_CHUNK_FIELDS = (
+    "offset_gap",
+    "size",
+    "seq_gap",
+    "count",
+    "min_t_delta",
+    "t_span",
+    "flags",
+    "data_bytes",
+)
 
 
 class BlockType(IntEnum):
@@ -79,8 +114,9 @@ class Codec(IntEnum):
 #: Chunk flag: no record in this chunk or any later chunk references a DATA
 #: payload from before this chunk (a dedup "sync point"; seeking starts here).
 CHUNK_FLAG_INDEPENDENT = 1 << 0
-#: Chunk flag: the body has a literal section (see format-spec.md "Chunk body").
-CHUNK_FLAG_LITERALS = 1 << 1
+#: Chunk flag: the body is a records section with DATA columns after it,
+#: followed by per-connection literal frames (format-spec.md sections 5 and 7).
+CHUNK_FLAG_COLUMNS = 1 << 1
 
 _BH12 = struct.Struct("<4sBBHI")
 BLOCK_HEADER_SIZE = 16

@@ -31,9 +31,11 @@ import io
 import os
 import sys
 import uuid
+from array import array
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate, repeat
 from typing import IO, Any
 
 import msgpack
@@ -58,6 +60,10 @@ Record = dict[str, Any]
 _DATA = int(RecordKind.DATA)
 _STATS = int(RecordKind.STATS)
 _KNOWN_KINDS = frozenset(int(k) for k in RecordKind)
+_U64 = (1 << 64) - 1
+_FN_TABLE = fr.FN_TABLE
+_NCOLS = 10
+_XCOL = 6  # index of the payload column among the DATA columns  # DATA columns after the literal group list (format-spec.md section 7)
 
 
 class SourceError(FormatError):
@@ -285,9 +291,8 @@ class _Decoder:
         self._total = 0
         self._dctx = zstandard.ZstdDecompressor()
         self._pending: list[Loss] = []  # losses whose missing seqs are not known yet
-        self._lit = b""  # current chunk's literal section
-        self._lit_pos = 0
-        self._lit_missing: int | None = None  # dictionary payload seq that was lost
+        # current chunk's literal frames by connection: [bytes, cursor, lost dict seq]
+        self._lits: dict[Any, list[Any]] = {}
         self.chunk_index = 0
 
     # -- damage ------------------------------------------------------------
@@ -387,7 +392,7 @@ class _Decoder:
         bad = self._bad_chunk
         if len(payload) < fr.CHUNK_HEADER.size:
             return bad(offset, idx, None, f"payload {len(payload)} bytes < chunk header")
-        codec, flags, _r, count, first_seq, _mint, _maxt, raw_len, win_kib = (
+        codec, flags, _r, count, first_seq, min_t, _maxt, raw_len, win_kib = (
             fr.CHUNK_HEADER.unpack_from(payload)
         )
         claimed = (first_seq, count)
@@ -396,12 +401,14 @@ class _Decoder:
                 offset, idx, claimed, f"implausible sizes: {count} records in {raw_len} bytes"
             )
         body = payload[fr.CHUNK_HEADER.size :]
-        lit_section: tuple[list[int], bytes] | None = None
-        if flags & fr.CHUNK_FLAG_LITERALS:
-            try:
-                body, lit_section = _split_literals(body)
-            except ValueError as e:
-                return bad(offset, idx, claimed, str(e))
+        frames = b""
+        columnar = flags & fr.CHUNK_FLAG_COLUMNS
+        if columnar:
+            a_len = int.from_bytes(body[:4], "little") if len(body) >= 4 else -1
+            if not 0 <= a_len <= len(body) - 4:
+                return bad(offset, idx, claimed, "records section length runs past the chunk")
+            frames = body[4 + a_len :]
+            body = body[4 : 4 + a_len]
         if codec == fr.Codec.ZSTD:
             try:
                 if zstandard.frame_content_size(body) != raw_len:
@@ -415,12 +422,29 @@ class _Decoder:
             return bad(offset, idx, claimed, f"unknown codec {codec}")
         if len(raw) != raw_len:
             return bad(offset, idx, claimed, f"body is {len(raw)} bytes, header says {raw_len}")
+        cols: Any = None
         try:
             recs = msgpack.unpackb(raw, raw=False)
+        except msgpack.ExtraData as e:
+            if not columnar:
+                return bad(offset, idx, claimed, "msgpack: extra data after the records")
+            recs = e.unpacked  # type: ignore[attr-defined]
+            try:
+                cols = msgpack.unpackb(e.extra, raw=False)  # type: ignore[attr-defined]
+            except Exception as e2:  # any undecodable columns
+                return bad(offset, idx, claimed, f"msgpack columns: {e2}")
         except Exception as e:  # any undecodable body (msgpack raises several types)
             return bad(offset, idx, claimed, f"msgpack: {e}")
         if recs.__class__ is not list or len(recs) != count:
             return bad(offset, idx, claimed, f"body is not an array of {count} records")
+        groups: list[tuple[Any, list[int], bytes]] = []
+        if columnar:
+            try:
+                cols, groups = _columns(cols, recs.count(None), first_seq, min_t, frames)
+            except (ValueError, TypeError, OverflowError) as e:
+                return bad(offset, idx, claimed, f"DATA columns: {e}")
+        elif None in recs:
+            return bad(offset, idx, claimed, "columnar record in a chunk without columns")
         self._settle_gap(first_seq)
         if first_seq + count > rep.next_seq:
             rep.next_seq = first_seq + count
@@ -432,27 +456,27 @@ class _Decoder:
         w = min(win_kib * 1024, fr.MAX_WINDOW)
         if w > self.window:
             self.window = w
-        self._lit = b""
-        self._lit_pos = 0
-        self._lit_missing = None
-        if lit_section is not None:
-            self._open_literals(*lit_section)
-        return self._records(recs, first_seq, offset, idx)
+        self._lits = {key: self._open_literals(seqs, frame) for key, seqs, frame in groups}
+        return self._records(recs, first_seq, offset, idx, cols)
 
-    def _open_literals(self, seqs: list[int], frame: bytes) -> None:
-        """Decompress a chunk's literal section against its dictionary payloads."""
+    def _open_literals(self, seqs: list[int], frame: bytes) -> list[Any]:
+        """Decompress one literal frame against its dictionary payloads.
+
+        Returns ``[literal bytes, cursor, lost]``: ``lost`` is the sequence
+        number of a dictionary payload that is not in the window (-1 when the
+        frame itself is undecodable), else None.
+        """
         win = self._win
         parts = []
         for b in seqs:
             p = win.get(b)
             if p is None:
-                self._lit_missing = b
-                return
+                return [b"", 0, b]
             parts.append(p)
         try:
             size = zstandard.frame_content_size(frame)
             if not 0 <= size <= fr.MAX_CHUNK_RAW:
-                raise ValueError(f"literal section declares {size} bytes")
+                raise ValueError(f"literal frame declares {size} bytes")
             if parts:
                 d = zstandard.ZstdCompressionDict(
                     b"".join(parts), dict_type=zstandard.DICT_TYPE_RAWCONTENT
@@ -462,13 +486,12 @@ class _Decoder:
                 dctx = self._dctx
             lit = dctx.decompress(frame, max_output_size=size)
             if len(lit) != size:
-                raise ValueError("literal section size mismatch")
+                raise ValueError("literal frame size mismatch")
         except (zstandard.ZstdError, ValueError):
             # CRC-valid but undecodable: only a buggy writer does this; every
-            # record using the literals is then reported as lost.
-            self._lit_missing = -1
-            return
-        self._lit = lit
+            # record using these literals is then reported as lost.
+            return [b"", 0, -1]
+        return [lit, 0, None]
 
     def _bad_chunk(
         self, offset: int, idx: int, claimed: tuple[int, int] | None, detail: str
@@ -478,27 +501,95 @@ class _Decoder:
         self._pending.append(loss)
         return []
 
-    def _records(self, recs: list[Any], first_seq: int, offset: int, idx: int) -> list[Record]:
+    def _records(
+        self, recs: list[Any], first_seq: int, offset: int, idx: int, cols: Any
+    ) -> list[Record]:
         rep = self.report
         kinds = rep.kinds
         win = self._win
         order = self._order
         window = self.window
+        lits = self._lits
         drop: list[int] | None = None
+        it = iter(zip(*cols, strict=False)) if cols is not None else None
+        next_off: dict[Any, int] = {}
+        prev_lit = 0
         i = -1
         for r in recs:
             i += 1
             try:
+                if r is None:
+                    # columnar DATA record (format-spec.md section 7)
+                    assert it is not None
+                    t, conn, pid, tid, dr, od, x, xl, fn, ex = next(it)
+                    s = first_seq + i
+                    while self._total > window and order:
+                        self._total -= len(win.pop(order.popleft()))
+                    lost = 0
+                    if x.__class__ is int:
+                        x += prev_lit
+                        prev_lit = size = x
+                        if x == 0:
+                            d = b""
+                        else:
+                            g = lits[conn]
+                            pos = g[1]
+                            if g[2] is not None:
+                                d = b""
+                                lost = self._lost(s, g[2], x, offset, idx)
+                            elif pos + x > len(g[0]) or x < 0:
+                                raise ValueError("literal reference past the literal frame")
+                            else:
+                                d = g[0][pos : pos + x]
+                                g[1] = pos + x
+                    elif x.__class__ is bytes:
+                        d = x
+                        size = len(x)
+                    else:
+                        d, size, lost = self._rebuild(s, x, conn, offset, idx)
+                    key = (conn, dr)
+                    o = (next_off.get(key, 0) + od) & _U64
+                    ln = size + xl
+                    if not 0 <= ln <= _U64:
+                        raise ValueError("negative length")
+                    next_off[key] = (o + ln) & _U64
+                    rec = {"k": _DATA, "s": s, "t": t, "conn": conn, "pid": pid, "dir": dr,
+                           "offset": o, "len": ln}  # fmt: skip
+                    if tid is not None:
+                        rec["tid"] = tid
+                    rec["data"] = d
+                    if fn is not None:
+                        rec["fn"] = _FN_TABLE[fn] if fn.__class__ is int else fn
+                    if lost:
+                        rec["lost"] = lost
+                    else:
+                        win[s] = d
+                        order.append(s)
+                        self._total += len(d)
+                    if ex is not None:
+                        for k2, v2 in ex.items():
+                            if k2 not in rec:
+                                rec[k2] = v2
+                    recs[i] = rec
+                    kinds[_DATA] = kinds.get(_DATA, 0) + 1
+                    continue
                 k = r["k"]
                 if k == _DATA:
                     s = first_seq + i
                     while self._total > window and order:
                         self._total -= len(win.pop(order.popleft()))
                     x = r.pop("x", None)
-                    d = self._rebuild(r, s, x, offset, idx) if x is not None else r["data"]
+                    if x is not None:
+                        d, size, lost = self._rebuild(s, x, r.get("conn"), offset, idx)
+                        r["data"] = d
+                        if lost:
+                            r["lost"] = lost
+                    else:
+                        d = r["data"]
+                        lost = 0
                     if d.__class__ is not bytes:
                         raise TypeError("data is not bytes")
-                    if d is not None and "lost" not in r:
+                    if not lost:
                         win[s] = d
                         order.append(s)
                         self._total += len(d)
@@ -540,7 +631,25 @@ class _Decoder:
         rep.records += len(recs)
         return recs
 
-    def _rebuild(self, r: Record, s: int, x: list[Any], offset: int, idx: int) -> bytes:
+    def _lost(self, s: int, missing: int, nbytes: int, offset: int, idx: int) -> int:
+        """Report DATA record ``s`` as unbuildable; return the byte count (>= 1)."""
+        self.report.losses.append(
+            Loss(
+                "missing-ref",
+                offset=offset,
+                chunk_index=idx,
+                first_seq=s,
+                last_seq=s,
+                base_seq=missing,
+                bytes_unavailable=nbytes,
+            )
+        )
+        return max(nbytes, 1)
+
+    def _rebuild(
+        self, s: int, x: list[Any], conn: Any, offset: int, idx: int
+    ) -> tuple[bytes, int, int]:
+        """Apply copy-ops; return ``(payload, payload size, bytes lost)``."""
         win = self._win
         parts: list[bytes] = []
         lost = 0
@@ -554,22 +663,27 @@ class _Decoder:
             if op.__class__ is int:
                 if op < 0:
                     raise ValueError("negative literal length")
-                if self._lit_missing is not None:
+                if op == 0:
+                    continue
+                g = self._lits[conn]
+                if g[2] is not None:
                     lost += op
                     if missing is None:
-                        missing = self._lit_missing
+                        missing = g[2]
                     continue
-                pos = self._lit_pos
-                if pos + op > len(self._lit):
-                    raise ValueError("literal reference past the literal section")
-                parts.append(self._lit[pos : pos + op])
-                self._lit_pos = pos + op
+                pos = g[1]
+                if pos + op > len(g[0]):
+                    raise ValueError("literal reference past the literal frame")
+                parts.append(g[0][pos : pos + op])
+                g[1] = pos + op
                 size += op
                 continue
             back, off, ln = op
+            if ln.__class__ is not int or ln < 0:
+                raise ValueError("bad copy length")
             base = win.get(s - back)
-            if base is None or off < 0 or ln < 0 or off + ln > len(base) or back <= 0:
-                lost += ln if ln.__class__ is int and ln > 0 else 0
+            if base is None or off < 0 or off + ln > len(base) or back <= 0:
+                lost += ln
                 if missing is None:
                     missing = s - back
                 continue
@@ -578,49 +692,67 @@ class _Decoder:
             if size > fr.MAX_RECORD:
                 raise ValueError("rebuilt payload exceeds the record size limit")
         if missing is not None:
-            r["data"] = b""
-            r["lost"] = size + lost
-            self.report.losses.append(
-                Loss(
-                    "missing-ref",
-                    offset=offset,
-                    chunk_index=idx,
-                    first_seq=s,
-                    last_seq=s,
-                    base_seq=missing,
-                    bytes_unavailable=size + lost,
-                )
-            )
-            return b""
-        d = b"".join(parts)
-        r["data"] = d
-        return d
+            return b"", size + lost, self._lost(s, missing, size + lost, offset, idx)
+        return b"".join(parts), size, 0
 
 
-def _split_literals(body: bytes) -> tuple[bytes, tuple[list[int], bytes]]:
-    """Split a chunk body with a literal section into (records, (dict seqs, frame))."""
-    if len(body) < 8:
-        raise ValueError("literal-section chunk body too short")
-    a_len = int.from_bytes(body[:4], "little")
-    if 4 + a_len + 4 > len(body):
-        raise ValueError(f"records section length {a_len} runs past the chunk")
-    records = body[4 : 4 + a_len]
-    pos = 4 + a_len
-    d_len = int.from_bytes(body[pos : pos + 4], "little")
-    pos += 4
-    if pos + d_len > len(body):
-        raise ValueError(f"dictionary list length {d_len} runs past the chunk")
-    try:
-        seqs = msgpack.unpackb(body[pos : pos + d_len])
-    except Exception as e:  # undecodable list: the whole chunk is unusable
-        raise ValueError(f"dictionary list: {e}") from None
-    if (
-        seqs.__class__ is not list
-        or len(seqs) > fr.MAX_DICT_SEQS
-        or any(b.__class__ is not int for b in seqs)
-    ):
-        raise ValueError("dictionary list is not a short array of integers")
-    return records, (seqs, body[pos + d_len :])
+def _columns(
+    cols: Any, n: int, first_seq: int, min_t: int, frames: bytes
+) -> tuple[list[Any], list[tuple[int, list[int], bytes]]]:
+    """Check a chunk's DATA columns; return them (``t`` made absolute) and its literal groups.
+
+    Raises ValueError/TypeError on anything malformed (the chunk is then bad).
+    """
+    if cols.__class__ is not list or len(cols) < _NCOLS + 1:
+        raise ValueError(f"expected an array of at least {_NCOLS + 1} columns")
+    groups_in = cols[0]
+    data_cols = cols[1 : _NCOLS + 1]
+    for j in range(1, _NCOLS):
+        c = data_cols[j]
+        if c.__class__ is not list:
+            if j == _XCOL or c.__class__ is dict:
+                raise ValueError("the payload column is not an array")
+            data_cols[j] = repeat(c, n)  # a constant column
+        elif len(c) != n:
+            raise ValueError(f"a column does not hold {n} values")
+    if groups_in.__class__ is not list or len(groups_in) > max(n, 1):
+        raise ValueError("literal group list is not a short array")
+    groups: list[tuple[int, list[int], bytes]] = []
+    pos = 0
+    for g in groups_in:
+        conn, deltas, flen = g
+        if conn.__class__ is not int:
+            raise ValueError("literal group connection is not an integer")
+        if deltas.__class__ is not list or len(deltas) > fr.MAX_DICT_SEQS:
+            raise ValueError("dictionary list is not a short array")
+        if flen.__class__ is not int or not 0 <= flen <= len(frames) - pos:
+            raise ValueError("literal frame length runs past the chunk")
+        seqs: list[int] = []
+        cur = first_seq
+        for j, dlt in enumerate(deltas):
+            if dlt.__class__ is not int or dlt < 1:
+                raise ValueError("dictionary list is not increasing")
+            cur = cur - dlt if j == 0 else cur + dlt
+            seqs.append(cur)
+        if seqs and seqs[-1] >= first_seq:
+            raise ValueError("dictionary payload is not before the chunk")
+        groups.append((conn, seqs, frames[pos : pos + flen]))
+        pos += flen
+    if pos != len(frames):
+        raise ValueError(f"{len(frames) - pos} bytes after the literal frames")
+    dtb = data_cols[0]
+    if dtb.__class__ is not bytes or (n and len(dtb) not in (4 * n, 8 * n)) or (not n and dtb):
+        raise ValueError(f"time column is not {n} 4- or 8-byte integers")
+    data_cols[0] = []
+    if n:
+        dt = array("i" if len(dtb) == 4 * n else "q", dtb)
+        if sys.byteorder == "big":
+            dt.byteswap()
+        ts = list(accumulate(dt, initial=min_t))[1:]
+        if min(ts) < 0 or max(ts) > _U64:
+            ts = [t & _U64 for t in ts]
+        data_cols[0] = ts
+    return data_cols, groups
 
 
 class Reader:
@@ -858,6 +990,24 @@ def _read_exact(f: IO[bytes], n: int) -> bytes:
     return out
 
 
+def _undelta_chunks(entries: list[Any]) -> list[ChunkInfo]:
+    """Decode the INDEX's delta-coded chunk entries (format-spec.md section 9).
+
+    Examples
+    --------
+    >>> [c.offset for c in _undelta_chunks([[8, 100, 0, 3, 50, 10, 1, 9], [0, 90, 0, 2, 20, 5, 0, 5]])]
+    [8, 108]
+    """
+    out: list[ChunkInfo] = []
+    end = seq = t = 0
+    for e in entries:
+        gap, size, sgap, count, dt, span, flags, data_bytes = (int(v) for v in e[:8])
+        off, first, t = end + gap, seq + sgap, t + dt
+        out.append(ChunkInfo(off, size, first, count, t, t + span, flags, data_bytes))
+        end, seq = off + size, first + count
+    return out
+
+
 def check_magic(magic: bytes, name: str) -> None:
     """Raise unless ``magic`` is the ``.heron`` magic, explaining what it looks like.
 
@@ -958,7 +1108,7 @@ class IndexedReader:
             return False
         try:
             idx = msgpack.unpackb(iblk[1], raw=False, strict_map_key=False)
-            chunks = [ChunkInfo(*(int(v) for v in c[:8])) for c in idx["chunks"]]
+            chunks = _undelta_chunks(idx["chunks"])
         except Exception:  # a damaged or foreign index: fall back to scanning
             return False
         self.index = idx

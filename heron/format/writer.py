@@ -50,6 +50,8 @@ import socket
 import sys
 import time
 import uuid
+from array import array
+from itertools import pairwise
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
@@ -67,6 +69,28 @@ __all__ = ["Writer", "clock_offset_ns"]
 _DATA = int(RecordKind.DATA)
 _STATS = int(RecordKind.STATS)
 _CLOCK_SYNC = int(RecordKind.CLOCK_SYNC)
+_U64 = (1 << 64) - 1
+_I64 = 1 << 63
+_I32 = 1 << 31
+_FN_CODE = {name: i for i, name in enumerate(fr.FN_TABLE)}
+_NIL = b"\xc0"  # a columnar DATA record's place in the records array
+#: Keys a DATA record's extra fields may not use (the writer sets them).
+_DATA_KEYS = frozenset(("k", "s", "t", "conn", "pid", "tid", "dir", "offset", "len", "data",
+                        "x", "fn", "trunc", "redacted", "lost"))  # fmt: skip
+
+
+def _int(name: str, v: Any, lo: int, hi: int, seq: int) -> int:
+    """``v`` as a plain int within ``lo..hi``, or InvalidRecord naming the field."""
+    if v.__class__ is not int:
+        if not isinstance(v, int):
+            raise InvalidRecord(
+                f"DATA record seq {seq}: {name} must be an integer, got {type(v).__name__}"
+            )
+        v = int(v)
+    assert isinstance(v, int)
+    if not lo <= v <= hi:
+        raise InvalidRecord(f"DATA record seq {seq}: {name}={v} is outside {lo}..{hi}")
+    return v
 
 
 def clock_offset_ns() -> tuple[int, int]:
@@ -142,7 +166,10 @@ class Writer:
     clock_sync_interval
         Seconds between automatic CLOCK_SYNC records (0 disables).
     level
-        zstd level.
+        zstd level of the records section.
+    literal_level
+        zstd level of the literal sections (small after dedup, so a higher
+        level costs little).
     meta
         Extra header fields (overrides host/kernel/boot_id detection).
 
@@ -157,6 +184,8 @@ class Writer:
     b'\\x89HRN'
     """
 
+    _prev_lit: int  # length of the chunk's previous all-literal DATA payload
+
     def __init__(
         self,
         dest: str | os.PathLike[str] | IO[bytes],
@@ -169,6 +198,7 @@ class Writer:
         sync_interval: int = 64 << 20,
         clock_sync_interval: float = 60.0,
         level: int = 3,
+        literal_level: int = 9,
         meta: dict[str, Any] | None = None,
     ) -> None:
         if not 0 <= window <= fr.MAX_WINDOW:
@@ -192,6 +222,9 @@ class Writer:
         self.sync_interval = int(sync_interval)
         self.clock_sync_interval = float(clock_sync_interval)
         self._cctx = zstandard.ZstdCompressor(level=level, write_content_size=True)
+        self._cctx_small = zstandard.ZstdCompressor(
+            level=max(level, SMALL_SECTION_LEVEL), write_content_size=True
+        )
         self._packer = msgpack.Packer(use_bin_type=True, autoreset=True)
         self._dedup = DedupEncoder(self.window) if self.window else None
         self._seq = 0
@@ -202,10 +235,10 @@ class Writer:
         self._max_t = 0
         self._pending_since = 0.0
         self._pending_data = 0
-        self._lit: list[bytes] = []
         self._lit_size = 0
-        self._dict_bases: dict[int, bytes] = {}
+        self._reset_columns()
         self._level = level
+        self._lit_level = literal_level
         self._since_sync = 0
         self._independent = True
         self._offset = 0
@@ -332,89 +365,122 @@ class Writer:
                 raise InvalidRecord(
                     f"DATA.data must be bytes, got {type(data).__name__} (conn {conn})"
                 )
-        if ts_ns.__class__ is not int or ts_ns < 0 or ts_ns >= 1 << 64:
+        if ts_ns.__class__ is not int or ts_ns < 0 or ts_ns > _U64:
             raise InvalidRecord(f"DATA record: ts_ns must be a uint64, got {ts_ns!r}")
         if self._closed:
             raise OutputError(f"{self.name}: writer is closed")
-        if self._raw + self._lit_size + len(data) > fr.MAX_CHUNK_RAW // 2:
-            self.flush()
         seq = self._seq
-        rec: dict[str, Any] = {
-            "k": _DATA,
-            "s": seq,
-            "t": ts_ns,
-            "conn": conn,
-            "pid": pid,
-            "dir": dir,
-            "offset": offset,
-            "len": len(data) if length is None else length,
-        }
-        if tid is not None:
-            rec["tid"] = tid
-        ops: list[Any] | None = None
-        hint: int | None = None
-        if self._dedup is not None:
-            if self._since_sync >= self.sync_interval and not self._parts:
-                self._dedup.reset()
-                self._since_sync = 0
-                self._independent = True
-            try:
-                chunk_first = self._first_seq if self._parts else seq
-                hint = self._dedup.last_of_stream(int(conn), int(dir), chunk_first)
-                ops = self._dedup.encode(seq, int(conn), int(pid), int(dir), data)
-            except TypeError:
-                raise InvalidRecord(
-                    f"DATA conn/pid/dir must be integers, got {conn!r}/{pid!r}/{dir!r}"
-                ) from None
-        lits: list[bytes] = []
-        bases: dict[int, bytes] = {}
-        if ops is None and data and self._dedup is not None:
-            # Not worth copy-ops (small, or nothing similar): the bytes still go
-            # to the literal section, with the stream's previous payload in the
-            # dictionary (an SSE event compresses against the one before it).
-            ops = [data]
-            if hint is not None and hint not in self._dict_bases:
-                base = self._dedup.payload(hint)
-                if base is not None:
-                    bases[hint] = base
-        if ops is None:
-            rec["data"] = data
-        else:
-            # Literal runs move to the chunk's literal section (compressed with
-            # the referenced bases as dictionary); the op becomes their length.
-            # Nothing is committed until the record is known to be storable.
-            chunk_first = self._first_seq if self._parts else seq
-            stored: list[Any] = []
-            for op in ops:
-                if isinstance(op, bytes):
-                    lits.append(op)
-                    stored.append(len(op))
-                else:
-                    stored.append(op)
-                    b = seq - op[0]
-                    if b < chunk_first and b not in self._dict_bases:
-                        base = self._dedup.payload(b) if self._dedup else None
-                        if base is not None:
-                            bases[b] = base
-            rec["x"] = stored
+        if length is None:
+            length = len(data)
+        ex: dict[str, Any] = {}
         if trunc:
-            rec["trunc"] = True
+            ex["trunc"] = True
         if redacted:
-            rec["redacted"] = redacted
-        if fn is not None:
-            rec["fn"] = fn
+            ex["redacted"] = redacted
         for k, v in extra.items():
             if v is not None:
-                rec[k] = v
+                if k in _DATA_KEYS:
+                    raise InvalidRecord(f"DATA record seq {seq}: field {k!r} is set by the writer")
+                ex[k] = v
+        if self._dedup is None:
+            rec: dict[str, Any] = {
+                "k": _DATA,
+                "s": seq,
+                "t": ts_ns,
+                "conn": conn,
+                "pid": pid,
+                "dir": dir,
+                "offset": offset,
+                "len": length,
+            }
+            if tid is not None:
+                rec["tid"] = tid
+            rec["data"] = data
+            rec.update(ex)
+            if fn is not None:
+                rec["fn"] = fn
+            return self._add(rec, _DATA, ts_ns, len(data))
+        # Columnar DATA (format-spec.md section 7): validate everything first,
+        # so a refused record never enters the dedup window.
+        conn = _int("conn", conn, 0, _U64, seq)
+        pid = _int("pid", pid, -_I64, _I64 - 1, seq)
+        dir = _int("dir", dir, 0, _U64, seq)
+        offset = _int("offset", offset, 0, _U64, seq)
+        length = _int("len", length, 0, _U64, seq)
+        if tid is not None:
+            tid = _int("tid", tid, -_I64, _I64 - 1, seq)
+        if fn is not None and not isinstance(fn, str):
+            raise InvalidRecord(f"DATA record seq {seq}: fn must be a str, got {type(fn).__name__}")
+        ex_size = 0
+        if ex:
+            try:
+                ex_size = len(self._packer.pack(ex))
+            except (TypeError, ValueError, OverflowError) as e:
+                self._packer.reset()
+                raise InvalidRecord(
+                    f"DATA record seq {seq} cannot be stored as msgpack: {e}"
+                ) from None
+        if len(data) + ex_size > fr.MAX_RECORD - 256:
+            raise InvalidRecord(
+                f"DATA record seq {seq} is {len(data) + ex_size} bytes; "
+                f"the limit is {fr.MAX_RECORD - 256}"
+            )
+        if self._raw + self._lit_size + len(data) + ex_size + 64 > fr.MAX_CHUNK_RAW // 2:
+            self.flush()
+        dedup = self._dedup
+        if self._since_sync >= self.sync_interval and not self._parts:
+            dedup.reset()
+            self._since_sync = 0
+            self._independent = True
         self._since_sync += len(data)
-        try:
-            return self._add(rec, _DATA, ts_ns, len(data), lits, bases)
-        except InvalidRecord:
-            # The payload already entered the dedup window but the record was
-            # not written: forget history so nothing can reference it.
-            if self._dedup is not None:
-                self._dedup.reset()
-            raise
+        ops = dedup.encode(seq, conn, pid, dir, data)
+        chunk_first = self._first_seq if self._parts else seq
+        g = self._groups.get(conn)
+        if g is None:
+            # The conversation so far (the previous response, for a request)
+            # joins this connection's literal dictionary: new text repeats it.
+            g = self._groups[conn] = _Group(dict(dedup.recent_of_conn(conn, chunk_first)))
+        x: int | list[Any]
+        est = 24 + ex_size + (len(fn) if fn else 0)
+        if ops is None:
+            x = len(data) - self._prev_lit
+            self._prev_lit = len(data)
+            if data:
+                g.lits.append(data)
+                g.size += len(data)
+                self._lit_size += len(data)
+        else:
+            x = []
+            bases = g.bases
+            for op in ops:
+                if op.__class__ is bytes:
+                    assert isinstance(op, bytes)
+                    g.lits.append(op)
+                    g.size += len(op)
+                    self._lit_size += len(op)
+                    x.append(len(op))
+                else:
+                    x.append(op)
+                    b = seq - op[0]
+                    if b < chunk_first and b not in bases:
+                        base = dedup.payload(b)
+                        if base is not None:
+                            bases[b] = base
+            est += 8 * len(x)
+        key = (conn, dir)
+        od = (offset - self._next_off.get(key, 0)) & _U64
+        self._next_off[key] = (offset + length) & _U64
+        self._c_t.append(ts_ns)
+        self._c_conn.append(conn)
+        self._c_pid.append(pid)
+        self._c_tid.append(tid)
+        self._c_dir.append(dir)
+        self._c_off.append(od - (1 << 64) if od > _I64 - 1 else od)
+        self._c_x.append(x)
+        self._c_xl.append(length - len(data))
+        self._c_fn.append(_FN_CODE.get(fn, fn) if fn is not None else None)
+        self._c_ex.append(ex or None)
+        return self._commit(_NIL, _DATA, ts_ns, len(data), est)
 
     def _add(
         self,
@@ -422,12 +488,10 @@ class Writer:
         kind: int,
         ts_ns: int,
         data_len: int,
-        lits: list[bytes] | None = None,
-        bases: dict[int, bytes] | None = None,
     ) -> int:
         if self._closed:
             raise OutputError(f"{self.name}: writer is closed")
-        if ts_ns.__class__ is not int or ts_ns < 0 or ts_ns >= 1 << 64:
+        if ts_ns.__class__ is not int or ts_ns < 0 or ts_ns > _U64:
             raise InvalidRecord(f"record kind {kind}: ts_ns must be a uint64, got {ts_ns!r}")
         try:
             packed = self._packer.pack(rec)
@@ -441,14 +505,11 @@ class Writer:
                 f"record kind {kind} seq {rec['s']} is {len(packed)} bytes packed; "
                 f"the limit is {fr.MAX_RECORD}"
             )
-        lit_size = sum(len(x) for x in lits) if lits else 0
-        if self._raw + self._lit_size + len(packed) + lit_size > fr.MAX_CHUNK_RAW // 2:
+        if self._raw + self._lit_size + len(packed) > fr.MAX_CHUNK_RAW // 2:
             self.flush()
-        if lits:
-            self._lit.extend(lits)
-            self._lit_size += lit_size
-        if bases:
-            self._dict_bases.update(bases)
+        return self._commit(packed, kind, ts_ns, data_len, len(packed))
+
+    def _commit(self, packed: bytes, kind: int, ts_ns: int, data_len: int, size: int) -> int:
         if not self._parts:
             self._first_seq = self._seq
             self._min_t = self._max_t = ts_ns
@@ -458,7 +519,7 @@ class Writer:
         elif ts_ns > self._max_t:
             self._max_t = ts_ns
         self._parts.append(packed)
-        self._raw += len(packed)
+        self._raw += size
         self._pending_data += data_len
         self._kinds[kind] = self._kinds.get(kind, 0) + 1
         if self._first_t is None:
@@ -507,14 +568,46 @@ class Writer:
             return
         count = len(self._parts)
         body = _array_header(count) + b"".join(self._parts)
-        comp = self._cctx.compress(body)
+        flags = fr.CHUNK_FLAG_INDEPENDENT if self._independent else 0
+        frames: list[bytes] = []
+        if self._c_t:
+            flags |= fr.CHUNK_FLAG_COLUMNS
+            groups: list[list[Any]] = []
+            for conn, g in self._groups.items():
+                if g.size:
+                    seqs, frame = _literal_frame(self._first_seq, g, self._lit_level)
+                    groups.append([conn, seqs, len(frame)])
+                    frames.append(frame)
+            dt = array("q")
+            prev = self._min_t
+            for t in self._c_t:
+                d = (t - prev) & _U64
+                dt.append(d - (1 << 64) if d > _I64 - 1 else d)
+                prev = t
+            if min(dt) >= -_I32 and max(dt) < _I32:
+                dt = array("i", dt)
+            if sys.byteorder == "big":
+                dt.byteswap()
+            cols = [
+                groups,
+                dt.tobytes(),
+                _const(self._c_conn),
+                _const(self._c_pid),
+                _const(self._c_tid),
+                _const(self._c_dir),
+                _const(self._c_off),
+                self._c_x,
+                _const(self._c_xl),
+                _const(self._c_fn),
+                _const(self._c_ex),
+            ]
+            body += msgpack.packb(cols, use_bin_type=True)
+        comp = (self._cctx_small if len(body) <= SMALL_SECTION else self._cctx).compress(body)
         codec = fr.Codec.ZSTD
         if len(comp) >= len(body):
             comp, codec = body, fr.Codec.NONE
-        flags = fr.CHUNK_FLAG_INDEPENDENT if self._independent else 0
-        if self._lit:
-            flags |= fr.CHUNK_FLAG_LITERALS
-            comp = _literal_section(comp, self._lit, self._dict_bases, self._level)
+        if flags & fr.CHUNK_FLAG_COLUMNS:
+            comp = b"".join((len(comp).to_bytes(4, "little"), comp, *frames))
         hdr = fr.CHUNK_HEADER.pack(
             codec,
             flags,
@@ -542,11 +635,25 @@ class Writer:
         self._parts = []
         self._raw = 0
         self._pending_data = 0
-        self._lit = []
         self._lit_size = 0
-        self._dict_bases = {}
+        self._reset_columns()
         self._independent = False
         self._write(block)
+
+    def _reset_columns(self) -> None:
+        self._groups: dict[int, _Group] = {}
+        self._prev_lit = 0
+        self._next_off: dict[tuple[int, int], int] = {}
+        self._c_t: list[int] = []
+        self._c_conn: list[int] = []
+        self._c_pid: list[int] = []
+        self._c_tid: list[int | None] = []
+        self._c_dir: list[int] = []
+        self._c_off: list[int] = []
+        self._c_x: list[int | list[Any]] = []
+        self._c_xl: list[int] = []
+        self._c_fn: list[str | int | None] = []
+        self._c_ex: list[dict[str, Any] | None] = []
 
     def close(self) -> None:
         """Flush, write the index and footer, and close a file we opened.
@@ -564,17 +671,8 @@ class Writer:
             self.flush()
             mono, off = clock_offset_ns()
             index = {
-                "chunks": self._chunks,
-                "chunk_fields": [
-                    "offset",
-                    "size",
-                    "first_seq",
-                    "count",
-                    "min_t",
-                    "max_t",
-                    "flags",
-                    "data_bytes",
-                ],
+                "chunks": _delta_chunks(self._chunks),
+                "chunk_fields": list(fr.INDEX_CHUNK_FIELDS),
                 "kinds": self._kinds,
                 "records": self._seq,
                 "first_t": self._first_t,
@@ -629,37 +727,82 @@ class Writer:
         self.close()
 
 
-def _literal_section(
-    records: bytes, lits: list[bytes], bases: dict[int, bytes], level: int
-) -> bytes:
-    """Chunk body with a literal section: see format-spec.md, "Chunk body"."""
+#: Records sections up to this size are compressed at SMALL_SECTION_LEVEL:
+#: a one-second chunk's metadata is a few hundred bytes, where a high level
+#: costs microseconds and saves about 3%.
+SMALL_SECTION = 16 << 10
+SMALL_SECTION_LEVEL = 19
+
+
+def _const(col: list[Any]) -> Any:
+    """A column whose values are all the same scalar is stored as that scalar."""
+    v = col[0]
+    if (
+        (v.__class__ in (int, str) or v is None)
+        and col.count(v) == len(col)
+        and all(c.__class__ is v.__class__ for c in col)
+    ):
+        return v
+    return col
+
+
+class _Group:
+    """One connection's share of a chunk's literal section (format-spec.md section 7)."""
+
+    __slots__ = ("bases", "lits", "size")
+
+    def __init__(self, bases: dict[int, bytes]) -> None:
+        self.bases = bases  # dictionary candidates: seq -> payload
+        self.lits: list[bytes] = []
+        self.size = 0
+
+
+def _literal_frame(first_seq: int, g: _Group, level: int) -> tuple[list[int], bytes]:
+    """Compress a group's literals against its dictionary payloads.
+
+    Returns the dictionary list as stored (``first_seq`` minus the oldest seq,
+    then gaps between ascending seqs) and the zstd frame.
+    """
+    bases = g.bases
     chosen: list[int] = []
     size = 0
-    for b in sorted(bases, reverse=True):  # most recent bases first, up to the cap
-        if size + len(bases[b]) > fr.MAX_DICT and chosen:
+    for b in sorted(bases, reverse=True):  # most recent first, up to the caps
+        if chosen and (size + len(bases[b]) > fr.MAX_DICT or len(chosen) >= fr.MAX_DICT_SEQS):
             break
         chosen.append(b)
         size += len(bases[b])
     chosen.sort()
-    lit = b"".join(lits)
+    lit = b"".join(g.lits)
     if chosen:
-        ctx = b"".join(bases[b] for b in chosen)
+        ctx = b"".join([bases[b] for b in chosen])
         d = zstandard.ZstdCompressionDict(ctx, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         cctx = zstandard.ZstdCompressor(
             level=level, dict_data=d, write_content_size=True, write_dict_id=False
         )
+        stored = [first_seq - chosen[0]]
+        stored += [b - a for a, b in pairwise(chosen)]
     else:
         cctx = zstandard.ZstdCompressor(level=level, write_content_size=True)
-    seqs = msgpack.packb(chosen)
-    return b"".join(
-        (
-            len(records).to_bytes(4, "little"),
-            records,
-            len(seqs).to_bytes(4, "little"),
-            seqs,
-            cctx.compress(lit),
+        stored = []
+    return stored, cctx.compress(lit)
+
+
+def _delta_chunks(chunks: list[list[int]]) -> list[list[int]]:
+    """Index chunk entries, delta-coded as format-spec.md section 9 says.
+
+    Examples
+    --------
+    >>> _delta_chunks([[8, 100, 0, 3, 50, 60, 1, 9], [108, 90, 3, 2, 70, 75, 0, 5]])
+    [[8, 100, 0, 3, 50, 10, 1, 9], [0, 90, 0, 2, 20, 5, 0, 5]]
+    """
+    out: list[list[int]] = []
+    end = seq = t = 0
+    for off, size, first, count, min_t, max_t, flags, data_bytes in chunks:
+        out.append(
+            [off - end, size, first - seq, count, min_t - t, max_t - min_t, flags, data_bytes]
         )
-    )
+        end, seq, t = off + size, first + count, min_t
+    return out
 
 
 def _array_header(n: int) -> bytes:

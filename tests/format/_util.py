@@ -119,22 +119,58 @@ def rewrite_header(
     return data[:start] + block + data[start + 16 + length + 4 :]
 
 
-def raw_records(data: bytes) -> list[dict[str, Any]]:
-    """Records exactly as stored (copy-ops not applied)."""
+COLUMN_NAMES = ("dt", "conn", "pid", "tid", "dir", "od", "x", "xl", "fn", "ex")
+
+
+def raw_chunks(data: bytes) -> list[tuple[dict[str, Any], list[Any], list[Any] | None]]:
+    """Per chunk: (header fields, records array as stored, column block or None)."""
     import msgpack
     import zstandard
 
     from heron.format._blocks import Block, BlockScanner
-    from heron.format.reader import _split_literals
 
-    out: list[dict[str, Any]] = []
+    out: list[tuple[dict[str, Any], list[Any], list[Any] | None]] = []
     for ev in BlockScanner(io.BytesIO(data), len(fr.MAGIC)):
         if isinstance(ev, Block) and ev.type == fr.BlockType.CHUNK:
             h = fr.CHUNK_HEADER.unpack_from(ev.payload)
+            head = dict(zip(("codec", "flags", "_", "count", "first_seq", "min_t", "max_t",
+                             "raw_len", "window_kib"), h, strict=True))  # fmt: skip
             body = ev.payload[fr.CHUNK_HEADER.size :]
-            if h[1] & fr.CHUNK_FLAG_LITERALS:
-                body = _split_literals(body)[0]
+            if h[1] & fr.CHUNK_FLAG_COLUMNS:
+                a = int.from_bytes(body[:4], "little")
+                head["frames"] = body[4 + a :]
+                body = body[4 : 4 + a]
             if h[0] == fr.Codec.ZSTD:
                 body = zstandard.ZstdDecompressor().decompress(body)
-            out.extend(msgpack.unpackb(body, raw=False))
+            try:
+                recs, cols = msgpack.unpackb(body, raw=False), None
+            except msgpack.ExtraData as e:
+                recs, cols = e.unpacked, msgpack.unpackb(e.extra, raw=False)
+            out.append((head, recs, cols))
+    return out
+
+
+def raw_records(data: bytes) -> list[dict[str, Any]]:
+    """Records exactly as stored: a columnar DATA record becomes a dict of its
+    column values (``dt``, ``od``, ``x``, ``xl`` as stored; constant columns
+    expanded) with ``k`` = 8."""
+    out: list[dict[str, Any]] = []
+    for _head, recs, cols in raw_chunks(data):
+        j = 0
+        for r in recs:
+            if r is not None:
+                out.append(r)
+                continue
+            assert cols is not None
+            row: dict[str, Any] = {"k": 8}
+            for name, col in zip(COLUMN_NAMES, cols[1:], strict=False):
+                if name == "dt":
+                    width = len(col) // sum(1 for x in recs if x is None)
+                    row[name] = int.from_bytes(
+                        col[j * width : (j + 1) * width], "little", signed=True
+                    )
+                else:
+                    row[name] = col[j] if isinstance(col, list) else col
+            out.append(row)
+            j += 1
     return out

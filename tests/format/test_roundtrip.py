@@ -87,12 +87,16 @@ def test_dedup_stores_history_as_references_and_rebuilds_it() -> None:
     assert _read_all(literal)[0] == expected
     assert len(deduped) < len(literal) * 0.55
     stored = [r for r in raw_records(deduped) if r["k"] == 8]
-    assert stored[0]["x"] == [stored[0]["len"]]  # nothing to copy from: all literal
+    sent = [e for e in expected if e["k"] == 8]
+    # nothing to copy from: all literal (an int: the length, as a delta from 0)
+    assert stored[0]["x"] == len(sent[0]["data"])
     assert all(any(isinstance(op, list) for op in r["x"]) for r in stored[1:])
     assert not any("data" in r for r in stored)
-    for r, full in zip(stored[1:], [e for e in expected if e["k"] == 8][1:], strict=True):
+    for r, full in zip(stored[1:], sent[1:], strict=True):
         literal_bytes = sum(op for op in r["x"] if isinstance(op, int))
         assert literal_bytes < len(full["data"]) // 3
+    # implied metadata: same stream offsets (0 here) and full lengths cost nothing
+    assert all(r["xl"] == 0 and r["fn"] == fr.FN_TABLE.index("SSL_write") for r in stored)
     hdr_d = Reader(io.BytesIO(deduped)).header
     hdr_l = Reader(io.BytesIO(literal)).header
     assert hdr_d["incompat_flags"] & fr.INCOMPAT_DATA_REF

@@ -7,7 +7,7 @@ timed in batches of 50).  The figure is the client thread's **CPU µs per
 write** (``thread_time``: the uprobe trap and the BPF program run in the
 calling thread, so this is what a probe costs the traced program, without the
 time the client spends blocked on the server).  Four cases, run round-robin
-five times so noise from other work on the machine hits all of them alike:
+three times so noise from other work on the machine hits all of them alike:
 
 * (a) no probes;
 * (b) the floor: ``bench/noop_probe.py``, a no-op uprobe + uretprobe on
@@ -168,7 +168,7 @@ def run_case(case: str, port: int, counts: tuple[int, int], d: Path, rep: int) -
 def run(quick: bool) -> list[Row]:
     """Run the four cases round-robin; rows per write size (see the module docstring)."""
     require_bpf()
-    reps = 1 if quick else 5
+    reps = 1 if quick else 3
     counts = (2000, 200) if quick else (20000, 2000)
     d = out_dir("s1")
     results: list[dict[str, dict[str, Any]]] = []

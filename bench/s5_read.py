@@ -3,7 +3,7 @@
 Corpus: the real ``single`` capture of scenario 4 (``bench/captures.py``),
 **replayed** through :class:`heron.format.Writer` with shifted pids,
 connection ids and timestamps until it holds 512 MiB of plaintext (the full
-run; 4 MiB in ``--quick``), and a second one of half that size.  These are
+run; 2 MiB in ``--quick``), and a second one of half that size.  These are
 generated, not recorded for that long: each copy is the real recorded
 conversation, as a new process on new connections later in time.  Built
 once and cached in ``bench/out/corpus/``.
@@ -68,7 +68,7 @@ def commands(path: Path) -> dict[str, list[str]]:
 def sized_captures(quick: bool) -> list[tuple[Path, dict[str, int]]]:
     """(half, full) large captures grown from the real single-conversation capture."""
     seed = real_capture("single", quick)
-    full = 4 * MIB if quick else 512 * MIB
+    full = 2 * MIB if quick else 512 * MIB
     return [large_capture(seed, full // 2, "large"), large_capture(seed, full, "large")]
 
 

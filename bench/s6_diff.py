@@ -3,7 +3,7 @@
 Corpus: two real single-conversation captures of the stand-in's
 ``bench_agent`` (``single`` and ``single-b``: the same agent run twice, as a
 CI job compares a base run and a head run), each grown to 128 MiB of
-plaintext (2 MiB in ``--quick``) by replaying its records with shifted
+plaintext (1 MiB in ``--quick``) by replaying its records with shifted
 pids, connection ids and timestamps (``bench/captures.py``).  One run each:
 on this machine analysis of 128 MiB takes tens of seconds.
 
@@ -29,7 +29,7 @@ MIB = 1 << 20
 
 def run(quick: bool) -> list[Row]:
     """Time diff and the two calls tables, round-robin."""
-    size = 2 * MIB if quick else 128 * MIB
+    size = 1 * MIB if quick else 128 * MIB
     a, info = large_capture(real_capture("single", quick), size, "large")
     # --quick diffs the capture against itself: one real capture fewer to record.
     b = a if quick else large_capture(real_capture("single-b", quick), size, "large-b")[0]

@@ -29,10 +29,15 @@ Theory of operation
 -------------------
 *State.*  Each (connection, direction) owns a streaming parser that survives
 between calls, so a header name or value split across two payloads (or split
-one byte per call) is handled exactly as if it had arrived whole: every output
-byte depends only on the bytes before and including it.  Bytes already
-returned can never be changed, so the parsers decide as they go and, where a
-decision would need look-ahead, choose the answer that cannot leak.
+one byte per call) is still found and redacted.  Bytes already returned can
+never be changed, so the parsers decide as they go and, where a decision
+would need look-ahead beyond the payload at hand, choose the answer that
+cannot leak.  Output is identical however a stream is split into payloads,
+except in three counted cases where a value is cut by a payload boundary: a
+Huffman-coded HTTP/2 secret (:attr:`Redactor.split_values`), an auth value
+cut inside what may be its scheme word (:attr:`Redactor.split_schemes`), and
+HTTP/2 realignment after lost bytes (below).  Clients write a whole header
+block per ``SSL_write``, so the first two stay at 0 in normal captures.
 
 *Sniffing.*  The first bytes of a direction pick the parser: the HTTP/2 client
 preface ``PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n`` (out), an HTTP method token
@@ -47,7 +52,12 @@ them, because no credential can be reached within that prefix.
 and chunked trailers) are
 overwritten with ``*`` up to the end of the line (CR kept), after leading
 blanks; for the two ``Authorization`` headers a well-known scheme word
-(``Bearer``, ``Basic``, ``Digest``, ``Token``) is kept.  In the request target
+(``Bearer``, ``Basic``, ``Digest``, ``Token``, any case) and the one space
+after it are kept, and nothing else: a value that merely starts with such
+letters (``BasicXYZ``, ``tok_live_...``, ``Bea``) is blanked whole, and so is
+one whose scheme word is cut by the end of a payload (counted in
+:attr:`Redactor.split_schemes`), since its first letters could have been a
+token's.  In the request target
 the values of the query parameters ``key``, ``api_key``, ``apikey``,
 ``api-key``, ``access_token``, ``token``, ``auth_token``,
 ``X-Amz-Security-Token``, ``X-Amz-Signature`` and ``sig`` (any case) become
@@ -76,24 +86,43 @@ are overwritten in place so that the redacted block still decodes and the
 receiver's dynamic table stays in step:
 
 * a raw string value becomes ``*`` of the same length;
-* a Huffman-coded value is rewritten bit by bit into another valid Huffman
-  string of the same byte length that decodes to the same number of
-  characters, with each character replaced by a filler character of the same
-  code length and the same all-ones padding: ``s`` for 5-bit codes (``0-2``,
-  ``a c e i o s t``), ``-``/``3``/``r`` for 6-bit, ``:``/``x`` for 7-bit,
-  ``X`` for 8-bit.  Table entry sizes (32 + decoded name length + decoded
-  value length) are therefore unchanged.  The rewrite is causal (it cannot
-  wait for the end of a value that may arrive in a later payload), and this
-  is its price: the filler reveals about the code length of each secret
-  character, measured at 2.2 bits of a base64 character's 6 (1.5 of a hex
-  digit's 4; the floor for any per-character scheme is 1.7 and 0.95), never
-  the characters.  A 40-character base64 key keeps about 150 bits unknown, a
-  32-digit hex key about 80.  Picking filler whose code lengths merely sum to
-  the original would hide more, but needs the whole value before its first
-  byte is returned, which a value split across payloads does not allow.
-  The ``redacted`` spans, not the filler, are what marks these bytes;
+* a Huffman-coded value whose bytes are all in the payload at hand (the
+  usual case, even when it spans HEADERS and CONTINUATION frames) is
+  decoded and re-encoded whole: the secret characters become a filler of
+  the same number of characters whose codes, with the kept characters
+  (``Bearer ``, the rest of a ``:path``), fill exactly the original byte
+  length with valid padding (at most 7 one-bits); ``Bearer sk-proj-`` and
+  40 base64 characters become
+  ``Bearer *********************-00000000000000000000000000``.  As many ``*``
+  (8-bit code) as that allows, then ``x``/``-``/``0`` (7, 6, 5 bits) or
+  ``?`` ... ````` (10 to 15 bits) to make up the difference
+  (:func:`._huffman.filler`).  Decoded length, hence dynamic-table entry
+  sizes (32 + name + value), is unchanged.  The filler is a function of the
+  encoded byte length, the number of secret characters and the kept
+  characters only, all of which the output shows anyway: two secrets of
+  the same length and encoded length give byte-identical output, whatever
+  their characters (not even their exact bit count shows);
+* a Huffman value that no such filler fits (invalid coding, or secret
+  characters averaging over 15 code bits: non-ASCII bytes) is rewritten
+  character by character as below, counted in
+  :attr:`Redactor.fallback_values`;
+* a Huffman value cut by the end of a payload cannot wait for its end,
+  because its first bytes must be returned now.  It is rewritten causally,
+  bit by bit (:func:`._huffman.mirror_byte`), for its whole length: each
+  character becomes a filler character with the same code length (``s`` for
+  5-bit codes, ``-``/``3``/``r`` for 6, ``:``/``x`` for 7, ``X`` for 8),
+  counted in :attr:`Redactor.split_values`.  That filler reveals each secret
+  character's code-length class and nothing else: measured at 2.2 bits of a
+  base64 character's 6 (1.5 of a hex digit's 4), so a 40-character base64
+  key split this way keeps about 150 of its 240 bits secret, a 32-digit hex
+  key about 80 of 128.  An ``Authorization`` value cut this way keeps its
+  scheme word only if the whole word was in the first payload;
 * a ``:path`` value keeps everything except the values of the sensitive
   query parameters above.
+
+For a Huffman value the ``redacted`` spans, not the filler, are what marks
+the bytes: they run from the byte holding the first secret bit to the end of
+the value (later kept characters may shift by a few bits).
 
 If the name of a literal cannot be resolved (the capture joined an HTTP/2
 connection mid-way, so earlier dynamic-table entries are unknown, or the
@@ -105,8 +134,7 @@ An HTTP/2 direction that loses frame alignment (a gap inside a header block,
 a mid-connection join that began inside a frame, a frame header no peer would
 send) blanks whole payloads until one starts with a plausible frame header,
 then resumes with every dynamic-table name treated as unknown.  This
-recovery depends on payload boundaries, so it is the one case where output
-depends on how the bytes were split; well-formed streams never reach it.
+recovery depends on payload boundaries; well-formed streams never reach it.
 
 Redaction failures never propagate to the capture: an unexpected internal
 error blanks the whole payload, switches the direction to the text fallback and

@@ -10,8 +10,14 @@ fragment, frame and ``feed`` boundaries.  It decodes only what it must:
 * ``:path`` values, to find sensitive query parameters.
 
 Everything else is skipped by its length prefix.  Sensitive values are
-rewritten so that the block still decodes to the same number of characters
-(see :mod:`._huffman`); raw values become ``*``.
+rewritten so that the block still decodes to the same number of characters;
+raw values become ``*``.  A Huffman-coded sensitive value (or ``:path``) is
+gathered, across fragments and frames of one payload if need be, and
+rewritten whole once its last byte is in (:func:`._huffman.rewrite_whole`:
+the filler tells nothing of the secret); one that the payload ends in the
+middle of is committed by :meth:`HpackWalker.end_feed` with the causal
+per-character rewrite (:func:`._huffman.mirror_byte`), counted in
+``Redactor.split_values``.
 
 Name resolution is newest-first, which stays exact for every valid index even
 when the walker joined mid-connection: entries inserted after the join are
@@ -27,8 +33,6 @@ from __future__ import annotations
 from collections import deque
 from functools import lru_cache
 
-from hpack.exceptions import HPACKDecodingError
-from hpack.huffman_table import decode_huffman
 from hpack.table import HeaderTable
 
 from . import _huffman as huff
@@ -164,6 +168,7 @@ class HpackWalker:
         self.pend_data = b""
         self.pend_out: Out | None = None
         self.streaming = False
+        self.memo: tuple[tuple[int, int, int], bytes, int, int] | None = None
 
     # -- block boundaries -----------------------------------------------------
 
@@ -376,20 +381,26 @@ class HpackWalker:
     def _whole(self, data: bytes, ranges: list[tuple[int, int]], out: Out) -> None:
         """A whole Huffman value is at hand: choose its filler at once."""
         coded = b"".join(data[a:b] for a, b in ranges)
-        try:
-            text: bytes | None = decode_huffman(coded)
-        except HPACKDecodingError:
-            text = None
-        done = None if text is None else huff.rewrite_whole(coded, self._mask(text), text)
-        if text is None or done is None:
-            self.stats.fallback_values += 1
-            for a, b in ranges:
-                self._stream(data, a, b, out)
-            return
-        self.count = len(text)
-        new, first = done
-        if new is coded:
-            return
+        # Clients re-send the same never-indexed Authorization on every
+        # request: remember the last result (by a keyed hash of the input,
+        # so no secret is kept; it holds only redacted output).
+        key = (self.action, len(coded), hash(coded))
+        memo = self.memo
+        if memo is not None and memo[0] == key:
+            _, new, first, self.count = memo
+        else:
+            text = huff.decode(coded)
+            done = None if text is None else huff.rewrite_whole(coded, self._mask(text), text)
+            if text is None or done is None:
+                self.stats.fallback_values += 1
+                for a, b in ranges:
+                    self._stream(data, a, b, out)
+                return
+            self.count = len(text)
+            new, first = done
+            if new is coded:
+                return
+            self.memo = (key, new, first, self.count)
         k = 0  # index into the value of ranges' first byte
         for a, b in ranges:
             if k + (b - a) > first:

@@ -1,15 +1,33 @@
-"""HPACK Huffman: streaming decode, and a causal same-shape rewrite for secrets.
+"""HPACK Huffman: whole-value re-encoding of secrets, and a causal fallback.
 
-Why a rewrite and not a re-encode
----------------------------------
-A redacted Huffman value must (1) keep its byte length, so stream offsets stay
-valid; (2) decode to the same number of characters, because HPACK dynamic
-table entry sizes count decoded lengths and a different size would
-desynchronise every later table lookup; (3) stay valid, including padding
-(at most 7 one-bits).  And because bytes already returned to the capture can
-never be changed, output byte *i* may only depend on input bytes up to *i*:
-a value split over two ``feed`` calls, or fed one byte at a time, must come
-out identical.
+What a redacted Huffman value must keep
+---------------------------------------
+(1) Its byte length, so stream offsets stay valid; (2) its decoded length,
+because HPACK dynamic table entry sizes count decoded lengths and a
+different size would desynchronise every later table lookup; (3) validity,
+including padding (at most 7 one-bits).
+
+Whole values (:func:`rewrite_whole`, the usual case)
+----------------------------------------------------
+When all of a value's bytes are in the payload at hand, it is decoded, its
+secret characters are replaced by :func:`filler` characters, and it is
+re-encoded.  The filler's total code length is picked so that kept and
+filler characters fill the original byte length; it depends on the byte
+length, the kept characters and the number of secret characters only, so
+the output carries nothing of the secret that the output's length and the
+table sizes did not already show.  The construction is exact: every total
+from 5 to 15 bits per character is reachable except a lone 9-bit one
+(:func:`filler` proves it; the tests check it against a brute-force search),
+and a window of 8 possible totals always holds a reachable one unless the
+secret characters average over 15 bits (non-ASCII bytes), where the causal
+rewrite below takes over (``Redactor.fallback_values``).
+
+Values cut by a payload end (:func:`mirror_byte`, rare)
+-------------------------------------------------------
+Bytes already returned to the capture can never be changed, so for a value
+whose first bytes must be returned before its last have arrived, output
+byte *i* may only depend on input bytes up to *i*.  Such a value is
+rewritten causally, bit by bit (``Redactor.split_values`` counts them).
 
 The rewrite walks the original bits down the code tree (node ``v``) and, in
 lock step, emits bits walking a second path (node ``w``).  It only ever
@@ -25,10 +43,11 @@ one reaching depth 30 (EOS), so from a character boundary the simulation
 rule forces the output to copy one-bits for the first 28 levels, and padding
 is at most 7 of them.
 
-What the filler still tells: roughly each secret character's code length,
-measured at 2.2 bits of a base64 character's 6 (the floor for any
-per-character, length-preserving scheme is 1.7).  The choice of branch
-(``_score_all``) is what keeps it near that floor.
+What this filler still tells: each secret character's code-length class,
+measured at 2.2 bits of a base64 character's 6 and 1.5 of a hex digit's 4
+(the floor for any per-character, length-preserving scheme is 1.7 and
+0.95).  The choice of branch (``_score_all``) is what keeps it near that
+floor; only a whole-value rewrite avoids the leak.
 
 Examples
 --------
@@ -48,7 +67,6 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 
-from hpack.huffman import HuffmanEncoder
 from hpack.huffman_constants import REQUEST_CODES, REQUEST_CODES_LENGTH
 
 ROOT = 0
@@ -257,7 +275,80 @@ FILLER_BY_LENGTH: dict[int, int] = {
 for _n, _c in FILLER_BY_LENGTH.items():
     assert REQUEST_CODES_LENGTH[_c] == _n, (chr(_c), _n)
 _MIN_BITS, _STAR_BITS, _MAX_BITS = 5, 8, 15
-_ENCODER = HuffmanEncoder(REQUEST_CODES, REQUEST_CODES_LENGTH)
+
+
+def encode(text: bytes, size: int) -> bytes:
+    """Huffman-code ``text`` into exactly ``size`` bytes, padded with one-bits.
+
+    The codes must total between ``8 size - 7`` and ``8 size`` bits.
+
+    Examples
+    --------
+    >>> encode(b"sk-1", 3).hex()
+    '475583'
+    """
+    acc = bits = 0
+    codes, lengths = REQUEST_CODES, REQUEST_CODES_LENGTH
+    for c in text:
+        n = lengths[c]
+        acc = (acc << n) | codes[c]
+        bits += n
+    pad = 8 * size - bits
+    assert 0 <= pad < 8, (bits, size)
+    return ((acc << pad) | ((1 << pad) - 1)).to_bytes(size, "big")
+
+
+def _pad_nodes() -> frozenset[int]:
+    node, nodes = ROOT, [ROOT]
+    for _ in range(7):
+        node = _kids[2 * node + 1]
+        nodes.append(node)
+    return frozenset(nodes)
+
+
+_PAD_OK = _pad_nodes()  # where a valid string may end: at most 7 one-bits of padding
+
+
+def _decode_step(v: int, byte: int) -> tuple[int, bytes, bool]:
+    """``(v', characters completed, EOS or a dead end seen)`` for one byte."""
+    chars = bytearray()
+    bad = False
+    for k in range(7, -1, -1):
+        v = _kids[2 * v + ((byte >> k) & 1)]
+        if v < 0:
+            bad, v = True, ROOT
+        elif _sym[v] >= 0:
+            if _sym[v] < 256:
+                chars.append(_sym[v])
+            else:
+                bad = True  # EOS inside a string is a decoding error (RFC 7541 5.2)
+            v = ROOT
+    return v, bytes(chars), bad
+
+
+def decode(coded: bytes) -> bytes | None:
+    """Decode a whole Huffman string; ``None`` if it is not valid RFC 7541.
+
+    Examples
+    --------
+    >>> decode(encode(b"sk-1", 3)), decode(b"\\x47\\x55\\x82")  # padding bit 0
+    (b'sk-1', None)
+    """
+    v, out, steps = ROOT, [], _STEPS
+    for byte in coded:
+        key = v << 8 | byte
+        hit = steps.get(key)
+        if hit is None:
+            hit = steps[key] = _decode_step(v, byte)
+        v, chars, bad = hit
+        if bad:
+            return None
+        out.append(chars)
+    return b"".join(out) if v in _PAD_OK else None
+
+
+# (node << 8 | byte) -> _decode_step result; at most 256 internal nodes x 256 bytes.
+_STEPS: dict[int, tuple[int, bytes, bool]] = {}
 
 
 def filler(n: int, bits: int) -> bytes | None:
@@ -339,40 +430,41 @@ def rewrite_whole(coded: bytes, mask: list[bool], text: bytes) -> tuple[bytes, i
 
     Examples
     --------
-    >>> from hpack.huffman_table import decode_huffman
-    >>> a = _ENCODER.encode(b"Bearer sk-abc123"); b = _ENCODER.encode(b"Bearer sk-ABC123")
+    >>> a, b = encode(b"Bearer sk-abc123", 12), encode(b"Bearer sk-ABC123", 12)
     >>> len(a) == len(b), code_bits(b"sk-abc123"), code_bits(b"sk-ABC123")
     (True, 50, 54)
     >>> m = [i >= 7 for i in range(16)]
     >>> ra, first = rewrite_whole(a, m, b"Bearer sk-abc123")
     >>> rb, _ = rewrite_whole(b, m, b"Bearer sk-ABC123")
-    >>> ra == rb, len(ra) == len(a), decode_huffman(ra), first
+    >>> ra == rb, len(ra) == len(a), decode(ra), first
     (True, True, b'Bearer ***x00000', 5)
     """
     n = sum(mask)
     if n == 0:
         return coded, len(coded)
     size = len(coded)
-    kept = code_bits(bytes(c for c, m in zip(text, mask, strict=True) if not m))
-    # Totals that keep the byte length: 8 size - 7 .. 8 size bits.
-    best: bytes | None = None
-    for total in sorted(
-        range(8 * size - 7, 8 * size + 1), key=lambda t: (abs(t - kept - 8 * n), -t)
-    ):
-        best = filler(n, total - kept)
-        if best is not None:
-            break
+    lengths = REQUEST_CODES_LENGTH
+    kept = sum([lengths[c] for c, m in zip(text, mask, strict=True) if not m])
+    # Totals that keep the byte length: 8 size - 7 .. 8 size bits; the one
+    # nearest all-"*" first.
+    lo, hi = 8 * size - 7, 8 * size
+    best = filler(n, min(max(kept + 8 * n, lo), hi) - kept)
     if best is None:
-        return None
-    out = bytearray(text)
-    j = 0
-    first = -1
-    for i, m in enumerate(mask):
-        if m:
-            if first < 0:
-                first = i
-            out[i] = best[j]
-            j += 1
-    new = _ENCODER.encode(bytes(out))
-    assert len(new) == size
+        for total in sorted(range(lo, hi + 1), key=lambda t: (abs(t - kept - 8 * n), -t)):
+            best = filler(n, total - kept)
+            if best is not None:
+                break
+        else:
+            return None
+    first = mask.index(True)
+    if first + n == len(text):  # the usual shape: the secret runs to the end
+        new = encode(text[:first] + best, size)
+    else:
+        out = bytearray(text)
+        j = 0
+        for i in range(first, len(text)):
+            if mask[i]:
+                out[i] = best[j]
+                j += 1
+        new = encode(bytes(out), size)
     return new, code_bits(text[:first]) // 8

@@ -356,6 +356,7 @@ class Analysis:
         if not isinstance(pid, int):
             return "exit"
         p = self._proc(pid)
+        self.history.forget(pid)
         p.exit_ns = t if isinstance(t, int) else None
         if isinstance(rec.get("exit_code"), int):
             p.exit_code = rec["exit_code"]

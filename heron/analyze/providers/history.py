@@ -23,7 +23,8 @@ results are always those of a full parse.  Message objects are shared
 between the calls of a slot and must not be mutated after creation.
 
 Memory: one body text per slot, for at most ``max_slots`` slots (least
-recently used are dropped), so it is bounded whatever the capture size.
+recently used are dropped; a process's slots go when it exits), so it is
+bounded whatever the capture size.
 
 Examples
 --------
@@ -109,11 +110,25 @@ class RequestHistory:
         Slots remembered (least recently used first out).
     """
 
-    def __init__(self, *, max_slots: int = 256) -> None:
+    def __init__(self, *, max_slots: int = 64) -> None:
         self._slots: OrderedDict[Hashable, _Last] = OrderedDict()
         self.max_slots = max_slots
         self.reused_items = 0
         self.parsed_items = 0
+
+    def forget(self, pid: int | None) -> None:
+        """Drop the slots of process ``pid`` (it exited: it sends nothing more).
+
+        Examples
+        --------
+        >>> h = RequestHistory(); _ = h.request((7, "chat"), b'{"m":[1]}', "m"); h.forget(7); len(h)
+        0
+        """
+        for slot in [s for s in self._slots if isinstance(s, tuple) and s[:1] == (pid,)]:
+            del self._slots[slot]
+
+    def __len__(self) -> int:
+        return len(self._slots)
 
     def request(self, slot: Hashable, body: bytes, key: str) -> RequestView:
         """Parse ``body``, whose history array is at top-level ``key``.

@@ -1172,6 +1172,46 @@ def test_http1_auth_scheme_is_kept_only_while_it_spells_a_scheme(
     assert out == req.replace(value, expected)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    name=st.sampled_from(
+        [b"Authorization", b"proxy-authorization", b"X-Api-Key", b"cookie", b"api-key"]
+    ),
+    ows=st.sampled_from([b"", b" ", b"\t ", b"  "]),
+    scheme=st.sampled_from(
+        [b"", b"Bearer ", b"BEARER ", b"basic ", b"Token ", b"digest ", b"Bea", b"tok", b"Basic"]
+    ),
+    token=st.binary(min_size=1, max_size=40).map(
+        lambda b: bytes(0x21 + c % 94 for c in b)  # visible ASCII, as real tokens are
+    ),
+    cuts=st.lists(st.integers(1, 200), max_size=6),
+    start_line=st.sampled_from([b"GET / HTTP/1.1\r\n", b"\x16\x03 not http\n"]),  # or text scan
+)
+def test_http1_keeps_nothing_but_a_whole_scheme_word(
+    name, ows, scheme, token, cuts, start_line
+) -> None:
+    value = scheme + token
+    head = start_line + name + b":" + ows
+    req = head + value + b"\r\nX-Other: 1\r\n\r\n"
+    r = Redactor()
+    (out, _), red = run_stream([(0, req)], lambda d: [c for c in cuts if c < len(d)], redactor=r)
+    keep = 0
+    if name.lower().endswith(b"authorization") and scheme.lower() in (
+        b"bearer ",
+        b"basic ",
+        b"digest ",
+        b"token ",
+    ):
+        keep = len(scheme)
+        if r.split_schemes:  # a payload ended inside the scheme word: blanked too
+            keep = 0
+    start = len(head)
+    got = out[start : start + len(value)]
+    assert got == value[:keep] + b"*" * (len(value) - keep), (req, out)
+    assert red[0] == set(range(start + keep, start + len(value)))
+    assert out[: len(head)] == head and out.endswith(b"\r\nX-Other: 1\r\n\r\n")
+
+
 def test_aws_and_azure_credentials() -> None:
     req = (
         b"GET /bucket/obj?X-Amz-Credential=AKIA&X-Amz-Signature=SECRET0001&x=1 HTTP/1.1\r\n"

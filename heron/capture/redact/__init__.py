@@ -437,7 +437,7 @@ def benchmark(size: int = 1 << 20, rounds: int = 20) -> dict[str, float]:
     Examples
     --------
     >>> sorted(benchmark(size=1 << 16, rounds=1))
-    ['h1_chunked', 'h1_content_length', 'h1_headers_us', 'h2_data', 'h2_headers_us', 'text_fallback']
+    ['h1_chunked', 'h1_content_length', 'h1_headers_us', 'h2_data', 'h2_headers_fresh_us', 'h2_headers_us', 'text_fallback']
     """
     from ._bench import run
 

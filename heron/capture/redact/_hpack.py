@@ -408,16 +408,15 @@ class HpackWalker:
                 out.write(a + skip, new[k + skip : k + (b - a)])
             k += b - a
 
-    def _mask(self, text: bytes) -> list[bool]:
-        """Which characters of a whole decoded value are secret."""
+    def _mask(self, text: bytes) -> list[bool] | int:
+        """Which characters of a whole decoded value are secret (int: from there on)."""
         action = self.action
         if action == _PATH:
             if b"=" not in text:
                 return [False] * len(text)
             step = QueryScan().step
             return [step(c) for c in text]
-        keep = scheme_keep(text) if action == _SCHEME else 0
-        return [i >= keep for i in range(len(text))]
+        return scheme_keep(text) if action == _SCHEME else 0
 
     def _stream(self, data: bytes, pos: int, stop: int, out: Out) -> None:
         """The causal, character-by-character rewrite of a secret value's bytes."""

@@ -298,6 +298,30 @@ def encode(text: bytes, size: int) -> bytes:
     return ((acc << pad) | ((1 << pad) - 1)).to_bytes(size, "big")
 
 
+def _encode_runs(head: bytes, tail: bytes, size: int) -> bytes:
+    """:func:`encode` of ``head + tail`` where ``tail`` is a few runs of one character."""
+    acc = bits = 0
+    codes, lengths = REQUEST_CODES, REQUEST_CODES_LENGTH
+    for c in head:
+        n = lengths[c]
+        acc = (acc << n) | codes[c]
+        bits += n
+    i = 0
+    while i < len(tail):
+        c = tail[i]
+        j = i + 1
+        while j < len(tail) and tail[j] == c:
+            j += 1
+        n, m = lengths[c], j - i
+        # m copies of an n-bit code: code * (1 + 2^n + 2^2n + ...), no loop.
+        acc = (acc << (n * m)) | codes[c] * (((1 << (n * m)) - 1) // ((1 << n) - 1))
+        bits += n * m
+        i = j
+    pad = 8 * size - bits
+    assert 0 <= pad < 8, (bits, size)
+    return ((acc << pad) | ((1 << pad) - 1)).to_bytes(size, "big")
+
+
 def _pad_nodes() -> frozenset[int]:
     node, nodes = ROOT, [ROOT]
     for _ in range(7):
@@ -412,11 +436,11 @@ def code_bits(text: bytes) -> int:
     return sum(lengths[c] for c in text)
 
 
-def rewrite_whole(coded: bytes, mask: list[bool], text: bytes) -> tuple[bytes, int] | None:
+def rewrite_whole(coded: bytes, mask: list[bool] | int, text: bytes) -> tuple[bytes, int] | None:
     """Re-encode a whole Huffman value with its secret characters replaced.
 
     ``text`` is ``coded`` decoded; ``mask[i]`` says whether ``text[i]`` is
-    secret.  The secret characters are replaced in order by
+    secret (an int ``k`` stands for "from ``text[k]`` to the end").  The secret characters are replaced in order by
     :func:`filler` characters; the kept ones are re-encoded as they were.
     The filler's total is chosen so the whole value still fills exactly
     ``len(coded)`` bytes with at most 7 bits of all-ones padding, as close
@@ -439,12 +463,16 @@ def rewrite_whole(coded: bytes, mask: list[bool], text: bytes) -> tuple[bytes, i
     >>> ra == rb, len(ra) == len(a), decode(ra), first
     (True, True, b'Bearer ***x00000', 5)
     """
-    n = sum(mask)
-    if n == 0:
-        return coded, len(coded)
     size = len(coded)
     lengths = REQUEST_CODES_LENGTH
-    kept = sum([lengths[c] for c, m in zip(text, mask, strict=True) if not m])
+    if isinstance(mask, int):
+        n = len(text) - mask
+        kept = sum([lengths[c] for c in text[:mask]])
+    else:
+        n = sum(mask)
+        kept = sum([lengths[c] for c, m in zip(text, mask, strict=True) if not m])
+    if n <= 0:
+        return coded, size
     # Totals that keep the byte length: 8 size - 7 .. 8 size bits; the one
     # nearest all-"*" first.
     lo, hi = 8 * size - 7, 8 * size
@@ -456,9 +484,9 @@ def rewrite_whole(coded: bytes, mask: list[bool], text: bytes) -> tuple[bytes, i
                 break
         else:
             return None
-    first = mask.index(True)
+    first = mask if isinstance(mask, int) else mask.index(True)
     if first + n == len(text):  # the usual shape: the secret runs to the end
-        new = encode(text[:first] + best, size)
+        new = _encode_runs(text[:first], best, size)
     else:
         out = bytearray(text)
         j = 0

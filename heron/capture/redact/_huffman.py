@@ -488,6 +488,7 @@ def rewrite_whole(coded: bytes, mask: list[bool] | int, text: bytes) -> tuple[by
     if first + n == len(text):  # the usual shape: the secret runs to the end
         new = _encode_runs(text[:first], best, size)
     else:
+        assert not isinstance(mask, int)  # an index always means "to the end"
         out = bytearray(text)
         j = 0
         for i in range(first, len(text)):

@@ -58,17 +58,26 @@ def run_scenario(key: str, module: str, title: str, quick: bool) -> list[Row]:
             raise BenchSkip(f"skipped: {module} is not in this checkout") from None
         run: Callable[[bool], list[object]] = mod.run
         rows = [as_row(r) for r in run(quick)]
+        # Every row names its scenario ("1. ...", "F. ..." for the format bench).
+        label = _label(key)
+        for r in rows:
+            if not r.scenario.startswith(f"{label}."):
+                r.scenario = f"{label}. {r.scenario}"
         if not rows:
-            rows = [Row(f"{key}. {title}", error="error: the scenario produced no rows")]
+            rows = [Row(f"{label}. {title}", error="the scenario produced no rows")]
     except BenchSkip as e:
         print(f"[bench] {key}: {e}", file=sys.stderr, flush=True)
-        rows = [Row(f"{key}. {title}", error=str(e))]
+        rows = [Row(f"{_label(key)}. {title}", error=str(e))]
     except Exception as e:
         traceback.print_exc()
         msg = f"{type(e).__name__}: {e}".splitlines()[0][:300]
-        rows = [Row(f"{key}. {title}", error=msg)]
+        rows = [Row(f"{_label(key)}. {title}", error=msg)]
     print(f"[bench] {key}: done in {time.monotonic() - t0:.1f}s", file=sys.stderr, flush=True)
     return rows
+
+
+def _label(key: str) -> str:
+    return "F" if key == "format" else key
 
 
 def render(rows: list[Row], *, quick: bool, elapsed: float, notes: list[str]) -> str:
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             doc = ""
         if doc:
-            notes.append(f"### {key}. {title}\n\n{_method(doc)}\n")
+            notes.append(f"### {_label(key)}. {title}\n\n{_method(doc)}\n")
     elapsed = time.monotonic() - t0
     text = render(rows, quick=args.quick, elapsed=elapsed, notes=notes)
     dest = args.output or (

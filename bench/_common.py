@@ -322,42 +322,49 @@ def run_measured(
     stdout_to: Path | None = None,
     check: bool = True,
 ) -> Timed:
-    """Run ``cmd`` and return its wall time and peak RSS (from ``wait4``, this child only).
+    """Run ``cmd`` and return its wall time and its own peak RSS.
+
+    The command runs under ``bench/_rss.py`` (a small interpreter that forks
+    it and reads ``wait4``), because a child forked straight from this large
+    process would inherit this process's RSS high-water mark.
 
     Examples
     --------
     >>> t = run_measured([sys.executable, "-c", "pass"])
-    >>> t.returncode, t.maxrss_kib > 0
+    >>> t.returncode, 0 < t.maxrss_kib < 100_000
     (0, True)
     """
+    import json
+    import tempfile
+
+    fd, res = tempfile.mkstemp(prefix="bench-rss-", suffix=".json")
+    os.close(fd)
+    wrapped = [PY, str(BENCH / "_rss.py"), res, "--", *cmd]
     out_f = open(stdout_to, "wb") if stdout_to else subprocess.PIPE  # noqa: SIM115
     try:
-        t0 = time.perf_counter()
-        p = subprocess.Popen(cmd, stdout=out_f, stderr=subprocess.PIPE, env=env)
-        deadline = t0 + timeout
-        status = None
-        ru = None
-        while status is None:
-            pid, st, ru_ = os.wait4(p.pid, os.WNOHANG)
-            if pid:
-                status, ru = st, ru_
-                break
-            if time.perf_counter() > deadline:
-                p.kill()
-                p.wait()
-                raise RuntimeError(f"{' '.join(cmd[:4])}... timed out after {timeout:.0f}s")
-            time.sleep(0.002)
-        wall = time.perf_counter() - t0
-        p.returncode = os.waitstatus_to_exitcode(status)
-        so = p.stdout.read().decode(errors="replace") if p.stdout else ""
-        se = p.stderr.read().decode(errors="replace") if p.stderr else ""
+        p = subprocess.Popen(wrapped, stdout=out_f, stderr=subprocess.PIPE, env=env)
+        try:
+            so_b, se_b = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            raise RuntimeError(f"{Path(cmd[0]).name} timed out after {timeout:.0f}s") from None
+        try:
+            with open(res) as f:
+                info = json.load(f)
+        except (OSError, ValueError):
+            info = {"wall_s": float("nan"), "maxrss_kib": 0, "returncode": p.returncode}
     finally:
         if stdout_to:
             out_f.close()  # type: ignore[union-attr]
-    if check and p.returncode != 0:
-        raise RuntimeError(f"{Path(cmd[0]).name} exited {p.returncode}: {_last_line(se)}")
-    assert ru is not None
-    return Timed(wall, ru.ru_maxrss, p.returncode, so, se)
+        with contextlib.suppress(OSError):
+            os.unlink(res)
+    so = (so_b or b"").decode(errors="replace")
+    se = (se_b or b"").decode(errors="replace")
+    code = int(info["returncode"])
+    if check and code != 0:
+        raise RuntimeError(f"{Path(cmd[0]).name} exited {code}: {_last_line(se)}")
+    return Timed(float(info["wall_s"]), int(info["maxrss_kib"]), code, so, se)
 
 
 @contextlib.contextmanager

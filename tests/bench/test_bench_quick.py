@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIO_KEYS = ("1", "2", "3", "4", "5", "6", "format")
+SCENARIO_KEYS = ("1", "2", "3", "4", "5", "6", "F")
 
 
 @pytest.fixture(scope="module")

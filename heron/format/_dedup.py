@@ -84,7 +84,7 @@ MISS_RETRY = 16
 #: Recent payloads remembered per connection (both directions) for the
 #: literal-section dictionary, and the byte budget they may fill.
 CONN_HISTORY = 256
-HISTORY_DICT_BYTES = 64 << 10
+HISTORY_DICT_BYTES = 128 << 10
 
 Op = bytes | list[Any]
 

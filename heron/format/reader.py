@@ -1002,7 +1002,7 @@ def _undelta_chunks(entries: list[Any]) -> list[ChunkInfo]:
     end = seq = t = 0
     for e in entries:
         gap, size, sgap, count, dt, span, flags, data_bytes = (int(v) for v in e[:8])
-        off, first, t = end + gap, seq + sgap, t + dt
+        off, first, t = end + gap, seq + sgap, (t + dt) & _U64
         out.append(ChunkInfo(off, size, first, count, t, t + span, flags, data_bytes))
         end, seq = off + size, first + count
     return out

@@ -798,9 +798,9 @@ def _delta_chunks(chunks: list[list[int]]) -> list[list[int]]:
     out: list[list[int]] = []
     end = seq = t = 0
     for off, size, first, count, min_t, max_t, flags, data_bytes in chunks:
-        out.append(
-            [off - end, size, first - seq, count, min_t - t, max_t - min_t, flags, data_bytes]
-        )
+        dt = (min_t - t) & _U64  # modulo 2**64, as a signed 64-bit value
+        dt = dt - (1 << 64) if dt > _I64 - 1 else dt
+        out.append([off - end, size, first - seq, count, dt, max_t - min_t, flags, data_bytes])
         end, seq, t = off + size, first + count, min_t
     return out
 

@@ -49,37 +49,49 @@ def conversation_payloads(turns: int = 12, seed: int = 0) -> list[bytes]:
 
 
 def build_file(
-    *, chunks: int = 4, per_chunk: int = 3, dedup: bool = True, extra: bool = True
+    *,
+    chunks: int = 4,
+    per_chunk: int = 3,
+    dedup: bool = True,
+    extra: bool = True,
+    streams: bool = False,
 ) -> tuple[bytes, list[dict[str, Any]]]:
-    """A small multi-chunk file and the records (as a reader should return them)."""
+    """A small multi-chunk file and the records (as a reader should return them).
+
+    With ``streams``, each request is answered on the same connection by two
+    small streamed events (contiguous offsets) and a second connection sends
+    a small request per chunk, so chunks hold several literal groups.
+    """
     buf = io.BytesIO()
     expected: list[dict[str, Any]] = []
     payloads = conversation_payloads(chunks * per_chunk)
     w = Writer(buf, window=(1 << 20) if dedup else 0, flush_interval=1e9)
     t = 1_000
     p = 0
+    offs: dict[tuple[int, int], int] = {}
+
+    def add(conn: int, dir_: int, data: bytes, fn: str, offset: int | None = None) -> None:
+        off = offs.get((conn, dir_), 0) if offset is None else offset
+        offs[conn, dir_] = off + len(data)
+        s = w.data(t, conn=conn, pid=42, dir=dir_, offset=off, length=len(data), data=data, fn=fn)
+        expected.append(
+            {"k": 8, "s": s, "t": t, "conn": conn, "pid": 42, "dir": dir_, "offset": off,
+             "len": len(data), "data": data, "fn": fn}
+        )  # fmt: skip
+
     for c in range(chunks):
         for _ in range(per_chunk):
             data = payloads[p]
             p += 1
             t += 10
-            s = w.data(
-                t, conn=1, pid=42, dir=0, offset=0, length=len(data), data=data, fn="SSL_write"
-            )
-            expected.append(
-                {
-                    "k": 8,
-                    "s": s,
-                    "t": t,
-                    "conn": 1,
-                    "pid": 42,
-                    "dir": 0,
-                    "offset": 0,
-                    "len": len(data),
-                    "data": data,
-                    "fn": "SSL_write",
-                }
-            )
+            add(1, 0, data, "SSL_write", offset=0)
+            if streams:
+                for j in range(2):
+                    t += 3
+                    add(1, 1, b'data: {"delta":"word%d %d"}\n\n' % (p, j), "SSL_read_ex")
+        if streams:
+            t += 1
+            add(2, 0, b"GET /health/%d HTTP/1.1\r\n\r\n" % c, "custom_send")
         if extra:
             t += 1
             s = w.append(RecordKind.ANNOTATION, t, text=f"chunk {c}")
@@ -174,3 +186,28 @@ def raw_records(data: bytes) -> list[dict[str, Any]]:
             out.append(row)
             j += 1
     return out
+
+
+def consume(data: bytes) -> None:
+    """Read ``data`` every way there is; only HeronError may escape."""
+    import contextlib
+
+    from heron.errors import HeronError
+    from heron.format import Reader, file_info, verify
+
+    try:
+        r = Reader(io.BytesIO(data))
+        for rec in r:
+            assert isinstance(rec, dict)
+    except HeronError:
+        pass
+    v = verify(io.BytesIO(data))
+    assert v.exit_code in (0, 1, 2)
+    v.lines()
+    with contextlib.suppress(HeronError):
+        file_info(io.BytesIO(data))
+    try:
+        ir = IndexedReader(io.BytesIO(data))
+        list(ir.records())
+    except HeronError:
+        pass

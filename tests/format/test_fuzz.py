@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from heron.errors import HeronError
-from heron.format import IndexedReader, Reader, file_info, verify
+from heron.format import Reader
 from heron.format import _framing as fr
 
-from ._util import build_file
+from ._util import build_file, consume
 
-_DATA, _EXPECTED = build_file(chunks=3, per_chunk=2)
+_consume = consume
+
+_DATA, _EXPECTED = build_file(chunks=3, per_chunk=2, streams=True)
 _BY_SEQ = {r["s"]: r for r in _EXPECTED}
-
-
-def _consume(data: bytes) -> None:
-    try:
-        r = Reader(io.BytesIO(data))
-        for rec in r:
-            assert isinstance(rec, dict)
-    except HeronError:
-        pass
-    v = verify(io.BytesIO(data))
-    assert v.exit_code in (0, 1, 2)
-    v.lines()
-    with contextlib.suppress(HeronError):
-        file_info(io.BytesIO(data))
-    try:
-        ir = IndexedReader(io.BytesIO(data))
-        list(ir.records())
-    except HeronError:
-        pass
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -32,7 +32,7 @@ def _header_end(data: bytes) -> int:
 
 
 def test_truncation_at_every_byte_yields_exactly_the_complete_chunks() -> None:
-    data, expected = build_file(chunks=4, per_chunk=2)
+    data, expected = build_file(chunks=4, per_chunk=2, streams=True)
     ext = chunk_extents(data)
     hdr_end = _header_end(data)
     by_seq = {r["s"]: r for r in expected}
@@ -67,7 +67,7 @@ def test_truncation_at_every_byte_yields_exactly_the_complete_chunks() -> None:
 
 
 def test_every_single_bit_flip_is_detected() -> None:
-    data, expected = build_file(chunks=3, per_chunk=2)
+    data, expected = build_file(chunks=3, per_chunk=2, streams=True)
     by_seq = {r["s"]: r for r in expected}
     for i in range(len(data)):
         for bit in (i % 8, (i * 5 + 3) % 8):

@@ -47,6 +47,7 @@ from typing import Any
 from heron.analyze.providers.base import Message, history_chains
 
 _H = 8  # bytes per prefix hash: 64 bits, collisions negligible per process
+_RECENT = 8  # last calls per process checked first for the parent
 
 
 def prefix_hashes(messages: Sequence[Message]) -> bytes:
@@ -70,6 +71,24 @@ class ConversationIndex:
         # (pid, full-history hash) -> [conversation id, continued later, latest call_id]
         self._full: dict[tuple[int | None, bytes], list[Any]] = {}
         self._resp: dict[str, int] = {}
+        # pid -> (history length, full-history hash) of its last few calls
+        self._recents: dict[int | None, list[tuple[int, bytes]]] = {}
+
+    def _recent(self, pid: int | None, prefixes: bytes, n: int, floor: int) -> list[Any] | None:
+        """The latest strict ancestor among the process's last calls, if any.
+
+        An agent's next turn almost always extends its previous call, so
+        this finds the parent without walking every prefix of a long
+        history.  Any ancestor not among the last calls is older than every
+        one of them, so a match here is also the latest ancestor overall.
+        """
+        best: list[Any] | None = None
+        for m, h in self._recents.get(pid, ()):
+            if m < n and prefixes[(m - 1) * _H : m * _H] == h:
+                entry = self._full[(pid, h)]
+                if entry[2] > floor and (best is None or entry[2] > best[2]):
+                    best = entry
+        return best
 
     def assign(
         self,
@@ -103,10 +122,19 @@ class ConversationIndex:
                     floor = same[2]
                 else:
                     best = same
-            for i in range(n - 1, 0, -1):
-                entry = self._full.get((pid, prefixes[(i - 1) * _H : i * _H]))
-                if entry is not None and entry[2] > floor and (best is None or entry[2] > best[2]):
-                    best = entry
+            recent = self._recent(pid, prefixes, n, floor)
+            if recent is not None:
+                if best is None or recent[2] > best[2]:
+                    best = recent
+            else:  # no recent call is an ancestor: look at every shorter prefix
+                for i in range(n - 1, 0, -1):
+                    entry = self._full.get((pid, prefixes[(i - 1) * _H : i * _H]))
+                    if (
+                        entry is not None
+                        and entry[2] > floor
+                        and (best is None or entry[2] > best[2])
+                    ):
+                        best = entry
             if best is not None:
                 conv = best[0]
                 if best is not same:
@@ -114,7 +142,12 @@ class ConversationIndex:
         if conv is None:
             conv = call_id
         if n:
-            self._full[(pid, prefixes[(n - 1) * _H :])] = [conv, False, call_id]
+            last = prefixes[(n - 1) * _H :]
+            self._full[(pid, last)] = [conv, False, call_id]
+            recents = self._recents.setdefault(pid, [])
+            recents.append((n, last))
+            if len(recents) > _RECENT:
+                del recents[0]
         if response_id is not None:
             self._resp[response_id] = conv
         return conv

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from heron.analyze.exchange import Exchange
 from heron.analyze.providers.history import RequestHistory, RequestView
-from heron.analyze.reassembly.sse import SSEParser
+from heron.analyze.reassembly.sse import SSEEvent, SSEParser
 
 
 @dataclass(slots=True)
@@ -103,15 +103,21 @@ class Message:
         """
         d = self._digests
         if d is None:
-            # str.split() collapses whitespace ~20x faster than a regex; it
-            # also splits on the \x1f separator, so collapse field by field.
-            loose = "\x1f".join(" ".join(f.split()) for f in self.key(ids=False).split("\x1f"))
-            d = self._digests = (_digest(self.key()), _digest(loose))
+            calls = ",".join(t.name + t.arguments for t in self.tool_calls)
+            results = ",".join((r.name or "") + r.content for r in self.tool_results)
+            if self.tool_results and self.text == "\n".join(r.content for r in self.tool_results):
+                results = ",".join(r.name or "" for r in self.tool_results)  # text says it
+            src = "\x1f".join(f.strip() for f in (self.role, self.text, calls, results))
+            # bytes.split() collapses ASCII whitespace runs faster than str.split()
+            # or a regex, and does not split on the \x1f field separator.
+            loose = b" ".join(src.encode("utf-8", "replace").split())
+            exact = self.key().encode("utf-8", "replace")
+            d = self._digests = (_digest(exact), _digest(loose))
         return d
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "replace"), digest_size=16).digest()
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def history_chains(messages: Sequence[Message]) -> tuple[bytes, bytes]:
@@ -197,16 +203,12 @@ class ParsedCall:
             self.parse_error += "; " + problem
 
 
-@dataclass(slots=True)
-class StreamEvent:
-    """One SSE event or NDJSON line, with the body offset just past it."""
-
-    event: str | None
-    data: str
-    end: int
+#: One SSE event, with the body offsets of its first byte (``start``) and
+#: just past it (``end``); see :class:`~heron.analyze.reassembly.sse.SSEEvent`.
+StreamEvent = SSEEvent
 
 
-def sse_events(body: bytes) -> Iterator[StreamEvent]:
+def sse_events(body: bytes) -> list[SSEEvent]:
     """Split a complete ``text/event-stream`` body into events that carry data.
 
     A thin adapter over :class:`~heron.analyze.reassembly.sse.SSEParser`
@@ -221,9 +223,7 @@ def sse_events(body: bytes) -> Iterator[StreamEvent]:
     ['a\\nb', 'c']
     """
     p = SSEParser()
-    for ev in p.feed(body) + p.flush():
-        if ev.data:
-            yield StreamEvent(ev.event, ev.data, ev.end)
+    return [ev for ev in p.feed(body) + p.flush() if ev.data]
 
 
 def request_body(

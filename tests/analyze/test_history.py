@@ -1,0 +1,95 @@
+"""Incremental request parsing (heron.analyze.providers.history) equals a full parse."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from heron.analyze.exchange import Exchange
+from heron.analyze.providers import parse_exchange
+from heron.analyze.providers.history import RequestHistory
+from tests.analyze.heronfile import growing_conversation
+from tests.analyze.transcripts import load
+
+
+def same_parse(exchanges: list[Exchange]) -> None:
+    h = RequestHistory()
+    for ex in exchanges:
+        full, inc = parse_exchange(ex), parse_exchange(ex, history=h)
+        assert (full is None) == (inc is None)
+        if full is None or inc is None:
+            continue
+        assert [m.key() for m in inc.messages] == [m.key() for m in full.messages]
+        assert [m.digests() for m in inc.messages] == [m.digests() for m in full.messages]
+        assert (inc.model, inc.n_tools_offered, inc.new_from, inc.parse_error) == (
+            full.model,
+            full.n_tools_offered,
+            full.new_from,
+            full.parse_error,
+        )
+
+
+def test_growing_conversation_reuses_history() -> None:
+    exs = growing_conversation(7, 12, 300)
+    same_parse(exs)
+    h = RequestHistory()
+    views = [h.request((7, "chat"), ex.request_body, "messages") for ex in exs]
+    assert [v.reused for v in views] == [0] + [2 * i for i in range(1, 12)]
+    assert h.parsed_items == 2 + 2 * 11  # each request decodes only what it adds
+
+
+@pytest.mark.parametrize(
+    "name", ["openai_sync", "anthropic_stream", "gemini", "ollama_plain", "openai_async"]
+)
+def test_real_transcripts(name: str) -> None:
+    same_parse(load(name))
+
+
+def _body(msgs: list[Any], *, first: bool, indent: int | None) -> bytes:
+    obj: dict[str, Any] = {"messages": msgs, "model": "m"} if first else {"model": "m"}
+    if not first:
+        obj["messages"] = msgs
+        obj["tools"] = [{"name": "t"}]
+    return json.dumps(obj, indent=indent).encode()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.lists(st.text(max_size=6), min_size=0, max_size=5), min_size=1, max_size=6),
+    st.booleans(),
+    st.sampled_from([None, 1]),
+)
+def test_any_sequence_matches_json_loads(
+    histories: list[list[str]], first: bool, indent: int | None
+) -> None:
+    """Growing, shrinking or edited histories, any layout: always what json.loads says."""
+    h = RequestHistory()
+    for texts in histories:
+        body = _body([{"role": "user", "content": t} for t in texts], first=first, indent=indent)
+        assert h.request("s", body, "messages").body == json.loads(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\xff\xfe not utf-8",
+        b'{"messages": "not a list"}',
+        b'{"messages": [1, 2], "messages": [3]}',
+        b'{"model": "m"}',
+        b'{"messages": [1, 2}',
+        b"[1, 2]",
+        b'{"messages": [1]} trailing',
+    ],
+)
+def test_odd_bodies_fall_back(body: bytes) -> None:
+    h = RequestHistory()
+    _ = h.request("s", b'{"messages": [1]}', "messages")
+    try:
+        want = json.loads(body)
+    except ValueError:
+        want = None
+    assert h.request("s", body, "messages").body == want

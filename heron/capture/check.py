@@ -171,7 +171,7 @@ def checks() -> list[Item]:
                 items.append(
                     Item("ok", f"uprobes attach ({', '.join(attached[0])} on {copies[0].display})")
                 )
-            prog.close()
+            del prog
         except HeronError as e:
             items.append(
                 Item(

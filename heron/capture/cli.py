@@ -145,7 +145,9 @@ def capture(
     if check:
         from heron.capture.check import run_check
 
-        sys.exit(run_check(echo=click.echo))
+        code = run_check(echo=click.echo)
+        sys.stdout.flush()
+        os._exit(code)  # skip bcc's slow atexit detach
     if not output:
         raise click.UsageError("-o FILE is required (use -o - for standard output)")
     if output != "-" and os.path.lexists(output) and not force:
@@ -245,12 +247,14 @@ def capture(
         os.dup2(devnull, sys.stdout.fileno())
     if not quiet or cap.failed:
         click.echo(cap.summary(), err=True)
+    status = 3 if cap.failed else 0
     if target is not None:
-        status = target.wait()
-        if status == 0 and cap.failed:
-            sys.exit(3)
-        sys.exit(status)
-    sys.exit(3 if cap.failed else 0)
+        status = target.wait() or status
+    # Exit without interpreter teardown: bcc's atexit detach takes seconds and
+    # the kernel removes the probes anyway when the process ends.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
 
 
 def main() -> None:

@@ -322,7 +322,8 @@ class Capture:
         if self.program is not None:
             self.lost()
             self._closed = True
-            self.program.close()
+            # No explicit detach: bcc's takes seconds (tens of probes), and the
+            # kernel drops every probe when our BPF/perf fds close at exit.
 
     # -- output ------------------------------------------------------------
 

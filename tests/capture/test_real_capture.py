@@ -362,3 +362,96 @@ def test_disk_full_leaves_readable_file(standin: Any, tmp_path: Path) -> None:
         assert any(r["k"] == 8 for r in records)
     finally:
         subprocess.run(["umount", "-l", str(mnt)])
+
+
+def _start_hostwide(out: Path, *opts: str) -> subprocess.Popen[str]:
+    """Start a capture without CMD; return once its probes are attached."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "heron.capture.cli", "-o", str(out), *opts],
+        env=clean_env(),
+        cwd=ROOT,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if line.startswith("capturing:"):
+            return proc
+    raise AssertionError(f"capture did not start (exit {proc.wait()})")
+
+
+def test_hostwide_comm_filter_and_sigint(standin: Any, tmp_path: Path) -> None:
+    out = tmp_path / "comm.heron"
+    proc = _start_hostwide(out, "--comm", "curl", "--flush-interval", "0.2")
+    try:
+        agent = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "heron.standin.agents.curl",
+                "--base-url",
+                standin.https_url,
+                "--ca",
+                standin.ca_file,
+            ],
+            env=clean_env(**standin.client_env()),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert agent.returncode == 0, agent.stdout + agent.stderr
+        other = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "heron.standin.agents.gemini",
+                "--base-url",
+                standin.https_url,
+                "--ca",
+                standin.ca_file,
+            ],
+            env=clean_env(**standin.client_env()),
+            cwd=ROOT,
+            capture_output=True,
+            timeout=120,
+        )
+        assert other.returncode == 0
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    records, report = read_records(out)
+    assert report.closed and records[-1]["k"] == 2 and records[-1]["reason"] == "signal"
+    comms = {r["pid"]: r["comm"] for r in records if r["k"] == 5}
+    data_pids = {r["pid"] for r in records if r["k"] == 8}
+    assert data_pids and all(comms.get(p) == "curl" for p in data_pids), (data_pids, comms)
+    assert not any(b"gemini" in r["data"] for r in records if r["k"] == 8)
+
+
+def test_pid_filter_follows_descendants(standin: Any, tmp_path: Path) -> None:
+    # A shell that waits for a go file, then runs an agent: traced via --pid.
+    go = tmp_path / "go"
+    shell = subprocess.Popen(
+        ["sh", "-c", f"while [ ! -e {go} ]; do sleep 0.05; done; exec \"$@\"", "sh",
+         sys.executable, "-m", "heron.standin.agents.openai_sync",
+         "--base-url", standin.https_url, "--ca", standin.ca_file],
+        env=clean_env(**standin.client_env()),
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    out = tmp_path / "pid.heron"
+    proc = _start_hostwide(out, "--pid", str(shell.pid), "--flush-interval", "0.2")
+    try:
+        go.write_text("")
+        assert shell.wait(timeout=120) == 0
+        time.sleep(0.5)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    records, report = read_records(out)
+    assert report.closed
+    pids = {r["pid"] for r in records if r["k"] in (7, 8)}
+    assert pids == {shell.pid}, pids  # exec keeps the pid; nothing else recorded
+    assert any(r["k"] == 3 and r["pid"] == shell.pid and r.get("source") == "scan" for r in records)

@@ -350,30 +350,26 @@ def _ms(v: float | None) -> str:
 
 
 def summary_rows(cap: Any) -> list[dict[str, Any]]:
-    """Per-agent summary as row dicts (used by ``heron summary``).
+    """Per-agent summary as row dicts (what ``heron summary`` prints).
 
     Examples
     --------
-    >>> summary_rows(heron.open("run.heron"))[0]["agent"]     # doctest: +SKIP
-    'agent.py'
+    >>> rows = summary_rows(heron.open("tests/fixtures/variant_b.heron"))   # doctest: +SKIP
+    >>> {k: rows[0][k] for k in ("agent", "calls", "errors", "conversations")}   # doctest: +SKIP
+    {'agent': 'heron.standin.agents.variant', 'calls': 8, 'errors': 1, 'conversations': 1}
     """
+    import polars as pl
+
     calls_df, tools_df, loops_df = cap.calls, cap.tools, cap.loops
     out = []
     for agent in sorted({a for a in calls_df["agent"].to_list()}, key=lambda a: a or ""):
-        c = (
-            calls_df.filter(calls_df["agent"] == agent)
-            if agent is not None
-            else calls_df.filter(calls_df["agent"].is_null())
+        c = calls_df.filter(
+            pl.col("agent") == agent if agent is not None else pl.col("agent").is_null()
         )
         pids = set(c["pid"].to_list())
-        t = tools_df.filter(tools_df["call_id"].is_in(c["call_id"].to_list()))
-        lp = loops_df.filter(loops_df["pid"].is_in([p for p in pids if p is not None]))
-        counts: dict[str, int] = {}
-        for n in t["name"].to_list():
-            counts[n] = counts.get(n, 0) + 1
-        models: dict[str, int] = {}
-        for m in c["model"].to_list():
-            models[m or "?"] = models.get(m or "?", 0) + 1
+        t = tools_df.filter(pl.col("call_id").is_in(c["call_id"].to_list()))
+        lp = loops_df.filter(pl.col("pid").is_in([p for p in pids if p is not None]))
+        err = c.filter(pl.col("error").is_not_null())
         starts = [x for x in c["started_at"].to_list() if x is not None]
         ends = [x for x in c["ended_at"].to_list() if x is not None]
         out.append(
@@ -381,24 +377,109 @@ def summary_rows(cap: Any) -> list[dict[str, Any]]:
                 "agent": agent,
                 "pids": sorted(p for p in pids if p is not None),
                 "calls": c.height,
-                "errors": c.filter(c["error"].is_not_null()).height,
-                "auxiliary": c.filter(c["auxiliary"]).height,
+                "conversations": c["conversation_id"].drop_nulls().n_unique(),
+                "streamed": c.filter(pl.col("streamed")).height,
+                "errors": err.height,
+                "error_kinds": _counts(
+                    [f"HTTP {s}" if s and s >= 400 else "in-stream" for s in err["status"]]
+                ),
+                "auxiliary": c.filter(pl.col("auxiliary")).height,
                 "input_tokens": c["input_tokens"].sum(),
                 "output_tokens": c["output_tokens"].sum(),
+                "cache_read_tokens": c["cache_read_tokens"].sum(),
+                "no_usage": c.filter(pl.col("output_tokens").is_null() & pl.col("error").is_null())
+                .filter(pl.col("api") != "embeddings")
+                .height,
                 "latency_p50_ms": _pct(c["duration_ms"].to_list(), 0.5),
                 "latency_p95_ms": _pct(c["duration_ms"].to_list(), 0.95),
                 "ttft_p50_ms": _pct(c["ttft_ms"].to_list(), 0.5),
                 "ttft_p95_ms": _pct(c["ttft_ms"].to_list(), 0.95),
-                "models": models,
-                "tools": dict(sorted(counts.items(), key=lambda kv: -kv[1])),
-                "loops": {
-                    k: lp.filter(lp["kind"] == k).height for k in sorted(set(lp["kind"].to_list()))
-                },
+                "models": _counts([m or "?" for m in c["model"].to_list()]),
+                "tools": _counts(t["name"].to_list()),
+                "tools_unanswered": t.filter(pl.col("result_call_id").is_null()).height,
+                "tool_errors": t.filter(pl.col("is_error").fill_null(False)).height,
+                "loops": _counts(lp["kind"].to_list()),
+                "loop_signatures": [
+                    f"{r['kind']} {r['signature']} ×{r['count']}" for r in lp.iter_rows(named=True)
+                ],
                 "first_at": min(starts) if starts else None,
                 "last_at": max(ends) if ends else None,
             }
         )
     return out
+
+
+def _counts(values: list[Any]) -> dict[str, int]:
+    """Counts by value, most frequent first (ties in first-seen order)."""
+    counts: dict[str, int] = {}
+    for v in values:
+        counts[str(v)] = counts.get(str(v), 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else (many or one + 's')}"
+
+
+def _n(v: Any) -> str:
+    return f"{v:,}" if isinstance(v, int) else "-"
+
+
+def _times(counts: dict[str, int]) -> str:
+    return " · ".join(k if n == 1 else f"{k} ×{n}" for k, n in counts.items())
+
+
+def _clock(v: Any, *, date: bool = False) -> str:
+    if not isinstance(v, datetime):
+        return "?"
+    return v.strftime("%Y-%m-%d %H:%M:%S" if date else "%H:%M:%S.%f")[: 19 if date else 12]
+
+
+def _span(a: Any, b: Any) -> str:
+    if not isinstance(a, datetime) or not isinstance(b, datetime):
+        return "-"
+    secs = (b - a).total_seconds()
+    return f"{_clock(a)} → {_clock(b)} ({secs:.1f} s)"
+
+
+def _agent_fields(r: dict[str, Any]) -> list[tuple[str, str]]:
+    calls = f"{r['calls']} in {_plural(r['conversations'], 'conversation')}"
+    if r["auxiliary"]:
+        calls += f" · {r['auxiliary']} auxiliary"
+    errors = (
+        "no errors" if not r["errors"] else f"{r['errors']} failed ({_times(r['error_kinds'])})"
+    )
+    tokens = f"{_n(r['input_tokens'])} in · {_n(r['output_tokens'])} out"
+    if r["cache_read_tokens"]:
+        tokens += f" · {_n(r['cache_read_tokens'])} cached"
+    if r["no_usage"]:
+        tokens += f"  ({_plural(r['no_usage'], 'call')} reported no usage)"
+    ttft = "-"
+    if r["streamed"]:
+        ttft = (
+            f"p50 {_ms(r['ttft_p50_ms'])} · p95 {_ms(r['ttft_p95_ms'])}  ({r['streamed']} streamed)"
+        )
+    n_tools = sum(r["tools"].values())
+    tools = "none"
+    if n_tools:
+        tools = f"{_plural(n_tools, 'call')}: {_times(r['tools'])}"
+        notes = []
+        if r["tool_errors"]:
+            notes.append(f"{r['tool_errors']} returned an error")
+        if r["tools_unanswered"]:
+            notes.append(f"{r['tools_unanswered']} never answered")
+        if notes:
+            tools += f"  ({', '.join(notes)})"
+    return [
+        ("calls", f"{calls} · {errors}"),
+        ("tokens", tokens),
+        ("latency", f"p50 {_ms(r['latency_p50_ms'])} · p95 {_ms(r['latency_p95_ms'])}"),
+        ("ttft", ttft),
+        ("models", _times(r["models"])),
+        ("tools", tools),
+        ("loops", "\n".join(r["loop_signatures"]) or "none"),
+        ("active", _span(r["first_at"], r["last_at"])),
+    ]
 
 
 @click.command(
@@ -430,48 +511,49 @@ def summary(file: str, fmt: str) -> None:
             )
         )
         return
-    head = (
-        f"{cap.name}: {info.get('calls', 0)} calls, {info.get('processes', 0)} processes, "
-        f"{info.get('connections', 0)} connections, {info.get('exchanges', 0)} exchanges"
-    )
+    when = ""
     if info.get("started_at"):
-        head += f"\n{info['started_at']} → {info.get('ended_at')} ({(info.get('duration_s') or 0):.1f} s)"
+        a, b = datetime.fromisoformat(info["started_at"]), datetime.fromisoformat(info["ended_at"])
+        when = (
+            f" · {_clock(a, date=True)} → {_clock(b)[:8]} UTC ({info.get('duration_s') or 0:.1f} s)"
+        )
+    head = [
+        f"{cap.name}{when}",
+        f"{_plural(info.get('calls', 0), 'LLM call')} from {_plural(len(rows), 'agent')}"
+        f" · {_plural(info.get('processes', 0), 'process', 'processes')}"
+        f" · {_plural(info.get('connections', 0), 'connection')}"
+        f" · {_plural(info.get('exchanges', 0), 'HTTP exchange')}",
+    ]
     if not rows:
-        click.echo(head + "\nno LLM calls found")
+        click.echo("\n".join(head) + "\nno LLM calls found")
         return
-    lines: list[tuple[str, list[tuple[str, str]]]] = []
+    blocks = []
     for r in rows:
-        fields = [
-            ("pids", ", ".join(str(p) for p in r["pids"])),
-            ("calls", f"{r['calls']} ({r['errors']} errors, {r['auxiliary']} auxiliary)"),
-            ("tokens", f"{r['input_tokens'] or 0} in / {r['output_tokens'] or 0} out"),
-            ("latency", f"p50 {_ms(r['latency_p50_ms'])}, p95 {_ms(r['latency_p95_ms'])}"),
-            ("ttft", f"p50 {_ms(r['ttft_p50_ms'])}, p95 {_ms(r['ttft_p95_ms'])}"),
-            ("models", ", ".join(f"{m} ×{n}" for m, n in r["models"].items())),
-            ("tools", ", ".join(f"{n} ×{k}" for n, k in r["tools"].items()) or "-"),
-            ("loops", ", ".join(f"{k} ×{n}" for k, n in r["loops"].items()) or "none"),
-            ("time", f"{_cell(r['first_at'])} → {_cell(r['last_at'])}"),
-        ]
-        lines.append((str(r["agent"]), fields))
+        pids = ", ".join(str(p) for p in r["pids"])
+        title = f"{r['agent']}  (pid {pids})"
+        blocks.append((title, _agent_fields(r)))
     if _is_tty():
         from rich.console import Console
         from rich.table import Table
 
         con = Console()
-        con.print(head)
-        for agent, fields in lines:
-            t = Table(title=agent, show_header=False, title_justify="left", title_style="bold")
+        con.print("\n".join(head), highlight=False)
+        for title, fields in blocks:
+            t = Table(title=title, show_header=False, title_justify="left", title_style="bold")
             t.add_column("field", style="dim")
             t.add_column("value")
             for k, v in fields:
                 t.add_row(k, v)
             con.print(t)
     else:
-        click.echo(head)
-        for agent, fields in lines:
-            click.echo(f"\nagent {agent}")
+        click.echo("\n".join(head))
+        for title, fields in blocks:
+            click.echo(f"\n{title}")
             for k, v in fields:
-                click.echo(f"  {k:<8} {v}")
+                lines = v.splitlines() or [""]
+                click.echo(f"  {k:<8} {lines[0]}")
+                for more in lines[1:]:
+                    click.echo(f"  {'':<8} {more}")
 
 
 def _info_public(info: dict[str, Any]) -> dict[str, Any]:
@@ -489,7 +571,7 @@ def _clip(text: str) -> str:
     return text[:_SHOW_CAP] + f"\n… ({len(text) - _SHOW_CAP} more characters)"
 
 
-def render_call(detail: Any) -> str:
+def render_call(detail: Any, *, abandoned: bool = False) -> str:
     """The conversation of one call as a person reads it (plain text).
 
     Examples
@@ -502,8 +584,8 @@ def render_call(detail: Any) -> str:
     out = [
         f"call {r['call_id']} · {r['agent']} · {r['provider']} {r['api']} · {r['model']} · HTTP {r['status']}",
         f"conversation {r['conversation_id']} · pid {r['pid']} · {r['host']}{r['path'] or ''}",
-        f"started {_cell(r['started_at'])} · duration {_ms(r['duration_ms'])} · ttft {_ms(r['ttft_ms'])}"
-        + (" · streamed" if r["streamed"] else ""),
+        f"started {_cell(r['started_at'])} · duration {_ms(r['duration_ms'])} · "
+        + (f"streamed, first token after {_ms(r['ttft_ms'])}" if r["streamed"] else "not streamed"),
     ]
     if r["auxiliary"]:
         out.append("auxiliary call (side task, not a main turn)")
@@ -517,10 +599,9 @@ def render_call(detail: Any) -> str:
         for t in m.tool_calls:
             out.append(_indent(f"→ tool call {t.name}({_clip(t.arguments)})  id={t.id}"))
         for res in m.tool_results:
-            flag = " ERROR" if res.is_error else ""
-            out.append(
-                _indent(f"← tool result{flag} id={res.id or res.name}: {_clip(res.content)}")
-            )
+            flag = " (error)" if res.is_error else ""
+            out.append(_indent(f"← tool result{flag} for {res.id or res.name}:"))
+            out.append(_indent(_indent(_clip(res.content))))
     out.append("")
     out.append(f"── response ({r['finish_reason'] or 'no finish reason'}) ──")
     if p.response_text:
@@ -529,6 +610,10 @@ def render_call(detail: Any) -> str:
         out.append(_indent(f"→ tool call {t.name}({_clip(t.arguments)})  id={t.id}"))
     if r["error"]:
         out.append(f"error: {r['error']}")
+    if abandoned:
+        out.append("(the client closed the connection without reading the whole response)")
+    elif r["partial"]:
+        out.append("(incomplete: see the exchanges table's partial/gap flags)")
     out.append("")
     usage = [
         f"{k.replace('_tokens', '')} {r[k]}"
@@ -564,4 +649,5 @@ def show(file: str, call_id: int) -> None:
     except HeronError as e:
         raise _UserError(f"{cap.name}: {e}") from None
     _warn(cap)
-    click.echo(render_call(detail))
+    abandoned = detail.row["exchange_id"] in cap.info.get("abandoned_exchanges", ())
+    click.echo(render_call(detail, abandoned=abandoned))

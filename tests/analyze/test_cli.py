@@ -64,10 +64,10 @@ def test_every_table_in_every_format(cap: Path, tmp_path: Path) -> None:
 def test_summary_plain_text(cap: Path) -> None:
     code, out, err = run("summary", str(cap))
     assert code == 0, err
-    assert "agent agent.py" in out and "agent retry.py" in out
+    assert "\nagent.py  (pid 100, 400)" in out and "\nretry.py  (pid 300)" in out
     assert "read_file ×4" in out  # 1 from the stream transcript + 3 from the loop
-    assert "repeated_tool_call ×1" in out
-    assert "1 errors" in out
+    assert "repeated_tool_call read_file(" in out
+    assert "1 failed (HTTP 429)" in out
     data = json.loads(run("summary", str(cap), "--format", "json")[1])
     agents = {a["agent"]: a for a in data["agents"]}
     assert agents["retry.py"]["errors"] == 1

@@ -455,3 +455,24 @@ def test_pid_filter_follows_descendants(standin: Any, tmp_path: Path) -> None:
     pids = {r["pid"] for r in records if r["k"] in (7, 8)}
     assert pids == {shell.pid}, pids  # exec keeps the pid; nothing else recorded
     assert any(r["k"] == 3 and r["pid"] == shell.pid and r.get("source") == "scan" for r in records)
+
+
+@pytest.mark.parametrize("uid", [65534, 0])
+def test_uid_filter_and_sni(standin: Any, tmp_path: Path, uid: int) -> None:
+    tmp_path.chmod(0o755)
+    out = tmp_path / f"uid{uid}.heron"
+    url = standin.https_url.replace("127.0.0.1", "localhost") + "/healthz"
+    env = clean_env(SUDO_UID="65534", SUDO_GID="65534")
+    run = run_capture(
+        out, ["curl", "-s", "--http2", "--cacert", standin.ca_file, url], "--uid", str(uid), env=env
+    )
+    assert run.returncode == 0 and '"ok"' in run.stdout, run.stderr[-2000:]
+    records, report = read_records(out)
+    assert report.closed
+    opens = [r for r in records if r["k"] == 7]
+    if uid == 65534:  # the agent's uid: recorded, with the TLS server name
+        assert [o.get("sni") for o in opens] == ["localhost"]
+        assert any(r["k"] == 8 and r["dir"] == 1 and b'"ok"' in r["data"] for r in records)
+        assert all(r["uid"] == 65534 for r in records if r["k"] == 5)
+    else:  # another uid: nothing of the agent
+        assert not opens and not any(r["k"] in (5, 8) for r in records)

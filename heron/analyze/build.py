@@ -72,6 +72,12 @@ class Tables:
     ``exchanges`` and ``events`` (one row per exchange / non-data record) are
     turned into frames only when first read: ``heron calls`` never pays for
     them.
+
+    Examples
+    --------
+    >>> t = Analysis("empty.heron").finish()
+    >>> t.calls.height, t.exchanges.height, t.info["calls"]
+    (0, 0, 0)
     """
 
     def __init__(
@@ -102,12 +108,25 @@ class Tables:
 
     @property
     def exchanges(self) -> pl.DataFrame:
-        """One row per HTTP exchange (built on first access)."""
+        """One row per HTTP exchange (built on first access).
+
+        Examples
+        --------
+        >>> Analysis("x").finish().exchanges.columns[:3]
+        ['exchange_id', 'conn', 'stream_id']
+        """
         return self._get("exchanges")
 
     @property
     def events(self) -> pl.DataFrame:
-        """One row per non-data record (built on first access)."""
+        """One row per non-data record (built on first access).
+
+        Examples
+        --------
+        >>> a = Analysis("x"); a.observe({"k": 11, "s": 0, "t": 5, "realtime_ns": 10})
+        >>> a.finish().events.select("seq", "kind", "summary").rows()
+        [(0, 'CLOCK_SYNC', 'clock sample')]
+        """
         return self._get("events")
 
 
@@ -191,6 +210,16 @@ class Analysis:
         Value of every row's ``capture`` column (the file name).
     keep_bodies
         Keep exchange bodies (capped at ``body_cap``) for the exchanges table.
+
+    Examples
+    --------
+    >>> from heron.format import Reader
+    >>> from heron.analyze.reassembly import iter_exchanges
+    >>> a = Analysis("demo.heron")
+    >>> for ex in iter_exchanges(a.tap(Reader("tests/fixtures/demo.heron"))):
+    ...     a.add_exchange(ex)
+    >>> a.finish().calls["model"].to_list()[:2]
+    ['claude-haiku-4-5', 'gpt-4o-mini']
     """
 
     def __init__(
@@ -236,13 +265,29 @@ class Analysis:
     # -- records ---------------------------------------------------------
 
     def tap(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-        """Observe each record on its way to reassembly."""
+        """Observe each record on its way to reassembly.
+
+        Examples
+        --------
+        >>> a = Analysis("x")
+        >>> [r["s"] for r in a.tap([{"k": 11, "s": 0, "t": 1, "realtime_ns": 2}])], a.n_records
+        ([0], 1)
+        """
         for rec in records:
             self.observe(rec)
             yield rec
 
     def observe(self, rec: dict[str, Any]) -> None:
-        """Take what the tables need from one record."""
+        """Take what the tables need from one record.
+
+        Examples
+        --------
+        >>> a = Analysis("x")
+        >>> a.observe({"k": 3, "s": 0, "t": 0, "pid": 9, "comm": "node", "exe": "/usr/bin/node",
+        ...            "cmdline": ["node", "app/cli.js"]})
+        >>> a.procs[9].comm, a.event_rows[0]["summary"]
+        ('node', 'process 9 node node app/cli.js')
+        """
         self.n_records += 1
         k = rec.get("k")
         t = rec.get("t")
@@ -417,7 +462,16 @@ class Analysis:
     # -- exchanges -------------------------------------------------------
 
     def add_exchange(self, ex: Exchange) -> None:
-        """Parse one exchange and keep its row data (not its bodies)."""
+        """Parse one exchange and keep its row data (not its bodies).
+
+        Examples
+        --------
+        >>> from heron.analyze.exchange import Exchange
+        >>> a = Analysis("x")
+        >>> a.add_exchange(Exchange(0, 1, 7, "1.1", method="GET", path="/healthz", status=200))
+        >>> len(a.exchange_rows), len(a.calls)      # an exchange, but not an LLM call
+        (1, 0)
+        """
         c = self.conns.get(ex.conn)
         if c is not None:
             c.n_exchanges += 1
@@ -567,7 +621,15 @@ class Analysis:
         return self.clock.to_utc(ns) if isinstance(ns, int) else None
 
     def finish(self) -> Tables:
-        """Order, group, pair and convert everything into the public tables."""
+        """Order, group, pair and convert everything into the public tables.
+
+        Examples
+        --------
+        >>> a = Analysis("x")
+        >>> t = a.finish()
+        >>> t.warnings, t.info["records"]
+        ([], 0)
+        """
         if not self.clock and (self.calls or self.event_rows):
             self.warnings.append("no clock samples in the capture: UTC times are unknown (null)")
         order = sorted(

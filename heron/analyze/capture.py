@@ -14,20 +14,19 @@ says what was lost.  A file that is not a ``.heron`` file raises
 
 Examples
 --------
->>> import heron                                            # doctest: +SKIP
->>> cap = heron.open("run.heron")                           # doctest: +SKIP
->>> cap.calls.select("call_id", "agent", "model", "input_tokens", "output_tokens", "ttft_ms")
-... # doctest: +SKIP
-shape: (3, 6)
-┌─────────┬──────────┬─────────────┬──────────────┬───────────────┬─────────┐
-│ call_id ┆ agent    ┆ model       ┆ input_tokens ┆ output_tokens ┆ ttft_ms │
-│ ---     ┆ ---      ┆ ---         ┆ ---          ┆ ---           ┆ ---     │
-│ i64     ┆ str      ┆ str         ┆ i64          ┆ i64           ┆ f64     │
-╞═════════╪══════════╪═════════════╪══════════════╪═══════════════╪═════════╡
-│ 0       ┆ agent.py ┆ gpt-4o-mini ┆ 52           ┆ 18            ┆ 41.2    │
-│ 1       ┆ agent.py ┆ gpt-4o-mini ┆ 97           ┆ 12            ┆ 38.9    │
-│ 2       ┆ agent.py ┆ gpt-4o-mini ┆ 130          ┆ 25            ┆ 40.1    │
-└─────────┴──────────┴─────────────┴──────────────┴───────────────┴─────────┘
+>>> import heron
+>>> cap = heron.open("tests/fixtures/demo.heron")
+>>> cap.calls.select("call_id", "agent", "model", "input_tokens", "output_tokens").head(3)
+shape: (3, 5)
+┌─────────┬───────────────────────────┬──────────────────┬──────────────┬───────────────┐
+│ call_id ┆ agent                     ┆ model            ┆ input_tokens ┆ output_tokens │
+│ ---     ┆ ---                       ┆ ---              ┆ ---          ┆ ---           │
+│ i64     ┆ str                       ┆ str              ┆ i64          ┆ i64           │
+╞═════════╪═══════════════════════════╪══════════════════╪══════════════╪═══════════════╡
+│ 0       ┆ heron.standin.agents.demo ┆ claude-haiku-4-5 ┆ 71           ┆ 7             │
+│ 1       ┆ heron.standin.agents.demo ┆ gpt-4o-mini      ┆ 319          ┆ 8             │
+│ 2       ┆ heron.standin.agents.demo ┆ gpt-4o-mini      ┆ 393          ┆ 9             │
+└─────────┴───────────────────────────┴──────────────────┴──────────────┴───────────────┘
 """
 
 from __future__ import annotations
@@ -56,12 +55,27 @@ Source = str | os.PathLike[str] | BinaryIO
 
 
 class NoSuchCall(HeronError):
-    """A call id that is not in the capture."""
+    """A call id that is not in the capture.
+
+    Examples
+    --------
+    >>> heron.open("tests/fixtures/demo.heron").call(99)
+    Traceback (most recent call last):
+    ...
+    heron.analyze.capture.NoSuchCall: no call 99 in demo.heron: expected a call_id between 0 and 7
+    """
 
 
 @dataclass(slots=True)
 class CallDetail:
-    """One call in full: its row, exchange and parsed request/response."""
+    """One call in full: its row, exchange and parsed request/response.
+
+    Examples
+    --------
+    >>> d = heron.open("tests/fixtures/demo.heron").call(2)
+    >>> d.row["model"], d.exchange.path, [m.role for m in d.parsed.messages]
+    ('gpt-4o-mini', '/v1/chat/completions', ['system', 'user', 'assistant', 'tool'])
+    """
 
     row: dict[str, Any]
     exchange: Exchange
@@ -89,16 +103,17 @@ class Capture:
 
     Examples
     --------
-    >>> cap = Capture("run.heron")                              # doctest: +SKIP
-    >>> cap.tools.select("name", "arguments", "latency_ms")     # doctest: +SKIP
-    shape: (1, 3)
-    ┌─────────────┬────────────────────┬────────────┐
-    │ name        ┆ arguments          ┆ latency_ms │
-    │ ---         ┆ ---                ┆ ---        │
-    │ str         ┆ str                ┆ f64        │
-    ╞═════════════╪════════════════════╪════════════╡
-    │ get_weather ┆ {"city": "Paris"}  ┆ 3.2        │
-    └─────────────┴────────────────────┴────────────┘
+    >>> cap = Capture("tests/fixtures/demo.heron")
+    >>> cap.tools.select("name", "arguments", "result_call_id").head(2)
+    shape: (2, 3)
+    ┌────────────┬────────────────────────┬────────────────┐
+    │ name       ┆ arguments              ┆ result_call_id │
+    │ ---        ┆ ---                    ┆ ---            │
+    │ str        ┆ str                    ┆ i64            │
+    ╞════════════╪════════════════════════╪════════════════╡
+    │ list_files ┆ {"directory":"."}      ┆ 2              │
+    │ read_file  ┆ {"path":"src/calc.py"} ┆ 3              │
+    └────────────┴────────────────────────┴────────────────┘
     """
 
     def __init__(self, source: Source, *, body_cap: int = BODY_CAP) -> None:
@@ -166,17 +181,61 @@ class Capture:
 
     @property
     def calls(self) -> pl.DataFrame:
-        """One row per LLM call (:data:`heron.analyze.schema.CALLS`)."""
+        """One row per LLM call (:data:`heron.analyze.schema.CALLS`).
+
+        Examples
+        --------
+        >>> cap = heron.open("tests/fixtures/demo.heron")
+        >>> cap.calls.select("call_id", "conversation_id", "model", "streamed", "output_tokens", "auxiliary")
+        shape: (8, 6)
+        ┌─────────┬─────────────────┬───────────────────┬──────────┬───────────────┬───────────┐
+        │ call_id ┆ conversation_id ┆ model             ┆ streamed ┆ output_tokens ┆ auxiliary │
+        │ ---     ┆ ---             ┆ ---               ┆ ---      ┆ ---           ┆ ---       │
+        │ i64     ┆ i64             ┆ str               ┆ bool     ┆ i64           ┆ bool      │
+        ╞═════════╪═════════════════╪═══════════════════╪══════════╪═══════════════╪═══════════╡
+        │ 0       ┆ 0               ┆ claude-haiku-4-5  ┆ false    ┆ 7             ┆ true      │
+        │ 1       ┆ 1               ┆ gpt-4o-mini       ┆ true     ┆ 8             ┆ false     │
+        │ 2       ┆ 1               ┆ gpt-4o-mini       ┆ true     ┆ 9             ┆ false     │
+        │ 3       ┆ 1               ┆ gpt-4o-mini       ┆ true     ┆ 11            ┆ false     │
+        │ 4       ┆ 1               ┆ gpt-4o-mini       ┆ true     ┆ 8             ┆ false     │
+        │ 5       ┆ 1               ┆ gpt-4o-mini       ┆ true     ┆ 21            ┆ false     │
+        │ 6       ┆ 1               ┆ gpt-4o-mini       ┆ true     ┆ 29            ┆ false     │
+        │ 7       ┆ 7               ┆ claude-sonnet-4-6 ┆ true     ┆ 36            ┆ false     │
+        └─────────┴─────────────────┴───────────────────┴──────────┴───────────────┴───────────┘
+        """
         return self._built().calls
 
     @property
     def tools(self) -> pl.DataFrame:
-        """One row per tool call a model requested (:data:`heron.analyze.schema.TOOLS`)."""
+        """One row per tool call a model requested (:data:`heron.analyze.schema.TOOLS`).
+
+        Examples
+        --------
+        >>> heron.open("tests/fixtures/demo.heron").tools.select(
+        ...     "call_id", "name", "arguments", "result_call_id").head(3)
+        shape: (3, 4)
+        ┌─────────┬────────────┬───────────────────────────────┬────────────────┐
+        │ call_id ┆ name       ┆ arguments                     ┆ result_call_id │
+        │ ---     ┆ ---        ┆ ---                           ┆ ---            │
+        │ i64     ┆ str        ┆ str                           ┆ i64            │
+        ╞═════════╪════════════╪═══════════════════════════════╪════════════════╡
+        │ 1       ┆ list_files ┆ {"directory":"."}             ┆ 2              │
+        │ 2       ┆ read_file  ┆ {"path":"src/calc.py"}        ┆ 3              │
+        │ 3       ┆ read_file  ┆ {"path":"tests/test_calc.py"} ┆ 4              │
+        └─────────┴────────────┴───────────────────────────────┴────────────────┘
+        """
         return self._built().tools
 
     @property
     def loops(self) -> pl.DataFrame:
-        """One row per detected loop, default thresholds (:func:`heron.analyze.loops.detect_loops`)."""
+        """One row per detected loop, default thresholds (:func:`heron.analyze.loops.detect_loops`).
+
+        Examples
+        --------
+        >>> lp = heron.open("tests/fixtures/variant_b.heron").loops
+        >>> lp.select("kind", "signature", "count").rows()
+        [('repeated_tool_call', 'read_file({"path":"src/calc.py"})', 4)]
+        """
         return self._built().loops
 
     def find_loops(self, **thresholds: Any) -> pl.DataFrame:
@@ -184,28 +243,60 @@ class Capture:
 
         Examples
         --------
-        >>> cap.find_loops(min_tool_repeats=2)     # doctest: +SKIP
+        >>> cap = heron.open("tests/fixtures/variant_b.heron")
+        >>> cap.find_loops(min_retries=1).select("kind", "count", "call_ids").rows()
+        [('repeated_tool_call', 4, [0, 1, 3, 4]), ('retry_storm', 1, [2])]
         """
         return detect_loops(self.calls, self.tools, **thresholds)
 
     @property
     def processes(self) -> pl.DataFrame:
-        """One row per process seen (:data:`heron.analyze.schema.PROCESSES`)."""
+        """One row per process seen (:data:`heron.analyze.schema.PROCESSES`).
+
+        Examples
+        --------
+        >>> p = heron.open("tests/fixtures/curl_h2.heron").processes
+        >>> p.filter(pl.col("n_calls") > 0).select("comm", "agent", "n_calls").rows()
+        [('curl', 'curl', 1), ('curl', 'curl', 1), ('curl', 'curl', 1)]
+        """
         return self._built().processes
 
     @property
     def connections(self) -> pl.DataFrame:
-        """One row per connection (:data:`heron.analyze.schema.CONNECTIONS`)."""
+        """One row per connection (:data:`heron.analyze.schema.CONNECTIONS`).
+
+        Examples
+        --------
+        >>> c = heron.open("tests/fixtures/httpx_h2.heron").connections
+        >>> c.filter(pl.col("n_calls") > 0).select("transport", "http_version", "n_calls").rows()
+        [('tls', '2', 3), ('tls', '2', 5)]
+        """
         return self._built().connections
 
     @property
     def events(self) -> pl.DataFrame:
-        """Every non-data record, readable (:data:`heron.analyze.schema.EVENTS`)."""
+        """Every non-data record, readable (:data:`heron.analyze.schema.EVENTS`).
+
+        Examples
+        --------
+        >>> ev = heron.open("tests/fixtures/demo.heron").events
+        >>> ev.filter(pl.col("kind") == "CONN_OPEN").height
+        8
+        """
         return self._built().events
 
     @property
     def exchanges(self) -> pl.DataFrame:
-        """One row per HTTP exchange with bodies capped at ``body_cap`` (second pass)."""
+        """One row per HTTP exchange with bodies capped at ``body_cap`` (second pass).
+
+        Examples
+        --------
+        >>> ex = heron.open("tests/fixtures/demo.heron").exchanges
+        >>> ex.select("method", "path", "status", "call_id").head(2).rows()
+        [('POST', '/v1/messages', 200, 0), ('POST', '/v1/chat/completions', 200, 1)]
+        >>> ex["request_body"][0][:10]
+        b'{"max_toke'
+        """
         if self._exchanges is None:
             ids = self.calls.select("exchange_id", "call_id")
             ex = self._pass(keep_bodies=True).exchanges.drop("call_id")
@@ -216,17 +307,36 @@ class Capture:
 
     @property
     def info(self) -> dict[str, Any]:
-        """What the capture is: header, time range, counts, losses, warnings."""
+        """What the capture is: header, time range, counts, losses, warnings.
+
+        Examples
+        --------
+        >>> info = heron.open("tests/fixtures/variant_b.heron").info
+        >>> info["calls"], sum(info["lost"].values()), info["abandoned_exchanges"]
+        (8, 0, [2])
+        """
         return self._built().info
 
     @property
     def header(self) -> dict[str, Any]:
-        """The file header (no analysis pass needed)."""
+        """The file header (no analysis pass needed).
+
+        Examples
+        --------
+        >>> "uuid" in heron.open("tests/fixtures/demo.heron").header
+        True
+        """
         return self._header
 
     @property
     def warnings(self) -> list[str]:
-        """What was lost or could not be parsed (empty for a clean capture)."""
+        """What was lost or could not be parsed (empty for a clean capture).
+
+        Examples
+        --------
+        >>> heron.open("tests/fixtures/variant_b.heron").warnings
+        []
+        """
         return self._built().warnings
 
     def table(self, name: str) -> pl.DataFrame:
@@ -234,7 +344,8 @@ class Capture:
 
         Examples
         --------
-        >>> cap.table("loops").columns[:3]     # doctest: +SKIP
+        >>> cap = heron.open("tests/fixtures/demo.heron")
+        >>> cap.table("loops").columns[:3]
         ['loop_id', 'pid', 'conversation_id']
         """
         if name not in TABLES:
@@ -247,8 +358,8 @@ class Capture:
 
         Examples
         --------
-        >>> cap.to_arrow("calls").num_rows     # doctest: +SKIP
-        3
+        >>> heron.open("tests/fixtures/demo.heron").to_arrow("calls").num_rows
+        8
         """
         return self.table(name).to_arrow()
 
@@ -257,7 +368,8 @@ class Capture:
 
         Examples
         --------
-        >>> [m.role for m in cap.call(1).parsed.messages]     # doctest: +SKIP
+        >>> cap = heron.open("tests/fixtures/demo.heron")
+        >>> [m.role for m in cap.call(2).parsed.messages]
         ['system', 'user', 'assistant', 'tool']
         """
         rows = self.calls.filter(pl.col("call_id") == call_id)
@@ -282,8 +394,8 @@ class Capture:
 
         Examples
         --------
-        >>> cap.conversation(2)["call_id"].to_list()     # doctest: +SKIP
-        [0, 1, 2]
+        >>> heron.open("tests/fixtures/demo.heron").conversation(3)["call_id"].to_list()
+        [1, 2, 3, 4, 5, 6]
         """
         conv = self.calls.filter(pl.col("call_id") == call_id)["conversation_id"]
         if conv.len() == 0 or conv[0] is None:
@@ -356,16 +468,13 @@ def open(source: Source, *, body_cap: int = BODY_CAP) -> Capture:
 
     Examples
     --------
-    >>> cap = heron.open("run.heron")                               # doctest: +SKIP
-    >>> cap.loops.select("kind", "signature", "count")              # doctest: +SKIP
-    shape: (1, 3)
-    ┌────────────────────┬────────────────────────────┬───────┐
-    │ kind               ┆ signature                  ┆ count │
-    │ ---                ┆ ---                        ┆ ---   │
-    │ str                ┆ str                        ┆ i64   │
-    ╞════════════════════╪════════════════════════════╪═══════╡
-    │ repeated_tool_call ┆ read_file({"path":"a.txt"}) ┆ 4     │
-    └────────────────────┴────────────────────────────┴───────┘
+    >>> cap = heron.open("tests/fixtures/variant_b.heron")
+    >>> cap.loops.select("kind", "signature", "count").rows()
+    [('repeated_tool_call', 'read_file({"path":"src/calc.py"})', 4)]
+    >>> from pathlib import Path
+    >>> with Path("tests/fixtures/variant_b.heron").open("rb") as f:   # a binary file object
+    ...     heron.open(f).calls.height
+    8
     """
     return Capture(source, body_cap=body_cap)
 
@@ -391,16 +500,17 @@ def read_calls(source: Source) -> pl.DataFrame:
 
     Examples
     --------
-    >>> heron.read_calls("run.heron").select("capture", "model", "status")   # doctest: +SKIP
-    shape: (2, 3)
-    ┌───────────┬─────────────┬────────┐
-    │ capture   ┆ model       ┆ status │
-    │ ---       ┆ ---         ┆ ---    │
-    │ str       ┆ str         ┆ i64    │
-    ╞═══════════╪═════════════╪════════╡
-    │ run.heron ┆ gpt-4o-mini ┆ 200    │
-    │ run.heron ┆ gpt-4o-mini ┆ 429    │
-    └───────────┴─────────────┴────────┘
+    >>> heron.read_calls("tests/fixtures/variant_b.heron").select("capture", "model", "status").slice(1, 3)
+    shape: (3, 3)
+    ┌─────────────────┬─────────────┬────────┐
+    │ capture         ┆ model       ┆ status │
+    │ ---             ┆ ---         ┆ ---    │
+    │ str             ┆ str         ┆ i64    │
+    ╞═════════════════╪═════════════╪════════╡
+    │ variant_b.heron ┆ gpt-4o-mini ┆ 200    │
+    │ variant_b.heron ┆ gpt-4o-mini ┆ 429    │
+    │ variant_b.heron ┆ gpt-4o-mini ┆ 200    │
+    └─────────────────┴─────────────┴────────┘
     """
     return _read("calls", source)
 
@@ -410,8 +520,8 @@ def read_tools(source: Source) -> pl.DataFrame:
 
     Examples
     --------
-    >>> heron.read_tools("run.heron")["name"].to_list()   # doctest: +SKIP
-    ['get_weather', 'get_weather']
+    >>> heron.read_tools("tests/fixtures/variant_a.heron")["name"].to_list()
+    ['read_file', 'write_file']
     """
     return _read("tools", source)
 
@@ -421,8 +531,8 @@ def read_loops(source: Source) -> pl.DataFrame:
 
     Examples
     --------
-    >>> heron.read_loops("run.heron")["kind"].to_list()   # doctest: +SKIP
-    ['retry_storm']
+    >>> heron.read_loops("tests/fixtures/variant_b.heron")["kind"].to_list()
+    ['repeated_tool_call']
     """
     return _read("loops", source)
 
@@ -445,17 +555,17 @@ def scan_calls(
 
     Examples
     --------
-    >>> (heron.scan_calls("runs/*.heron")                              # doctest: +SKIP
-    ...    .group_by("capture").agg(pl.len(), pl.col("output_tokens").sum()).collect())
+    >>> (heron.scan_calls("tests/fixtures/variant_*.heron")
+    ...    .group_by("capture").agg(pl.len(), pl.col("output_tokens").sum()).sort("capture").collect())
     shape: (2, 3)
-    ┌─────────┬─────┬───────────────┐
-    │ capture ┆ len ┆ output_tokens │
-    │ ---     ┆ --- ┆ ---           │
-    │ str     ┆ u32 ┆ i64           │
-    ╞═════════╪═════╪═══════════════╡
-    │ a.heron ┆ 3   ┆ 55            │
-    │ b.heron ┆ 4   ┆ 71            │
-    └─────────┴─────┴───────────────┘
+    ┌─────────────────┬─────┬───────────────┐
+    │ capture         ┆ len ┆ output_tokens │
+    │ ---             ┆ --- ┆ ---           │
+    │ str             ┆ u32 ┆ i64           │
+    ╞═════════════════╪═════╪═══════════════╡
+    │ variant_a.heron ┆ 3   ┆ 59            │
+    │ variant_b.heron ┆ 8   ┆ 94            │
+    └─────────────────┴─────┴───────────────┘
     """
     return _scan("calls", paths_or_glob)
 
@@ -467,7 +577,9 @@ def scan_tools(
 
     Examples
     --------
-    >>> heron.scan_tools(["a.heron", "b.heron"]).select("capture", "name").collect()   # doctest: +SKIP
+    >>> runs = ["tests/fixtures/variant_a.heron", "tests/fixtures/variant_b.heron"]
+    >>> heron.scan_tools(runs).group_by("capture").agg(pl.col("name").n_unique()).sort("capture").collect().rows()
+    [('variant_a.heron', 2), ('variant_b.heron', 3)]
     """
     return _scan("tools", paths_or_glob)
 
@@ -479,7 +591,8 @@ def scan_loops(
 
     Examples
     --------
-    >>> heron.scan_loops("runs/*.heron").filter(pl.col("kind") == "retry_storm").collect()   # doctest: +SKIP
+    >>> heron.scan_loops("tests/fixtures/*.heron").select("capture", "kind", "count").collect().rows()
+    [('variant_b.heron', 'repeated_tool_call', 4)]
     """
     paths = _paths(paths_or_glob)
     sch = pl.Schema({**dict(schema("loops")), "capture": pl.String()})
@@ -503,8 +616,8 @@ def bench_calls(path: str | os.PathLike[str]) -> dict[str, float]:
 
     Examples
     --------
-    >>> r = bench_calls("big.heron")        # doctest: +SKIP
-    >>> sorted(r)                           # doctest: +SKIP
+    >>> r = bench_calls("tests/fixtures/demo.heron")
+    >>> sorted(r)
     ['calls', 'calls_s', 'decode_s', 'ratio', 'records']
     """
     import time

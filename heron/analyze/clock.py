@@ -24,14 +24,26 @@ import bisect
 
 
 class Clock:
-    """Nearest-sample monotonic -> realtime conversion."""
+    """Nearest-sample monotonic -> realtime conversion.
+
+    Examples
+    --------
+    >>> c = Clock(); c.add(0, 1_000); bool(c), c.to_utc(5)
+    (True, 1005)
+    """
 
     def __init__(self) -> None:
         self._mono: list[int] = []
         self._off: list[int] = []
 
     def add(self, mono_ns: int, realtime_ns: int) -> None:
-        """Add one (monotonic, realtime) sample; samples may come in any order."""
+        """Add one (monotonic, realtime) sample; samples may come in any order.
+
+        Examples
+        --------
+        >>> c = Clock(); c.add(100, 1_100); c.add(0, 1_000); c.to_utc(10)
+        1010
+        """
         i = bisect.bisect_left(self._mono, mono_ns)
         self._mono.insert(i, mono_ns)
         self._off.insert(i, realtime_ns - mono_ns)
@@ -40,7 +52,14 @@ class Clock:
         return bool(self._mono)
 
     def to_utc(self, mono_ns: int | None) -> int | None:
-        """UTC nanoseconds since the epoch for ``mono_ns`` (None if unknown)."""
+        """UTC nanoseconds since the epoch for ``mono_ns`` (None if unknown).
+
+        Examples
+        --------
+        >>> c = Clock(); c.add(1_000, 5_000)
+        >>> c.to_utc(2_000), c.to_utc(None)
+        (6000, None)
+        """
         if mono_ns is None or not self._mono:
             return None
         i = bisect.bisect_left(self._mono, mono_ns)

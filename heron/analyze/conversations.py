@@ -65,7 +65,16 @@ def prefix_hashes(messages: Sequence[Message]) -> bytes:
 
 
 class ConversationIndex:
-    """Assigns conversation ids to calls visited in request-start order."""
+    """Assigns conversation ids to calls visited in request-start order.
+
+    Examples
+    --------
+    >>> idx = ConversationIndex()
+    >>> turn1 = prefix_hashes([Message("user", "fix it")])
+    >>> turn2 = prefix_hashes([Message("user", "fix it"), Message("assistant", "ok"), Message("user", "and?")])
+    >>> [idx.assign(pid=1, call_id=i, prefixes=p) for i, p in enumerate([turn1, turn2])]
+    [0, 0]
+    """
 
     def __init__(self) -> None:
         # (pid, full-history hash) -> [conversation id, continued later, latest call_id]

@@ -40,7 +40,13 @@ _HEADERS = pl.List(pl.Struct({"name": pl.String, "value": pl.String}))
 
 @dataclass(frozen=True, slots=True)
 class Column:
-    """One column of a public table."""
+    """One column of a public table.
+
+    Examples
+    --------
+    >>> CALLS[0]
+    Column(name='call_id', dtype=Int64, doc='call number in this capture, 0-based, ordered by request start')
+    """
 
     name: str
     dtype: Any  # a polars DataType (class or instance)

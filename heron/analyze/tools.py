@@ -39,7 +39,16 @@ RESULT_CAP = 4096
 
 
 class ToolPairer:
-    """Accumulates tool rows; see the module docstring for the rules."""
+    """Accumulates tool rows; see the module docstring for the rules.
+
+    Examples
+    --------
+    >>> p = ToolPairer(result_cap=3)
+    >>> p.request(call_id=0, pid=1, conv=0, end_ns=0, requests=[(None, "ls", "{}", None)])
+    >>> p.results(call_id=1, pid=1, conv=0, start_ns=10**6, results=[(None, "ls", "a b c", None)])
+    >>> [(r["tool_call_id"], r["result"], r["result_truncated"]) for r in p.rows]
+    [('0:0', 'a b', True)]
+    """
 
     def __init__(self, *, result_cap: int = RESULT_CAP) -> None:
         self.rows: list[dict[str, Any]] = []
@@ -62,6 +71,13 @@ class ToolPairer:
 
         Each request is ``(tool_call_id, name, arguments, requested_ns)``;
         a null ``requested_ns`` falls back to ``end_ns`` (the response end).
+
+        Examples
+        --------
+        >>> p = ToolPairer()
+        >>> p.request(call_id=4, pid=1, conv=2, end_ns=9, requests=[("t", "ls", "{}", 7), ("u", "cat", "{}", None)])
+        >>> [(r["tool_call_id"], r["requested_ns"]) for r in p.rows]
+        [('t', 7), ('u', 9)]
         """
         idless: list[int] = []
         for i, (tid, name, args, at) in enumerate(requests):
@@ -97,7 +113,18 @@ class ToolPairer:
         start_ns: int | None,
         results: Sequence[tuple[str | None, str | None, str, bool | None]],
     ) -> None:
-        """Match the new tool results carried by ``call_id``'s request."""
+        """Match the new tool results carried by ``call_id``'s request.
+
+        Each result is ``(tool_call_id, name, content, is_error)``.
+
+        Examples
+        --------
+        >>> p = ToolPairer()
+        >>> p.request(call_id=0, pid=1, conv=0, end_ns=0, requests=[("t1", "ls", "{}", None)])
+        >>> p.results(call_id=1, pid=2, conv=5, start_ns=1, results=[("t1", None, "x", False)])
+        >>> p.rows[0]["result_call_id"] is None     # another process's t1 is not this one
+        True
+        """
         positional = self._positional.get((pid, conv), [])
         for tid, name, content, is_error in results:
             idx: int | None = None

@@ -354,9 +354,11 @@ def summary_rows(cap: Any) -> list[dict[str, Any]]:
 
     Examples
     --------
-    >>> rows = summary_rows(heron.open("tests/fixtures/variant_b.heron"))   # doctest: +SKIP
-    >>> {k: rows[0][k] for k in ("agent", "calls", "errors", "conversations")}   # doctest: +SKIP
-    {'agent': 'heron.standin.agents.variant', 'calls': 8, 'errors': 1, 'conversations': 1}
+    >>> rows = summary_rows(heron.open("tests/fixtures/variant_b.heron"))
+    >>> {k: rows[0][k] for k in ("agent", "calls", "errors", "error_kinds", "conversations")}
+    {'agent': 'heron.standin.agents.variant', 'calls': 8, 'errors': 1, 'error_kinds': {'HTTP 429': 1}, 'conversations': 1}
+    >>> rows[0]["tools"], rows[0]["loop_signatures"]
+    ({'read_file': 4, 'run_tests': 1, 'write_file': 1}, ['repeated_tool_call read_file({"path":"src/calc.py"}) ×4'])
     """
     import polars as pl
 
@@ -576,9 +578,28 @@ def render_call(detail: Any, *, abandoned: bool = False) -> str:
 
     Examples
     --------
-    >>> print(render_call(heron.open("run.heron").call(1)))   # doctest: +SKIP
-    call 1 · agent.py · openai chat.completions · gpt-4o-mini · HTTP 200
-    ...
+    >>> print(render_call(heron.open("tests/fixtures/demo.heron").call(2)))
+    call 2 · heron.standin.agents.demo · openai chat.completions · gpt-4o-mini · HTTP 200
+    conversation 1 · pid ... · 127.0.0.1:.../v1/chat/completions
+    started ... · duration ... · streamed, first token after ...
+    <BLANKLINE>
+    ── request: 4 messages, 4 tools offered ──
+    [system]
+        You are a careful coding assistant.
+    [user]
+        The test tests/test_calc.py::test_add fails. Find the bug in the calculator and fix it.
+    [assistant]
+        → tool call list_files({"directory":"."})  id=call_...
+    [tool]
+        ← tool result for call_...:
+            README.md
+            src/calc.py
+            tests/test_calc.py
+    <BLANKLINE>
+    ── response (tool_calls) ──
+        → tool call read_file({"path":"src/calc.py"})  id=call_...
+    <BLANKLINE>
+    usage: input 393, output 9, cache_read 0, reasoning 0
     """
     r, p = detail.row, detail.parsed
     out = [

@@ -55,7 +55,15 @@ from heron.analyze.providers.history import RequestHistory, RequestView
 
 
 def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
-    """Parse one Anthropic messages exchange (never raises; ``history``: see openai_chat)."""
+    """Parse one Anthropic messages exchange (never raises; ``history``: see openai_chat).
+
+    Examples
+    --------
+    >>> ex = heron.open("tests/fixtures/anthropic_stream.heron").call(0).exchange
+    >>> c = parse(ex)
+    >>> c.model, c.streamed, c.finish_reason, [(t.name, t.arguments) for t in c.tool_requests]
+    ('claude-sonnet-4-6', True, 'tool_use', [('read_file', '{"path":"src/calc.py"}')])
+    """
     call = ParsedCall(provider="anthropic", api="messages")
     req, view = request_body(ex, history, "messages", "anthropic.messages")
     if isinstance(req, dict):
@@ -76,7 +84,16 @@ def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
 
 
 def parse_request(req: dict[str, Any], call: ParsedCall, view: RequestView | None = None) -> None:
-    """Fill model, messages (system first) and tools offered from a request."""
+    """Fill model, messages (system first) and tools offered from a request.
+
+    Examples
+    --------
+    >>> c = ParsedCall("anthropic", "messages")
+    >>> parse_request({"model": "claude", "system": "be brief", "messages": [
+    ...     {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1", "content": "ok"}]}]}, c)
+    >>> [m.role for m in c.messages], c.messages[1].tool_results[0].id
+    (['system', 'user'], 't1')
+    """
     if isinstance(req.get("model"), str):
         call.model = req["model"]
     tools = req.get("tools")

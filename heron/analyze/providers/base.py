@@ -32,7 +32,13 @@ from heron.analyze.reassembly.sse import SSEEvent, SSEParser
 
 @dataclass(slots=True)
 class ToolRequest:
-    """A tool call the model asked for (in a response, or echoed in history)."""
+    """A tool call the model asked for (in a response, or echoed in history).
+
+    Examples
+    --------
+    >>> ToolRequest("call_1", "read_file", '{"path":"a.py"}')
+    ToolRequest(id='call_1', name='read_file', arguments='{"path":"a.py"}', index=0, end=None)
+    """
 
     id: str | None
     name: str
@@ -45,7 +51,13 @@ class ToolRequest:
 
 @dataclass(slots=True)
 class ToolResult:
-    """A tool result the agent sent back (in a request)."""
+    """A tool result the agent sent back (in a request).
+
+    Examples
+    --------
+    >>> ToolResult("toolu_1", None, "1 failed", is_error=True).is_error
+    True
+    """
 
     id: str | None
     name: str | None
@@ -55,7 +67,14 @@ class ToolResult:
 
 @dataclass(slots=True)
 class Message:
-    """One normalised message of a request's history (or of a response)."""
+    """One normalised message of a request's history (or of a response).
+
+    Examples
+    --------
+    >>> m = Message("assistant", tool_calls=[ToolRequest("c1", "ls", "{}")])
+    >>> m.role, [t.name for t in m.tool_calls]
+    ('assistant', ['ls'])
+    """
 
     role: str
     text: str = ""
@@ -156,7 +175,14 @@ def history_chains(messages: Sequence[Message]) -> tuple[bytes, bytes]:
 
 @dataclass(slots=True)
 class ParsedCall:
-    """Everything the LLM layer learns from one exchange."""
+    """Everything the LLM layer learns from one exchange.
+
+    Examples
+    --------
+    >>> c = ParsedCall("openai", "chat.completions", model="gpt-4o", input_tokens=12)
+    >>> c.provider, c.model, c.input_tokens, c.output_tokens
+    ('openai', 'gpt-4o', 12, None)
+    """
 
     provider: str
     api: str
@@ -184,7 +210,13 @@ class ParsedCall:
 
     @property
     def tool_results(self) -> list[ToolResult]:
-        """Every tool result carried in the request, in order."""
+        """Every tool result carried in the request, in order.
+
+        Examples
+        --------
+        >>> ParsedCall("x", "y", messages=[Message("tool", tool_results=[ToolResult("a", None, "r")])]).tool_results
+        [ToolResult(id='a', name=None, content='r', is_error=None)]
+        """
         return [r for m in self.messages for r in m.tool_results]
 
     @property
@@ -192,11 +224,25 @@ class ParsedCall:
         """The results sent back after the last assistant turn (new in this request).
 
         Older results are history re-sent.
+
+        Examples
+        --------
+        >>> old, new = ToolResult("a", None, "1"), ToolResult("b", None, "2")
+        >>> c = ParsedCall("x", "y", messages=[Message("tool", tool_results=[old]),
+        ...     Message("assistant"), Message("tool", tool_results=[new])])
+        >>> mark_trailing(c, ("assistant",)); [r.id for r in c.new_tool_results]
+        ['b']
         """
         return [r for m in self.messages[self.new_from :] for r in m.tool_results]
 
     def note(self, problem: str) -> None:
-        """Record a parse problem (the first few are kept)."""
+        """Record a parse problem (the first few are kept).
+
+        Examples
+        --------
+        >>> c = ParsedCall("x", "y"); c.note("a"); c.note("b"); c.parse_error
+        'a; b'
+        """
         if self.parse_error is None:
             self.parse_error = problem
         elif len(self.parse_error) < 300:
@@ -249,7 +295,13 @@ def request_body(
 def history_items(
     req: dict[str, Any], key: str, view: RequestView | None, convert: Callable[[Any], Any]
 ) -> list[Any]:
-    """``convert`` over the history array ``req[key]``, reusing shared items' results."""
+    """``convert`` over the history array ``req[key]``, reusing shared items' results.
+
+    Examples
+    --------
+    >>> history_items({"messages": [1, 2]}, "messages", None, lambda x: x * 10)
+    [10, 20]
+    """
     if view is not None:
         return view.items(convert)
     items = req.get(key)
@@ -257,12 +309,24 @@ def history_items(
 
 
 def as_dict(v: Any) -> dict[str, Any]:
-    """``v`` if it is a dict, else an empty dict (for defensive ``.get`` chains)."""
+    """``v`` if it is a dict, else an empty dict (for defensive ``.get`` chains).
+
+    Examples
+    --------
+    >>> as_dict({"a": 1}), as_dict([1])
+    ({'a': 1}, {})
+    """
     return v if isinstance(v, dict) else {}
 
 
 def loads(text: str | bytes) -> Any | None:
-    """JSON or None."""
+    """JSON or None.
+
+    Examples
+    --------
+    >>> loads(b'{"a": 1}'), loads("{cut")
+    ({'a': 1}, None)
+    """
     try:
         return json.loads(text)
     except (ValueError, UnicodeDecodeError):
@@ -312,7 +376,13 @@ def text_of(content: Any) -> str:
 
 
 def json_text(v: Any) -> str:
-    """Arguments as JSON text: a string stays as is, anything else is dumped."""
+    """Arguments as JSON text: a string stays as is, anything else is dumped.
+
+    Examples
+    --------
+    >>> json_text('{"a": 1}'), json_text({"a": 1}), json_text(None)
+    ('{"a": 1}', '{"a":1}', '{}')
+    """
     if isinstance(v, str):
         return v
     if v is None:

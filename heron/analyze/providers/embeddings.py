@@ -25,7 +25,14 @@ _GEMINI_MODEL = re.compile(r"models/([^/:?]+):")
 
 
 def parse(ex: Exchange, history: object = None) -> ParsedCall:
-    """Parse one embeddings exchange (never raises; ``history`` is unused: no history)."""
+    """Parse one embeddings exchange (never raises; ``history`` is unused: no history).
+
+    Examples
+    --------
+    >>> c = parse(heron.open("tests/fixtures/openai_tools.heron").call(5).exchange)
+    >>> c.api, c.chat, c.n_inputs, c.input_tokens
+    ('embeddings', False, 2, 24)
+    """
     path = (ex.path or "").split("?")[0]
     if ":embedContent" in path or ":batchEmbedContents" in path:
         provider = "gemini"

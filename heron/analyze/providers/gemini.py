@@ -49,7 +49,16 @@ _MODEL = re.compile(r"models/([^/:?]+):")
 
 
 def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
-    """Parse one Gemini exchange (never raises; ``history``: see openai_chat)."""
+    """Parse one Gemini exchange (never raises; ``history``: see openai_chat).
+
+    Examples
+    --------
+    >>> c = parse(heron.open("tests/fixtures/gemini.heron").call(2).exchange)
+    >>> c.model, c.streamed, c.input_tokens, c.output_tokens
+    ('gemini-2.0-flash', True, 76, 7)
+    >>> [(t.id, t.name, t.arguments) for t in c.tool_requests]   # Gemini has no call ids
+    [(None, 'get_weather', '{"city":"Paris"}')]
+    """
     call = ParsedCall(provider="gemini", api="generateContent")
     path = ex.path or ""
     m = _MODEL.search(path)

@@ -59,6 +59,12 @@ class RequestView:
 
     ``body`` is exactly what ``json.loads`` would return (a dict; the history
     array a list), except that shared items are the previous request's objects.
+
+    Examples
+    --------
+    >>> v = RequestHistory().request("p", b'{"input": [{"role": "user"}]}', "input")
+    >>> v.body, v.reused
+    ({'input': [{'role': 'user'}]}, 0)
     """
 
     body: Any
@@ -108,6 +114,13 @@ class RequestHistory:
     ----------
     max_slots
         Slots remembered (least recently used first out).
+
+    Examples
+    --------
+    >>> h = RequestHistory(max_slots=1)
+    >>> _ = h.request("a", b'{"m": [1]}', "m"); _ = h.request("b", b'{"m": [1]}', "m")
+    >>> h.request("a", b'{"m": [1, 2]}', "m").reused     # "a" was evicted by "b"
+    0
     """
 
     def __init__(self, *, max_slots: int = 64) -> None:

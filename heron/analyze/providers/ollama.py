@@ -41,7 +41,16 @@ from heron.analyze.reassembly.ndjson import NDJSONParser
 
 
 def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
-    """Parse one Ollama /api/chat or /api/generate exchange (never raises; ``history``: see openai_chat)."""
+    """Parse one Ollama /api/chat or /api/generate exchange (never raises).
+
+    ``history``: see :func:`heron.analyze.providers.openai_chat.parse`.
+
+    Examples
+    --------
+    >>> c = parse(heron.open("tests/fixtures/ollama_plain.heron").call(3).exchange)
+    >>> c.api, c.streamed, c.input_tokens, c.output_tokens    # counts from the final done line
+    ('ollama.generate', True, 13, 22)
+    """
     path = (ex.path or "").split("?")[0]
     generate = path.rstrip("/").endswith("/api/generate")
     call = ParsedCall(provider="ollama", api="ollama.generate" if generate else "ollama.chat")

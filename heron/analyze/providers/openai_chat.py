@@ -98,7 +98,17 @@ def _is_stream(ex: Exchange, req: Any) -> bool:
 
 
 def parse_request(req: dict[str, Any], call: ParsedCall, view: RequestView | None = None) -> None:
-    """Fill model, messages and tools offered from a request body."""
+    """Fill model, messages and tools offered from a request body.
+
+    Examples
+    --------
+    >>> c = ParsedCall("openai", "chat.completions")
+    >>> parse_request({"model": "m", "tools": [{}], "messages": [{"role": "user", "content": "hi"},
+    ...     {"role": "assistant", "tool_calls": [{"id": "c1", "function": {"name": "ls", "arguments": "{}"}}]},
+    ...     {"role": "tool", "tool_call_id": "c1", "content": "a.txt"}]}, c)
+    >>> c.n_tools_offered, [m.role for m in c.messages], [r.content for r in c.new_tool_results]
+    (1, ['user', 'assistant', 'tool'], ['a.txt'])
+    """
     model = req.get("model")
     call.model = model if isinstance(model, str) else None
     tools = req.get("tools")

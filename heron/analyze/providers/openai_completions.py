@@ -26,7 +26,14 @@ from heron.analyze.providers.base import (
 
 
 def parse(ex: Exchange, history: object = None) -> ParsedCall:
-    """Parse one legacy completions exchange (never raises; ``history`` is unused)."""
+    """Parse one legacy completions exchange (never raises; ``history`` is unused).
+
+    Examples
+    --------
+    >>> c = parse(heron.open("tests/fixtures/openai_async.heron").call(6).exchange)
+    >>> c.model, c.messages[0].text, c.output_tokens
+    ('gpt-3.5-turbo-instruct', 'def add(a, b):', 23)
+    """
     call = ParsedCall(provider="openai", api="completions", n_tools_offered=0)
     req = ex.request_json()
     if isinstance(req, dict):

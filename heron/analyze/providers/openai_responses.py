@@ -48,7 +48,14 @@ from heron.analyze.providers.history import RequestHistory, RequestView
 
 
 def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
-    """Parse one responses-API exchange (never raises; ``history``: see openai_chat)."""
+    """Parse one responses-API exchange (never raises; ``history``: see openai_chat).
+
+    Examples
+    --------
+    >>> c = parse(heron.open("tests/fixtures/openai_async.heron").call(5).exchange)
+    >>> [m.role for m in c.messages], c.finish_reason, c.output_tokens
+    (['user', 'assistant', 'tool'], 'completed', 22)
+    """
     call = ParsedCall(provider="openai", api="responses")
     req, view = request_body(ex, history, "input", "openai.responses")
     if isinstance(req, dict):

@@ -218,6 +218,7 @@ class Capture:
         for pid in sorted(self._scan_set(traced)):
             self._write_process(process_info(pid), "scan")
         self._stats(time.monotonic_ns())
+        self.started = time.monotonic()  # elapsed counts capture time, not compile time
         self.log(
             f"capturing: {len(self.program.attached)} TLS library copies hooked "
             f"({self.program.uprobe_count} probes), compile {self.program.compile_seconds:.1f}s"

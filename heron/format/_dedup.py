@@ -8,19 +8,22 @@ request; small chunks alone compress ~4x where the whole stream gives ~70x.
 We close the gap at the record level, keeping every chunk independently
 decodable *given earlier payloads*:
 
-* A DATA record may be stored with a field ``x`` (copy-ops) instead of
-  ``data``.  ``x`` is an array whose items are either a ``bin`` literal, an
-  array ``[back, off, len]`` meaning "``len`` bytes starting at ``off`` of the
-  reconstructed payload of the DATA record with sequence number ``s - back``",
-  or (in chunks with a literal section) an integer ``n``: the next ``n``
-  bytes of the chunk's literal section.  The payload is the concatenation of
-  the items.
-* Literal runs of a chunk are gathered into one *literal section*, zstd
-  compressed with a raw-content dictionary made of the base payloads that
-  chunk's records reference anyway.  New text (a tool result, the previous
-  reply) shares vocabulary with the conversation so far; a one-second chunk
-  alone has no such context, so this is where small chunks catch up with a
-  whole-stream compressor without adding a dependency on anything else.
+* A DATA payload may be stored as copy-ops (``x``): an array whose items are
+  either a ``bin`` literal, an array ``[back, off, len]`` meaning "``len``
+  bytes starting at ``off`` of the reconstructed payload of the DATA record
+  with sequence number ``s - back``", or an integer ``n``: the next ``n``
+  bytes of the connection's literal frame in this chunk.  The payload is the
+  concatenation of the items.
+* Literal bytes of a chunk are gathered per connection into one *literal
+  frame*, zstd-compressed with a raw-content dictionary made of the payloads
+  that connection's records copy from plus its newest payloads before the
+  chunk (:meth:`DedupEncoder.recent_of_conn`: for a request, the previous
+  response).  New text (a tool result, the previous reply) shares
+  vocabulary with the conversation so far; a one-second chunk alone has no
+  such context, so this is where small chunks catch up with a whole-stream
+  compressor without adding a dependency on anything else.  One frame per
+  connection keeps a lost dictionary payload from spoiling other
+  conversations' literals.
 * Both sides keep a *window*: the payloads of the most recent DATA records,
   oldest evicted first while their total size exceeds ``W`` (declared in every
   chunk header).  The writer never references a payload outside the window,

@@ -16,7 +16,11 @@ by at most one partial block, which it detects by length and CRC.
 
 DATA payloads go through :class:`~heron.format._dedup.DedupEncoder`, which
 stores repeated conversation history as references to earlier payloads, so
-one-second chunks still compress like the whole stream.  Every
+one-second chunks still compress like the whole stream.  With dedup on, DATA
+metadata is kept column-wise per chunk (time deltas, offsets only where the
+stream does not imply them, values constant over the chunk stored once, the
+hooked function as a small integer): after dedup, a streamed response's
+per-event metadata would otherwise be the larger part of the file.  Every
 ``sync_interval`` bytes of DATA the writer starts a fresh dedup history and
 marks that chunk *independent*: seeking readers start decoding there, and a
 damaged region can only spoil references up to the next sync point.

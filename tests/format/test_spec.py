@@ -48,3 +48,26 @@ def test_spec_states_the_constants_the_code_uses() -> None:
     assert "| 40 | .. | body |" in text and fr.CHUNK_HEADER.size == 40
     assert fr.FILE_HEADER.size == 36 and "| 36 | .. | msgpack map of metadata |" in text
     assert fr.FOOTER.size == 24 and fr.TAIL_SIZE == 52 and "last 52 bytes" in text
+
+
+def test_spec_function_table_equals_the_code() -> None:
+    text = SPEC.read_text()
+    section = text.split("Function table for `fn`", 1)[1].split("\n\n", 2)[1]
+    rows = [
+        [c.strip().strip("`") for c in line.strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and not line.startswith("| uint")
+    ]
+    assert [(int(i), name) for i, name in rows] == list(enumerate(fr.FN_TABLE))
+
+
+def test_spec_index_fields_and_columns_equal_the_code() -> None:
+    from heron.format import reader
+
+    text = SPEC.read_text()
+    assert "`[" + ", ".join(fr.INDEX_CHUNK_FIELDS) + "]`" in text
+    section = text.split("### 7.1 The column block", 1)[1].split("Each of columns", 1)[0]
+    cols = re.findall(r"^\| (\d+) \| `(\w+)` \|", section, re.M)
+    assert [int(i) for i, _ in cols] == list(range(1, reader._NCOLS + 1))
+    assert cols[reader._XCOL][1] == "x"
+    assert f"at least {reader._NCOLS + 1} elements" in section

@@ -193,13 +193,19 @@ class CgroupNames:
 
     def _scan(self) -> None:
         self._map.clear()
-        for dirpath, _dirs, _files in os.walk(self.root):
+        try:
+            dev = os.stat(self.root).st_dev
+        except OSError:
+            return
+        for dirpath, dirs, _files in os.walk(self.root):
             try:
-                ino = os.stat(dirpath).st_ino
+                st = os.stat(dirpath)
             except OSError:
                 continue
-            rel = dirpath[len(self.root) :] or "/"
-            self._map[ino] = rel
+            if st.st_dev != dev:  # another mount (e.g. a v1 hierarchy): other inodes
+                dirs.clear()
+                continue
+            self._map.setdefault(st.st_ino, dirpath[len(self.root) :] or "/")
         self._scanned = True
 
     def path(self, cgroup_id: int) -> str | None:

@@ -176,18 +176,34 @@ def socket_addrs(pid: int, fd: int) -> dict[str, Any] | None:
     return None
 
 
+def cgroup2_root() -> str | None:
+    """Where the cgroup v2 hierarchy is mounted (None on a v1-only host).
+
+    Examples
+    --------
+    >>> cgroup2_root() is None or os.path.isdir(cgroup2_root())
+    True
+    """
+    text = _read("/proc/self/mounts") or ""
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) > 2 and f[2] == "cgroup2":
+            return f[1]
+    return None
+
+
 class CgroupNames:
     """Map BPF cgroup ids (cgroup v2 directory inode numbers) to paths.
 
     Examples
     --------
     >>> cg = CgroupNames()
-    >>> cg.path(cg.id_of("/"))
+    >>> cg.path(cg.id_of("/")) if cgroup2_root() else "/"
     '/'
     """
 
-    def __init__(self, root: str = "/sys/fs/cgroup") -> None:
-        self.root = root
+    def __init__(self, root: str | None = None) -> None:
+        self.root = root or cgroup2_root() or "/sys/fs/cgroup"
         self._map: dict[int, str] = {}
         self._scanned = False
 
@@ -216,6 +232,16 @@ class CgroupNames:
         return self._map.get(cgroup_id)
 
     def id_of(self, path: str) -> int:
-        """The cgroup id BPF reports for a cgroup v2 path (its inode)."""
-        full = path if path.startswith(self.root) else self.root + "/" + path.lstrip("/")
+        """The cgroup id BPF reports for a cgroup v2 path (its inode).
+
+        ``path`` is either under the cgroup2 mount or relative to it
+        (``/system.slice/x.service``, as ``/proc/PID/cgroup`` shows it).
+        """
+        full = path if path.startswith(self.root + "/") else self.root + "/" + path.lstrip("/")
         return os.stat(full).st_ino
+
+    def relative(self, path: str) -> str:
+        """``path`` as /proc/PID/cgroup shows it (relative to the mount)."""
+        if path.startswith(self.root + "/"):
+            return path[len(self.root) :]
+        return "/" + path.strip("/")

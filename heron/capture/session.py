@@ -43,9 +43,16 @@ from typing import Any
 
 from heron.capture import events as ev
 from heron.capture.assemble import CallAssembler, Piece
-from heron.capture.errors import EventDecodeError
+from heron.capture.errors import CaptureError, EventDecodeError
 from heron.capture.libs import LibCopy, LibraryFinder
-from heron.capture.procfs import CgroupNames, container_id, descendants, process_info, socket_addrs
+from heron.capture.procfs import (
+    CgroupNames,
+    cgroup2_root,
+    container_id,
+    descendants,
+    process_info,
+    socket_addrs,
+)
 from heron.capture.program import Program, ProgramConfig
 from heron.format import RecordKind, Writer
 from heron.format.errors import FormatError
@@ -162,7 +169,18 @@ class Capture:
         """
         o = self.opts
         self.target_pid = target_pid
-        cgroup_id = self.cgroups.id_of(o.cgroup) if o.cgroup else None
+        cgroup_id = None
+        if o.cgroup:
+            if cgroup2_root() is None:
+                raise CaptureError(
+                    "--cgroup needs the cgroup v2 hierarchy, and none is mounted here"
+                )
+            try:
+                cgroup_id = self.cgroups.id_of(o.cgroup)
+            except OSError as e:
+                raise CaptureError(
+                    f"--cgroup {o.cgroup}: no such cgroup under {self.cgroups.root} ({e.strerror})"
+                ) from None
         cfg = ProgramConfig(
             body_cap=o.body_cap,
             ringbuf_bytes=o.ringbuf_bytes,
@@ -244,9 +262,7 @@ class Capture:
                     continue
                 if o.uid is not None and info.get("uid") != o.uid:
                     continue
-                if o.cgroup and info.get("cgroup") != "/" + o.cgroup.strip("/").removeprefix(
-                    "sys/fs/cgroup/"
-                ):
+                if o.cgroup and info.get("cgroup") != self.cgroups.relative(o.cgroup):
                     continue
             if o.comms and self.program is not None:
                 self.program.trace_pid(pid)

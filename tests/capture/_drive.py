@@ -30,6 +30,8 @@ def command(name: str, https: str, http: str, ca: str) -> list[str]:
             "--ca",
             ca,
         ]
+    if name == "node_plain":  # plain HTTP from node: writev/read syscalls
+        return ["node", str(ROOT / "heron/standin/agents/node_fetch.mjs"), "--base-url", http]
     if name == "ollama_plain":
         return [*py, "heron.standin.agents.ollama_plain", "--base-url", http]
     if name == "big_request_h2":

@@ -37,6 +37,7 @@ AGENTS = [
     "node_fetch",
     "curl",
     "ollama_plain",
+    "node_plain",
     "threads",
     "secret",
     "big_request",
@@ -160,7 +161,7 @@ def _check_agent(m: Multi, name: str) -> dict[str, Any]:
 def test_client_bodies_match_server_log(multi: Multi, name: str) -> None:
     info = _check_agent(multi, name)
     opens = info["opens"].values()
-    if name == "ollama_plain":
+    if name in ("ollama_plain", "node_plain"):
         assert {o["transport"] for o in opens} == {"tcp"}
     else:
         assert {o["transport"] for o in opens} == {"tls"}
@@ -476,3 +477,52 @@ def test_uid_filter_and_sni(standin: Any, tmp_path: Path, uid: int) -> None:
         assert all(r["uid"] == 65534 for r in records if r["k"] == 5)
     else:  # another uid: nothing of the agent
         assert not opens and not any(r["k"] in (5, 8) for r in records)
+
+
+def test_cgroup_filter(standin: Any, tmp_path: Path) -> None:
+    from heron.capture.procfs import cgroup2_root
+
+    root = cgroup2_root()
+    mounted = None
+    if root is None:  # v1-only host: the v2 hierarchy still exists, mount it
+        mounted = tmp_path / "cgroup2"
+        mounted.mkdir()
+        if subprocess.run(["mount", "-t", "cgroup2", "none", str(mounted)]).returncode:
+            pytest.skip("no cgroup v2 hierarchy on this host")
+        root = str(mounted)
+    cg = Path(root) / f"heron-test-{os.getpid()}"
+    cg.mkdir()
+    out = tmp_path / "cg.heron"
+    try:
+        proc = _start_hostwide(out, "--cgroup", str(cg), "--flush-interval", "0.2")
+        try:
+            inside = subprocess.run(
+                ["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec curl -s --http1.1 --cacert "$1" "$2"', "sh",
+                 standin.ca_file, standin.https_url + "/healthz"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            outside = subprocess.run(
+                ["curl", "-s", "--http1.1", "--cacert", standin.ca_file, standin.https_url + "/v1/models"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert inside.returncode == 0 and outside.returncode == 0
+            time.sleep(0.5)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=60)
+        records, report = read_records(out)
+    finally:
+        for _ in range(50):  # the exited member may take a moment to leave
+            try:
+                cg.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+        if mounted is not None:
+            subprocess.run(["umount", "-l", str(mounted)])
+    assert report.closed
+    data = [r for r in records if r["k"] == 8]
+    assert any(b"/healthz" in r["data"] for r in data)
+    assert not any(b"/v1/models" in r["data"] for r in data)
+    procs = [r for r in records if r["k"] == 3 and r.get("source") == "exec"]
+    assert procs and all(p.get("cgroup") == "/" + cg.name for p in procs)

@@ -59,7 +59,9 @@ from heron.format.errors import FormatError
 
 TOOL = "heron-capture"
 #: Seconds after an exec at which the process's maps are rescanned for libraries.
-RESCAN_AFTER = (0.02, 0.15, 0.5, 1.5, 5.0)
+RESCAN_AFTER = (0.02, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+#: A traced process's connect() also triggers a rescan (TLS is near), at most this often.
+RESCAN_ON_CONNECT_S = 0.5
 #: Executables on PATH checked at start for a built-in TLS library.
 PRELOAD_EXECUTABLES = ("node", "nodejs", "bun", "deno")
 #: A call whose last chunk has not come after this long lost it.
@@ -153,6 +155,7 @@ class Capture:
         self._local: dict[tuple[int, int], ev.Local] = {}  # local address before its Sock
         self._procs: dict[int, dict[str, Any]] = {}  # pid -> PROCESS fields written
         self._rescans: list[tuple[float, int, int]] = []  # (due, pid, stage)
+        self._last_scan: dict[int, float] = {}  # pid -> monotonic time of its last maps scan
         self._next_stats = 0.0
         self.started = time.monotonic()
         self.target_pid: int | None = None
@@ -405,6 +408,8 @@ class Capture:
             for p in self.assembler.feed(e):
                 self._write_piece(p)
         elif isinstance(e, ev.Sock):
+            if e.role == "client":
+                self._rescan_on_connect(e.pid)
             local = self._local.pop((e.pid, e.fd), None) if e.role == "client" else None
             if local is not None:  # blocking connect: established before it returned
                 e = dataclasses.replace(e, local_addr=local.addr, local_port=local.port)
@@ -530,10 +535,22 @@ class Capture:
             del self._sni[key]
         for key in [k for k in self._local if k[0] == e.pid]:
             del self._local[key]
+        self._last_scan.pop(e.pid, None)
+
+    def _rescan_on_connect(self, pid: int) -> None:
+        """A connect() often precedes the first TLS call of a library loaded
+        late (dlopen): look at the process's maps right away."""
+        now = time.monotonic()
+        if now - self._last_scan.get(pid, 0.0) < RESCAN_ON_CONNECT_S:
+            return
+        self._last_scan[pid] = now
+        for c in self.finder.scan_pid(pid):
+            self._attach(c)
 
     def _do_rescans(self, now: float) -> None:
         while self._rescans and self._rescans[0][0] <= now:
             _, pid, _stage = self._rescans.pop(0)
+            self._last_scan[pid] = now
             for c in self.finder.scan_pid(pid):
                 self._attach(c)
 

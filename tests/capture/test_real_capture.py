@@ -526,3 +526,32 @@ def test_cgroup_filter(standin: Any, tmp_path: Path) -> None:
     assert not any(b"/v1/models" in r["data"] for r in data)
     procs = [r for r in records if r["k"] == 3 and r.get("source") == "exec"]
     assert procs and all(p.get("cgroup") == "/" + cg.name for p in procs)
+
+
+def test_vendored_libssl_copy_is_found_and_hooked(standin: Any, tmp_path: Path) -> None:
+    """A private copy of libssl (as in a venv or conda env), loaded late by
+    dlopen: found through the process's maps and hooked by its own inode."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for name in ("libssl.so.3", "libcrypto.so.3"):
+        src = Path("/usr/lib/x86_64-linux-gnu") / name
+        if not src.exists():
+            pytest.skip(f"no {src}")
+        (lib / name).write_bytes(src.read_bytes())
+    script = (
+        "import sys, time, urllib.request, ssl\n"
+        "ctx = ssl.create_default_context(cafile=sys.argv[2])\n"
+        "time.sleep(1.0)  # an agent importing its SDK\n"
+        "for _ in range(3):\n"
+        "    urllib.request.urlopen(sys.argv[1] + '/healthz', context=ctx).read()\n"
+    )
+    out = tmp_path / "vendored.heron"
+    env = clean_env(LD_LIBRARY_PATH=str(lib))
+    run = run_capture(
+        out, [sys.executable, "-c", script, standin.https_url, standin.ca_file], env=env
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"hooked openssl in {lib}/libssl.so.3" in run.stderr
+    records, _ = read_records(out)
+    ins = [r for r in records if r["k"] == 8 and r["dir"] == 1]
+    assert sum(b'"ok"' in r["data"] for r in ins) == 3

@@ -514,6 +514,8 @@ class _Decoder:
         it = iter(zip(*cols, strict=False)) if cols is not None else None
         next_off: dict[Any, int] = {}
         prev_lit = 0
+        ndata = 0
+        total = self._total
         i = -1
         for r in recs:
             i += 1
@@ -523,8 +525,8 @@ class _Decoder:
                     assert it is not None
                     t, conn, pid, tid, dr, od, x, xl, fn, ex = next(it)
                     s = first_seq + i
-                    while self._total > window and order:
-                        self._total -= len(win.pop(order.popleft()))
+                    while total > window and order:
+                        total -= len(win.pop(order.popleft()))
                     lost = 0
                     if x.__class__ is int:
                         x += prev_lit
@@ -565,19 +567,19 @@ class _Decoder:
                     else:
                         win[s] = d
                         order.append(s)
-                        self._total += len(d)
+                        total += len(d)
                     if ex is not None:
                         for k2, v2 in ex.items():
                             if k2 not in rec:
                                 rec[k2] = v2
                     recs[i] = rec
-                    kinds[_DATA] = kinds.get(_DATA, 0) + 1
+                    ndata += 1
                     continue
                 k = r["k"]
                 if k == _DATA:
                     s = first_seq + i
-                    while self._total > window and order:
-                        self._total -= len(win.pop(order.popleft()))
+                    while total > window and order:
+                        total -= len(win.pop(order.popleft()))
                     x = r.pop("x", None)
                     if x is not None:
                         d, size, lost = self._rebuild(s, x, r.get("conn"), offset, idx)
@@ -592,7 +594,7 @@ class _Decoder:
                     if not lost:
                         win[s] = d
                         order.append(s)
-                        self._total += len(d)
+                        total += len(d)
                 elif k not in _KNOWN_KINDS:
                     rep.unknown_kinds[k] = rep.unknown_kinds.get(k, 0) + 1
                     if self.skip_unknown:
@@ -618,6 +620,9 @@ class _Decoder:
                 if drop is None:
                     drop = []
                 drop.append(i)
+        self._total = total
+        if ndata:
+            kinds[_DATA] = kinds.get(_DATA, 0) + ndata
         if drop:
             dropped = set(drop)
             recs = [r for j, r in enumerate(recs) if j not in dropped]

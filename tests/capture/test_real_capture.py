@@ -555,3 +555,34 @@ def test_vendored_libssl_copy_is_found_and_hooked(standin: Any, tmp_path: Path) 
     records, _ = read_records(out)
     ins = [r for r in records if r["k"] == 8 and r["dir"] == 1]
     assert sum(b'"ok"' in r["data"] for r in ins) == 3
+
+
+def test_gnutls_client(standin: Any, tmp_path: Path) -> None:
+    """GnuTLS: libcurl-gnutls driven through ctypes (no gnutls CLI needed)."""
+    import ctypes.util
+
+    if not Path("/usr/lib/x86_64-linux-gnu/libcurl-gnutls.so.4").exists():
+        pytest.skip("libcurl-gnutls.so.4 is not installed")
+    script = (
+        "import ctypes, sys\n"
+        "c = ctypes.CDLL('libcurl-gnutls.so.4')\n"
+        "c.curl_easy_init.restype = ctypes.c_void_p\n"
+        "h = ctypes.c_void_p(c.curl_easy_init())\n"
+        "c.curl_easy_setopt(h, 10002, sys.argv[1].encode())  # CURLOPT_URL\n"
+        "c.curl_easy_setopt(h, 10065, sys.argv[2].encode())  # CURLOPT_CAINFO\n"
+        "c.curl_easy_setopt(h, 84, ctypes.c_long(2))  # CURLOPT_HTTP_VERSION 1.1\n"
+        "sys.exit(c.curl_easy_perform(h))\n"
+    )
+    assert ctypes.util.find_library("c")
+    out = tmp_path / "gnutls.heron"
+    run = run_capture(
+        out, [sys.executable, "-c", script, standin.https_url + "/healthz", standin.ca_file]
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    records, _ = read_records(out)
+    opens = [r for r in records if r["k"] == 7]
+    assert [o["lib"] for o in opens] == ["gnutls"] and opens[0].get("local_port")
+    data = [r for r in records if r["k"] == 8]
+    assert {r["fn"] for r in data} == {"gnutls_record_send", "gnutls_record_recv"}
+    assert any(r["dir"] == 0 and r["data"].startswith(b"GET /healthz HTTP/1.1") for r in data)
+    assert any(r["dir"] == 1 and b'"ok"' in r["data"] for r in data)

@@ -150,6 +150,8 @@ def capture(
         os._exit(code)  # skip bcc's slow atexit detach
     if not output:
         raise click.UsageError("-o FILE is required (use -o - for standard output)")
+    if output == "-" and sys.stdout.isatty():
+        raise click.UsageError("-o - writes binary data: redirect it to a file or a pipe")
     if output != "-" and os.path.lexists(output) and not force:
         raise click.ClickException(f"{output} exists; pass --force to overwrite it")
     from heron.capture.session import Capture, CaptureOptions

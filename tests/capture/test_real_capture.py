@@ -586,3 +586,30 @@ def test_gnutls_client(standin: Any, tmp_path: Path) -> None:
     assert {r["fn"] for r in data} == {"gnutls_record_send", "gnutls_record_recv"}
     assert any(r["dir"] == 0 and r["data"].startswith(b"GET /healthz HTTP/1.1") for r in data)
     assert any(r["dir"] == 1 and b'"ok"' in r["data"] for r in data)
+
+
+def test_duration_stops_a_hostwide_capture(bpf: None, tmp_path: Path) -> None:
+    out = tmp_path / "dur.heron"
+    t0 = time.monotonic()
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "heron.capture.cli",
+            "-o",
+            str(out),
+            "--duration",
+            "1",
+            "--comm",
+            "no-such-comm",
+        ],
+        env=clean_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert time.monotonic() - t0 < 60
+    records, report = read_records(out)
+    assert report.closed and records[-1]["reason"] == "duration"

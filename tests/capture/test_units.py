@@ -238,3 +238,16 @@ def test_cli_help_and_usage_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert res.exit_code == 1 and "needs root" in res.output and "Traceback" not in res.output
     res = r.invoke(capture, ["-o", "-", "--plain-ports", "80,x"])
     assert res.exit_code == 2
+
+
+def test_check_reports_missing_privilege_with_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from heron.capture import check
+
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(check, "_caps", lambda: set())
+    lines: list[str] = []
+    assert check.run_check(echo=lines.append) == 1
+    text = "\n".join(lines)
+    assert text.splitlines()[0].startswith("FAIL  privilege") and "fix: run with sudo" in text
+    assert text.splitlines()[-1] == "capture: CANNOT work on this host"
+    assert "compiled" not in text  # nothing is compiled when a prerequisite fails

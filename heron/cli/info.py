@@ -48,6 +48,10 @@ def _table(info: dict[str, Any]) -> str:
     if info.get("duration_s") is not None:
         rows.append(("duration", f"{info['duration_s']:.3f} s"))
     rows.append(("chunks", str(info.get("chunks", 0))))
+    size, payload = info.get("file_bytes"), info.get("payload_bytes")
+    if size:
+        ratio = f" ({payload / size:.1f}x)" if payload else ""
+        rows.append(("size", f"{size} bytes; DATA payload {payload or 0} bytes{ratio}"))
     rows.append(("records", str(info.get("records", 0))))
     for name, n in info.get("kinds", {}).items():
         rows.append((f"  {name}", str(n)))

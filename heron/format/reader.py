@@ -188,6 +188,7 @@ class ReadReport:
     first_t: int | None = None
     last_t: int | None = None
     last_stats: Record | None = None
+    data_bytes: int = 0  # DATA payload bytes returned (rebuilt), all records
 
     @property
     def intact(self) -> bool:
@@ -515,6 +516,7 @@ class _Decoder:
         next_off: dict[Any, int] = {}
         prev_lit = 0
         ndata = 0
+        nbytes = 0
         total = self._total
         i = -1
         for r in recs:
@@ -574,6 +576,7 @@ class _Decoder:
                                 rec[k2] = v2
                     recs[i] = rec
                     ndata += 1
+                    nbytes += len(d)
                     continue
                 k = r["k"]
                 if k == _DATA:
@@ -595,6 +598,7 @@ class _Decoder:
                         win[s] = d
                         order.append(s)
                         total += len(d)
+                    nbytes += len(d)
                 elif k not in _KNOWN_KINDS:
                     rep.unknown_kinds[k] = rep.unknown_kinds.get(k, 0) + 1
                     if self.skip_unknown:
@@ -621,6 +625,7 @@ class _Decoder:
                     drop = []
                 drop.append(i)
         self._total = total
+        rep.data_bytes += nbytes
         if ndata:
             kinds[_DATA] = kinds.get(_DATA, 0) + ndata
         if drop:

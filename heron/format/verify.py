@@ -162,6 +162,8 @@ def file_info(src: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
                         losses=[],
                     )
                     info["source"] = "index"
+                    info["payload_bytes"] = sum(max(c.data_bytes, 0) for c in ir.chunks)
+                    info["file_bytes"] = _size(src)
                     return info
             if hasattr(src, "seek"):
                 src.seek(0)
@@ -182,7 +184,22 @@ def file_info(src: str | os.PathLike[str] | IO[bytes]) -> dict[str, Any]:
     )
     info["source"] = "scan"
     info["status"] = v.status
+    info["payload_bytes"] = r.data_bytes
+    info["file_bytes"] = _size(src) if seekable else None
     return info
+
+
+def _size(src: str | os.PathLike[str] | IO[bytes]) -> int | None:
+    """Size in bytes of a seekable input (None when it cannot be told)."""
+    try:
+        if isinstance(src, (str, os.PathLike)):
+            return os.stat(src).st_size
+        pos = src.tell()
+        end = src.seek(0, os.SEEK_END)
+        src.seek(pos)
+        return int(end)
+    except (OSError, ValueError):
+        return None
 
 
 class _Unreadable(HeronError):

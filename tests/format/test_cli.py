@@ -34,10 +34,13 @@ def test_info_table_and_json(tmp_path: Path) -> None:
     assert data["first_t"] == 1000 and data["last_t"] == 3000
     assert data["header"]["options"] == {"body_cap": 262144}
     assert data["lost_events"] == {"ringbuf": 2, "perf": 1} and data["closed"] is True
+    assert data["payload_bytes"] == 5 and data["file_bytes"] == p.stat().st_size
+    r = CliRunner().invoke(main, ["info", str(p)])
+    assert f"size            {p.stat().st_size} bytes; DATA payload 5 bytes (" in r.output
 
 
 def test_info_on_a_truncated_file_scans_and_reports(tmp_path: Path) -> None:
-    data, _ = build_file(chunks=3)
+    data, expected = build_file(chunks=3)
     ext = chunk_extents(data)
     p = tmp_path / "cut.heron"
     p.write_bytes(data[: ext[1][0] + 30])
@@ -45,6 +48,9 @@ def test_info_on_a_truncated_file_scans_and_reports(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     info = json.loads(r.output)
     assert info["closed"] is False and info["chunks"] == 1
+    first_chunk = [x for x in expected if x["s"] < ext[0][3] and x["k"] == 8]
+    assert info["payload_bytes"] == sum(len(x["data"]) for x in first_chunk)
+    assert info["file_bytes"] == ext[1][0] + 30
     assert any("truncated" in x for x in info["losses"])
 
 

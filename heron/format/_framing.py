@@ -56,7 +56,10 @@ MAX_BLOCK_PAYLOAD = 64 << 20  # a chunk's compressed bytes, index, header
 MAX_CHUNK_RAW = 128 << 20  # a chunk's decompressed bytes
 MAX_WINDOW = 256 << 20  # largest dedup window a reader agrees to keep
 MAX_RECORD = 32 << 20  # largest single packed record the writer accepts
-MAX_DICT = 1 << 20  # most dictionary bytes one literal frame uses
+#: A literal frame's zstd dictionary is the last DICT_BYTES of its listed
+#: payloads (all of them when shorter): bounded dictionary cost per frame, and
+#: measured to compress as well as the whole conversation.
+DICT_BYTES = 128 << 10
 MAX_DICT_SEQS = 4096  # most dictionary payloads one literal frame may list
 
 

@@ -474,13 +474,19 @@ class _Decoder:
             if p is None:
                 return [b"", 0, b]
             parts.append(p)
+        need = 0  # only the last DICT_BYTES of the payloads form the dictionary
+        for j in range(len(parts) - 1, -1, -1):
+            need += len(parts[j])
+            if need >= fr.DICT_BYTES:
+                parts = parts[j:]
+                break
         try:
             size = zstandard.frame_content_size(frame)
             if not 0 <= size <= fr.MAX_CHUNK_RAW:
                 raise ValueError(f"literal frame declares {size} bytes")
             if parts:
                 d = zstandard.ZstdCompressionDict(
-                    b"".join(parts), dict_type=zstandard.DICT_TYPE_RAWCONTENT
+                    b"".join(parts)[-fr.DICT_BYTES :], dict_type=zstandard.DICT_TYPE_RAWCONTENT
                 )
                 dctx = zstandard.ZstdDecompressor(dict_data=d)
             else:

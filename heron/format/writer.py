@@ -770,15 +770,15 @@ def _literal_frame(first_seq: int, g: _Group, level: int) -> tuple[list[int], by
     bases = g.bases
     chosen: list[int] = []
     size = 0
-    for b in sorted(bases, reverse=True):  # most recent first, up to the caps
-        if chosen and (size + len(bases[b]) > fr.MAX_DICT or len(chosen) >= fr.MAX_DICT_SEQS):
+    for b in sorted(bases, reverse=True):  # most recent first, until the dictionary is full
+        if size >= fr.DICT_BYTES or len(chosen) >= fr.MAX_DICT_SEQS:
             break
         chosen.append(b)
         size += len(bases[b])
     chosen.sort()
     lit = b"".join(g.lits)
     if chosen:
-        ctx = b"".join([bases[b] for b in chosen])
+        ctx = b"".join([bases[b] for b in chosen])[-fr.DICT_BYTES :]
         d = zstandard.ZstdCompressionDict(ctx, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         cctx = zstandard.ZstdCompressor(
             level=level, dict_data=d, write_content_size=True, write_dict_id=False

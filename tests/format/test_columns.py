@@ -268,3 +268,27 @@ def test_crc_valid_columnar_chunks_with_hostile_columns(
     assert hdr
     end = 8 + fr.BLOCK_OVERHEAD + hdr[1]
     consume(base[:end] + fr.encode_block(fr.BlockType.CHUNK, payload) + base[end:])
+
+
+def test_literal_dictionary_is_the_last_128_kib_of_its_payloads() -> None:
+    """A 300 KB request as base: the writer references only the last 128 KiB of it
+    (a reader that loads exactly that tail decodes the frame)."""
+    import random
+
+    rnd = random.Random(5)
+    words = [bytes(rnd.choices(b"abcdefghij", k=rnd.randrange(2, 9))) for _ in range(2000)]
+    first = b" ".join(rnd.choices(words, k=60_000))
+    assert len(first) > 2 * fr.DICT_BYTES
+    second = first + b" " + b" ".join(rnd.choices(words, k=400))
+    buf = io.BytesIO()
+    with Writer(buf, flush_interval=1e9) as w:
+        w.data(1, conn=1, pid=1, dir=0, offset=0, data=first)
+        w.flush()
+        w.data(2, conn=1, pid=1, dir=0, offset=len(first), data=second)
+    data = buf.getvalue()
+    _, (_, _, cols) = raw_chunks(data)
+    assert cols is not None
+    ((conn, dict_list, _flen),) = cols[0]
+    assert conn == 1 and dict_list == [1]  # the 300 KB payload, seq 0
+    r = Reader(io.BytesIO(data))
+    assert [x["data"] for x in r] == [first, second] and r.report.intact

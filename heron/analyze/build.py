@@ -135,7 +135,7 @@ class _Call:
     row: dict[str, Any]
     start_ns: int | None
     end_ns: int | None
-    prefixes: bytes
+    group: int | None  # conversation, as the arrival index of its first call (chat only)
     response_id: str | None
     previous_response_id: str | None
     tool_requests: list[tuple[str | None, str, str, int | None]]
@@ -209,7 +209,9 @@ class Analysis:
     capture
         Value of every row's ``capture`` column (the file name).
     keep_bodies
-        Keep exchange bodies (capped at ``body_cap``) for the exchanges table.
+        Keep exchange headers and bodies (capped at ``body_cap``) for the
+        exchanges table; without it, that table has the other columns only
+        (:attr:`heron.analyze.capture.Capture.exchanges` makes its own pass).
 
     Examples
     --------
@@ -236,6 +238,8 @@ class Analysis:
         self.result_cap = result_cap
         self.clock = Clock()
         self.history = RequestHistory()  # parse only what each request adds
+        self.convs = ConversationIndex()
+        self._n_chat = 0
         self.procs: dict[int, _Proc] = {}
         self.conns: dict[int, _Conn] = {}
         self.calls: list[_Call] = []
@@ -511,8 +515,10 @@ class Analysis:
             "authority": ex.authority,
             "path": ex.path,
             "status": ex.status,
-            "request_headers": ex.request_headers,  # made into name/value structs lazily
-            "response_headers": ex.response_headers,
+            # Headers and bodies only where an exchanges table is the point
+            # (keep_bodies): in a calls pass they would be most of the memory.
+            "request_headers": ex.request_headers if self.keep_bodies else [],
+            "response_headers": ex.response_headers if self.keep_bodies else [],
             "request_body_size": ex.request_body_size,
             "response_body_size": ex.response_body_size,
             "request_start_at": ex.request_start_ns,
@@ -592,7 +598,7 @@ class Analysis:
             row=row,
             start_ns=start,
             end_ns=end,
-            prefixes=exact,
+            group=self._group(pid, exact, p, start) if p.chat else None,
             response_id=p.response_id,
             previous_response_id=p.previous_response_id,
             tool_requests=[
@@ -604,6 +610,25 @@ class Analysis:
             ],
             header_agent=header_agent(ex.request_headers),
             chat=p.chat,
+        )
+
+    def _group(self, pid: int | None, prefixes: bytes, p: ParsedCall, start: int | None) -> int:
+        """Conversation of a chat call, assigned as calls complete.
+
+        A call's parent completed before the call was sent (its history holds
+        the parent's answer), so it has been seen by then; ordering within the
+        index uses request starts.  The prefix hashes are then dropped instead
+        of kept per call (they would grow with the square of a conversation's
+        length).
+        """
+        self._n_chat += 1
+        return self.convs.assign(
+            pid=pid,
+            call_id=self._n_chat,
+            prefixes=prefixes,
+            previous_response_id=p.previous_response_id,
+            response_id=p.response_id,
+            at=start if start is not None else (self.last_ns or 0),
         )
 
     @staticmethod
@@ -637,7 +662,11 @@ class Analysis:
             key=lambda c: (c.start_ns is None, c.start_ns or 0, c.row["exchange_id"]),
         )
         agents = self._agents(order)
-        convs = ConversationIndex()
+        # a conversation's id is the call_id of its earliest call
+        first: dict[int, int] = {}
+        for call_id, c in enumerate(order):
+            if c.group is not None and c.group not in first:
+                first[c.group] = call_id
         pairer = ToolPairer(result_cap=self.result_cap)
         call_rows: list[dict[str, Any]] = []
         by_exchange: dict[int, int] = {}
@@ -645,15 +674,8 @@ class Analysis:
             row = c.row
             row["call_id"] = call_id
             by_exchange[row["exchange_id"]] = call_id
-            conv = None
+            conv = first[c.group] if c.group is not None else None
             if c.chat:
-                conv = convs.assign(
-                    pid=row["pid"],
-                    call_id=call_id,
-                    prefixes=c.prefixes,
-                    previous_response_id=c.previous_response_id,
-                    response_id=c.response_id,
-                )
                 pairer.results(
                     call_id=call_id,
                     pid=row["pid"],

@@ -65,7 +65,12 @@ def prefix_hashes(messages: Sequence[Message]) -> bytes:
 
 
 class ConversationIndex:
-    """Assigns conversation ids to calls visited in request-start order.
+    """Assigns conversation ids to calls.
+
+    Calls may be visited in completion order rather than start order: every
+    comparison uses ``at`` (the request start), so a call that completes
+    late (an abandoned response flushed when its connection closes) is
+    still judged as of when it started.
 
     Examples
     --------
@@ -77,13 +82,16 @@ class ConversationIndex:
     """
 
     def __init__(self) -> None:
-        # (pid, full-history hash) -> [conversation id, continued later, latest call_id]
+        # (pid, full-history hash) ->
+        #   [conversation id, start of the first call that continued it (or None), latest start]
         self._full: dict[tuple[int | None, bytes], list[Any]] = {}
         self._resp: dict[str, int] = {}
         # pid -> (history length, full-history hash) of its last few calls
         self._recents: dict[int | None, list[tuple[int, bytes]]] = {}
 
-    def _recent(self, pid: int | None, prefixes: bytes, n: int, floor: int) -> list[Any] | None:
+    def _recent(
+        self, pid: int | None, prefixes: bytes, n: int, floor: int, at: int
+    ) -> list[Any] | None:
         """The latest strict ancestor among the process's last calls, if any.
 
         An agent's next turn almost always extends its previous call, so
@@ -95,7 +103,7 @@ class ConversationIndex:
         for m, h in self._recents.get(pid, ()):
             if m < n and prefixes[(m - 1) * _H : m * _H] == h:
                 entry = self._full[(pid, h)]
-                if entry[2] > floor and (best is None or entry[2] > best[2]):
+                if floor < entry[2] < at and (best is None or entry[2] > best[2]):
                     best = entry
         return best
 
@@ -107,8 +115,11 @@ class ConversationIndex:
         prefixes: bytes,
         previous_response_id: str | None = None,
         response_id: str | None = None,
+        at: int | None = None,
     ) -> int:
         """Conversation id (the call_id of its first call) for this call.
+
+        ``at`` orders calls (the request start; default ``call_id``).
 
         Examples
         --------
@@ -118,6 +129,7 @@ class ConversationIndex:
         >>> idx.assign(pid=1, call_id=1, prefixes=b"", previous_response_id="r1")
         0
         """
+        at = call_id if at is None else at
         conv: int | None = None
         if previous_response_id is not None:
             conv = self._resp.get(previous_response_id)
@@ -127,11 +139,11 @@ class ConversationIndex:
             floor = -1  # a restart: older matches are the restarted thread's ancestors
             same = self._full.get((pid, prefixes[(n - 1) * _H :]))
             if same is not None:
-                if same[1]:
+                if same[1] is not None and same[1] < at:
                     floor = same[2]
                 else:
                     best = same
-            recent = self._recent(pid, prefixes, n, floor)
+            recent = self._recent(pid, prefixes, n, floor, at)
             if recent is not None:
                 if best is None or recent[2] > best[2]:
                     best = recent
@@ -140,19 +152,21 @@ class ConversationIndex:
                     entry = self._full.get((pid, prefixes[(i - 1) * _H : i * _H]))
                     if (
                         entry is not None
-                        and entry[2] > floor
+                        and floor < entry[2] < at
                         and (best is None or entry[2] > best[2])
                     ):
                         best = entry
             if best is not None:
                 conv = best[0]
-                if best is not same:
-                    best[1] = True
+                if best is not same and (best[1] is None or at < best[1]):
+                    best[1] = at
         if conv is None:
             conv = call_id
         if n:
             last = prefixes[(n - 1) * _H :]
-            self._full[(pid, last)] = [conv, False, call_id]
+            old = self._full.get((pid, last))
+            if old is None or old[2] <= at:  # the latest start with this history wins
+                self._full[(pid, last)] = [conv, None, at]
             recents = self._recents.setdefault(pid, [])
             recents.append((n, last))
             if len(recents) > _RECENT:

@@ -51,11 +51,14 @@ def write_capture(
     close: bool = True,
     gap_ms: int = 50,
     flush_each: bool = True,
+    exit_each: bool = False,
 ) -> None:
     """Write processes and their exchanges (in order) into a .heron file.
 
     ``flush_each`` ends a chunk after every exchange (as a live capture's
     periodic flush would), so a damaged file still has earlier chunks.
+    ``exit_each`` closes a process's connections and records its exit once
+    its exchanges are written (as a real agent run ends).
     """
     t = 1_000 * MS
     with Writer(str(path)) as w:
@@ -109,6 +112,12 @@ def write_capture(
                     _data(w, t, conn, proc.pid, Direction.IN, offsets, piece)
                 if flush_each:  # one chunk per exchange, so damage tests lose little
                     w.flush()
+            if exit_each:
+                for (pid, _), conn in list(conn_ids.items()):
+                    if pid == proc.pid and conn in offsets:
+                        w.append(RecordKind.CONN_CLOSE, t, conn=conn, pid=pid, reason="ssl_free")
+                        del offsets[conn]
+                w.append(RecordKind.EXIT, t, pid=proc.pid, exit_code=0)
         if close:
             for conn in offsets:
                 w.append(RecordKind.CONN_CLOSE, t, conn=conn, reason="close")
@@ -247,4 +256,5 @@ def bench_capture(
             for p in range(procs)
         ],
         flush_each=False,
+        exit_each=True,
     )

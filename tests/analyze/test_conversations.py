@@ -45,3 +45,16 @@ def test_previous_response_id_chains() -> None:
         idx.assign(pid=1, call_id=0, prefixes=prefix_hashes(history("x", 0)), response_id="r") == 0
     )
     assert idx.assign(pid=1, call_id=1, prefixes=b"", previous_response_id="r") == 0
+
+
+def test_a_call_seen_late_is_judged_by_its_start() -> None:
+    """An abandoned attempt flushed at connection close arrives after its retry's successors."""
+    idx = ConversationIndex()
+    a0, a1, a2 = (prefix_hashes(history("a", t)) for t in range(3))
+    assert idx.assign(pid=1, call_id=0, prefixes=a0, at=0) == 0
+    assert idx.assign(pid=1, call_id=2, prefixes=a1, at=20) == 0  # the retry
+    assert idx.assign(pid=1, call_id=3, prefixes=a2, at=30) == 0
+    # the first attempt (started at 10, before the retry continued anything)
+    assert idx.assign(pid=1, call_id=1, prefixes=a1, at=10) == 0
+    # a genuine restart of the opening, after the thread moved on, is still new
+    assert idx.assign(pid=1, call_id=4, prefixes=a0, at=40) == 4

@@ -387,8 +387,22 @@ class Capture:
                 "connections": c.conns,
                 "decode_errors": c.decode_errors,
                 "libs_attached": c.libs_attached,
+                **self._redaction_counters(),
             },
         )
+
+    def _redaction_counters(self) -> dict[str, int]:
+        # Any residual leak risk (values split across calls, no filler) and
+        # internal redactor failures belong in the file, not only in logs.
+        r = self.redactor
+        if r is None:
+            return {}
+        return {
+            "redact_errors": r.errors,
+            "redact_split_values": r.split_values,
+            "redact_split_schemes": r.split_schemes,
+            "redact_fallback_values": r.fallback_values,
+        }
 
     # -- events --------------------------------------------------------------
 
@@ -606,7 +620,9 @@ class Capture:
         data = p.data
         spans = None
         if self.redactor is not None:
-            data, sp = self.redactor.feed(fid, p.dir, data)
+            # The offset lets the redactor step over lost bytes exactly
+            # instead of mistaking the next request's headers for body.
+            data, sp = self.redactor.feed(fid, p.dir, data, offset=p.offset)
             spans = [[s, n] for s, n in sp] or None
         try:
             self.writer.data(

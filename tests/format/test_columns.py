@@ -292,3 +292,20 @@ def test_literal_dictionary_is_the_last_128_kib_of_its_payloads() -> None:
     assert conn == 1 and dict_list == [1]  # the 300 KB payload, seq 0
     r = Reader(io.BytesIO(data))
     assert [x["data"] for x in r] == [first, second] and r.report.intact
+
+
+def test_unknown_kinds_between_columnar_records_are_skipped() -> None:
+    buf = io.BytesIO()
+    with Writer(buf) as w:
+        w.data(1, conn=1, pid=1, dir=1, offset=0, data=b"data: a\n\n")
+        w.append(200, 2, future=True)
+        w.data(3, conn=1, pid=1, dir=1, offset=9, data=b"data: b\n\n")
+    ((_, stored, _),) = raw_chunks(buf.getvalue())
+    assert stored[0] is None and stored[1]["k"] == 200 and stored[2] is None
+    r = Reader(io.BytesIO(buf.getvalue()))
+    got = list(r)
+    assert [(x["s"], x["offset"], x["data"]) for x in got] == [
+        (0, 0, b"data: a\n\n"),
+        (2, 9, b"data: b\n\n"),
+    ]
+    assert r.report.unknown_kinds == {200: 1} and r.report.intact

@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Sequence
@@ -124,6 +125,12 @@ def header_agent(headers: Sequence[tuple[str, str]]) -> str | None:
             return "codex"
         if lk == "user-agent":
             ua = v
+    return _ua_agent(ua)
+
+
+@functools.lru_cache(maxsize=256)
+def _ua_agent(ua: str) -> str | None:
+    # An agent sends the same User-Agent on every call: match it once.
     for rx, name in _UA_AGENTS:
         if rx.search(ua):
             return name

@@ -548,7 +548,9 @@ class Analysis:
             at = ex.time_at(p.first_token_offset)
             if at is not None:
                 ttft = (at - start) / 1e6
-        exact, loose = history_chains(p.messages) if p.chat else (b"", b"")
+        exact, loose = (
+            history_chains(p.messages, reused=p.reused, memo=p.memo) if p.chat else (b"", b"")
+        )
         problems = [x for x in (ex.parse_error, p.parse_error) if x]
         head = ""
         for m in p.messages:

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from heron.analyze.exchange import Exchange
 from heron.analyze.providers import parse_exchange
+from heron.analyze.providers.base import history_chains
 from heron.analyze.providers.history import RequestHistory
 from tests.analyze.heronfile import growing_conversation
 from tests.analyze.transcripts import load
@@ -25,6 +26,8 @@ def same_parse(exchanges: list[Exchange]) -> None:
             continue
         assert [m.key() for m in inc.messages] == [m.key() for m in full.messages]
         assert [m.digests() for m in inc.messages] == [m.digests() for m in full.messages]
+        memo_chains = history_chains(inc.messages, reused=inc.reused, memo=inc.memo)
+        assert memo_chains == history_chains(full.messages)
         assert (inc.model, inc.n_tools_offered, inc.new_from, inc.parse_error) == (
             full.model,
             full.n_tools_offered,
@@ -93,3 +96,53 @@ def test_odd_bodies_fall_back(body: bytes) -> None:
     except ValueError:
         want = None
     assert h.request("s", body, "messages").body == want
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([None, "sys A", "sys B"]),
+            st.integers(min_value=0, max_value=5),
+            st.sampled_from(["first", "last"]),
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_system_prompt_changes_never_reuse_wrong_links(
+    steps: list[tuple[str | None, int, str]],
+) -> None:
+    """Anthropic bodies whose system prompt appears, changes or goes between turns."""
+    exchanges = []
+    for i, (system, turns, order) in enumerate(steps):
+        msgs = [{"role": "user", "content": "task"}]
+        for t in range(turns):
+            msgs += [
+                {
+                    "role": "assistant",
+                    "content": [{"type": "tool_use", "id": f"t{t}", "name": "ls", "input": {}}],
+                },
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": f"t{t}", "content": "ok"}],
+                },
+            ]
+        body: dict[str, Any] = {"messages": msgs}
+        if system is not None:
+            body["system"] = system
+        body["model"] = "claude"
+        if order == "first":
+            body = {"model": "claude", **{k: v for k, v in body.items() if k != "model"}}
+        exchanges.append(
+            Exchange(
+                i,
+                1,
+                5,
+                "1.1",
+                method="POST",
+                path="/v1/messages",
+                request_body=json.dumps(body).encode(),
+            )
+        )
+    same_parse(exchanges)

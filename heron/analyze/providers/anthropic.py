@@ -48,7 +48,9 @@ from heron.analyze.providers.base import (
     loads,
     mark_trailing,
     request_body,
+    set_history,
     sse_events,
+    system_message,
     text_of,
 )
 from heron.analyze.providers.history import RequestHistory, RequestView
@@ -98,14 +100,14 @@ def parse_request(req: dict[str, Any], call: ParsedCall, view: RequestView | Non
         call.model = req["model"]
     tools = req.get("tools")
     call.n_tools_offered = len(tools) if isinstance(tools, list) else 0
-    system = req.get("system")
-    if system:
-        call.messages.append(Message("system", text_of(system)))
-    msgs = req.get("messages")
-    if not isinstance(msgs, list):
+    raw = req.get("system")
+    system = system_message(view, raw, lambda: Message("system", text_of(raw))) if raw else None
+    if not isinstance(req.get("messages"), list):
         call.note("request has no messages list")
+        set_history(call, view, [], 0, system)
         return
-    call.messages += [m for m in history_items(req, "messages", view, _message_of) if m]
+    items, shared = history_items(req, "messages", view, _message_of)
+    set_history(call, view, items, shared, system)
     mark_trailing(call, ("assistant",))
 
 

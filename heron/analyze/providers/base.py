@@ -29,6 +29,8 @@ from heron.analyze.exchange import Exchange
 from heron.analyze.providers.history import RequestHistory, RequestView
 from heron.analyze.reassembly.sse import SSEEvent, SSEParser
 
+_H = 8  # bytes per exact link of a history chain
+
 
 @dataclass(slots=True)
 class ToolRequest:
@@ -139,15 +141,21 @@ def _digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
 
 
-def history_chains(messages: Sequence[Message]) -> tuple[bytes, bytes]:
+def history_chains(
+    messages: Sequence[Message], *, reused: int = 0, memo: dict[str, Any] | None = None
+) -> tuple[bytes, bytes]:
     """Chained digests of every prefix of ``messages``: ``(exact, loose)``.
 
     ``exact`` concatenates ``h[i] = H(h[i-1] || exact(m[i]))`` (8 bytes each,
     one per prefix: conversation grouping); ``loose`` is the last link of the
-    same chain over loose digests (16 bytes: request fingerprints).  Each
-    link is memoised on its message together with the link it extends, so a
-    request that re-sends a shared history costs one comparison per message,
-    not one hash.
+    same chain over loose digests (16 bytes: request fingerprints).
+
+    With ``memo`` (a parser slot's state, see
+    :mod:`heron.analyze.providers.history`), the links of the first
+    ``reused`` messages -- the same messages the slot's previous request
+    sent -- are taken from the previous call's chains, so a long re-sent
+    history costs nothing per message; each link is also memoised on its
+    message.
 
     Examples
     --------
@@ -155,22 +163,93 @@ def history_chains(messages: Sequence[Message]) -> tuple[bytes, bytes]:
     >>> exact, loose = history_chains(ms)
     >>> len(exact), len(loose), history_chains(ms[:1])[0] == exact[:8]
     (16, 16, True)
+    >>> memo = {}
+    >>> _ = history_chains(ms, memo=memo)
+    >>> history_chains(ms + [Message("user", "c")], reused=2, memo=memo)[0][:16] == exact
+    True
     """
-    out = bytearray()
-    h = b""
-    f = b""
-    for m in messages:
-        memo = m._chain
-        if memo is not None and memo[0] == h and memo[2] == f:
-            h, f = memo[1], memo[3]
+    prev: tuple[bytes, list[bytes]] | None = memo.get("chains") if memo is not None else None
+    k = min(reused, len(prev[1])) if prev is not None else 0
+    if prev is not None and k:
+        out = bytearray(prev[0][: k * _H])
+        looses: list[bytes] = prev[1][:k]
+        h, f = bytes(out[-_H:]), looses[-1]
+    else:
+        out, looses, h, f = bytearray(), [], b"", b""
+    for i in range(k, len(messages)):
+        m = messages[i]
+        link = m._chain
+        if link is not None and link[0] == h and link[2] == f:
+            h, f = link[1], link[3]
         else:
             e, lo = m.digests()
-            nh = hashlib.blake2b(h + e, digest_size=8).digest()
+            nh = hashlib.blake2b(h + e, digest_size=_H).digest()
             nf = hashlib.blake2b(f + lo, digest_size=16).digest()
             m._chain = (h, nh, f, nf)
             h, f = nh, nf
         out += h
-    return bytes(out), f
+        looses.append(f)
+    exact = bytes(out)
+    if memo is not None:
+        memo["chains"] = (exact, looses)
+    return exact, f
+
+
+def system_message(
+    view: RequestView | None, raw: Any, make: Callable[[], Message]
+) -> tuple[Message, bool]:
+    """The request's system message, and whether it is the slot's previous one.
+
+    ``raw`` is the body value it is made from; while the slot's next
+    requests carry the very same value object (their top-level keys were
+    reused, :mod:`heron.analyze.providers.history`), the same Message is
+    returned and its digests are not recomputed.
+
+    Examples
+    --------
+    >>> raw = "be brief"
+    >>> system_message(None, raw, lambda: Message("system", raw))
+    (Message(role='system', text='be brief', tool_calls=[], tool_results=[]), False)
+    """
+    st = view.state if view is not None else None
+    if st is not None and "system" in st and st["system"][0] is raw:
+        return st["system"][1], True
+    m = make()
+    if st is not None:
+        st["system"] = (raw, m)
+    return m, False
+
+
+def set_history(
+    call: ParsedCall,
+    view: RequestView | None,
+    items: list[Message],
+    shared: int,
+    system: tuple[Message, bool] | None = None,
+) -> None:
+    """Fill ``call.messages`` (system first) and what it shares with the slot's last call.
+
+    Examples
+    --------
+    >>> c = ParsedCall("anthropic", "messages")
+    >>> set_history(c, None, [Message("user", "hi")], 0, (Message("system", "s"), False))
+    >>> [m.role for m in c.messages], c.reused
+    (['system', 'user'], 0)
+    """
+    msgs = [system[0], *items] if system is not None else list(items)
+    call.messages = msgs
+    if view is None:
+        return
+    st = view.state
+    had = st.get("has_system")
+    st["has_system"] = system is not None
+    call.memo = st
+    if had is None or had != (system is not None):
+        call.reused = 0  # the layout changed: positions do not line up
+    elif system is None:
+        call.reused = shared
+    else:
+        call.reused = shared + 1 if system[1] else 0
 
 
 @dataclass(slots=True)
@@ -207,6 +286,8 @@ class ParsedCall:
     n_inputs: int | None = None  # embeddings: inputs embedded (chat: len(messages))
 
     new_from: int = 0  # messages[new_from:] follow the last assistant turn: new here
+    reused: int = 0  # leading messages shared with the slot's previous request
+    memo: dict[str, Any] | None = None  # that slot's state (history_chains)
 
     @property
     def tool_results(self) -> list[ToolResult]:
@@ -293,19 +374,26 @@ def request_body(
 
 
 def history_items(
-    req: dict[str, Any], key: str, view: RequestView | None, convert: Callable[[Any], Any]
-) -> list[Any]:
-    """``convert`` over the history array ``req[key]``, reusing shared items' results.
+    req: dict[str, Any],
+    key: str,
+    view: RequestView | None,
+    convert: Callable[[Any], Message | None],
+) -> tuple[list[Message], int]:
+    """``convert`` over the history array ``req[key]`` (Nones dropped), and how many
+    leading results are shared with the slot's previous request.
 
     Examples
     --------
-    >>> history_items({"messages": [1, 2]}, "messages", None, lambda x: x * 10)
-    [10, 20]
+    >>> history_items({"messages": ["a", 1, "b"]}, "messages", None,
+    ...               lambda x: Message("user", x) if isinstance(x, str) else None)
+    ([Message(role='user', text='a', tool_calls=[], tool_results=[]), Message(role='user', text='b', tool_calls=[], tool_results=[])], 0)
     """
     if view is not None:
         return view.items(convert)
     items = req.get(key)
-    return [convert(x) for x in items] if isinstance(items, list) else []
+    if not isinstance(items, list):
+        return [], 0
+    return [m for m in map(convert, items) if m is not None], 0
 
 
 def as_dict(v: Any) -> dict[str, Any]:

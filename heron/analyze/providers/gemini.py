@@ -41,7 +41,9 @@ from heron.analyze.providers.base import (
     loads,
     mark_trailing,
     request_body,
+    set_history,
     sse_events,
+    system_message,
 )
 from heron.analyze.providers.history import RequestHistory, RequestView
 
@@ -175,13 +177,17 @@ def _request(req: dict[str, Any], call: ParsedCall, view: RequestView | None) ->
                 n += len(decls) if isinstance(decls, list) else 1
     call.n_tools_offered = n
     si = req.get("systemInstruction") or req.get("system_instruction")
+    system = None
     if isinstance(si, dict):
-        call.messages.append(Message("system", _parts(si.get("parts"), "system").text))
-    contents = req.get("contents")
-    if not isinstance(contents, list):
+        system = system_message(
+            view, si, lambda: Message("system", _parts(si.get("parts"), "system").text)
+        )
+    if not isinstance(req.get("contents"), list):
         call.note("request has no contents list")
+        set_history(call, view, [], 0, system)
         return
-    call.messages += [m for m in history_items(req, "contents", view, _content_of) if m]
+    items, shared = history_items(req, "contents", view, _content_of)
+    set_history(call, view, items, shared, system)
     mark_trailing(call, ("model",))
 
 

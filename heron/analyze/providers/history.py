@@ -37,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections import OrderedDict
@@ -59,6 +60,8 @@ class RequestView:
 
     ``body`` is exactly what ``json.loads`` would return (a dict; the history
     array a list), except that shared items are the previous request's objects.
+    ``state`` is a dict that lives as long as the slot (parsers keep their own
+    per-process memos there, e.g. the last system message).
 
     Examples
     --------
@@ -70,36 +73,55 @@ class RequestView:
     body: Any
     key: str
     reused: int = 0
-    derived: list[Any] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    derived: list[Any] = field(default_factory=list)  # convert(item) per item
+    kept: list[Any] = field(default_factory=list)  # the derived values that are not None
+    kept_before: list[int] = field(default_factory=lambda: [0])  # len(kept) before item i
     _prev: RequestView | None = None
 
-    def items(self, convert: Callable[[Any], T]) -> list[T]:
-        """``convert`` applied to every history item, reusing the shared ones' results.
+    def items(self, convert: Callable[[Any], T | None]) -> tuple[list[T], int]:
+        """``convert`` over every history item, skipping Nones; reuses the shared ones.
+
+        Returns the converted values and how many leading ones are the
+        previous request's (the same objects, in the same order).
 
         Examples
         --------
         >>> h = RequestHistory()
-        >>> _ = h.request("p", b'{"m":[1,2]}', "m").items(str)
-        >>> h.request("p", b'{"m":[1,2,3]}', "m").items(lambda x: f"new {x}")
-        ['1', '2', 'new 3']
+        >>> _ = h.request("p", b'{"m":[1,0,2]}', "m").items(lambda x: str(x) if x else None)
+        >>> h.request("p", b'{"m":[1,0,2,3]}', "m").items(lambda x: f"new {x}")
+        (['1', '2', 'new 3'], 2)
         """
         arr = self.body.get(self.key) if isinstance(self.body, dict) else None
         if not isinstance(arr, list):
-            return []
-        prev = self._prev.derived if self._prev is not None else []
-        k = min(self.reused, len(prev))
-        out: list[Any] = prev[:k]
-        out += [convert(x) for x in arr[k:]]
-        self.derived = out
+            return [], 0
+        prev = self._prev
+        k = min(self.reused, len(prev.derived)) if prev is not None else 0
+        new = [convert(x) for x in arr[k:]]
+        if prev is not None and k:
+            shared = prev.kept_before[k]
+            self.derived = prev.derived[:k] + new
+            self.kept = prev.kept[:shared]
+            self.kept_before = prev.kept_before[: k + 1]
+        else:
+            shared = 0
+            self.derived = new
+        n = len(self.kept)
+        before = self.kept_before
+        for v in new:
+            if v is not None:
+                self.kept.append(v)
+                n += 1
+            before.append(n)
         self._prev = None  # the chain of views must not keep every request alive
-        return out
+        return self.kept, shared
 
 
 @dataclass(slots=True)
 class _Last:
     text: str
     start: int  # offset of the array's first item (just past "[")
-    spans: list[tuple[int, int]]
+    ends: list[int]  # offset just past each item
     items: list[Any]
     pre: dict[str, Any]  # top-level keys before the array
     post_at: int  # offset just past the array's "]"
@@ -168,17 +190,16 @@ class RequestHistory:
         if last is not None and last.start <= len(t):
             n = _common_prefix(t, last.text)
             if n >= last.start:
-                while reuse < len(last.spans) and last.spans[reuse][1] <= n:
-                    reuse += 1
+                reuse = bisect.bisect_right(last.ends, n)  # items wholly inside the prefix
                 pre = last.pre
         if last is None or (reuse == 0 and not pre):
-            return self._full(t, key)
+            return self._full(t, key, last.view.state if last is not None else {})
         assert last is not None
         last.view._prev = None  # keep one step of history, never a chain of bodies
         items = last.items[:reuse]
-        spans = last.spans[:reuse]
-        i = spans[-1][1] if spans else last.start
-        i = self._array(t, i, bool(spans), items, spans)
+        ends = last.ends[:reuse]
+        i = ends[-1] if ends else last.start
+        i = self._array(t, i, bool(ends), items, ends)
         post_at = i
         if t[post_at:] == last.text[last.post_at :]:
             post = last.post
@@ -189,10 +210,10 @@ class RequestHistory:
                 raise _Malformed
         body = {**pre, key: items, **post}
         self.reused_items += reuse
-        view = RequestView(body, key, reuse, _prev=last.view)
-        return _Last(t, last.start, spans, items, pre, post_at, post, view)
+        view = RequestView(body, key, reuse, last.view.state, _prev=last.view)
+        return _Last(t, last.start, ends, items, pre, post_at, post, view)
 
-    def _full(self, t: str, key: str) -> _Last:
+    def _full(self, t: str, key: str, state: dict[str, Any]) -> _Last:
         i = _WS.match(t, 0).end()  # type: ignore[union-attr]
         if t[i] != "{":
             raise _Malformed
@@ -206,23 +227,21 @@ class RequestHistory:
             if name == key and t[i] == "[":
                 start = i + 1
                 items: list[Any] = []
-                spans: list[tuple[int, int]] = []
-                post_at = self._array(t, start, False, items, spans)
+                ends: list[int] = []
+                post_at = self._array(t, start, False, items, ends)
                 post: dict[str, Any] = {}
                 self._keys(t, post_at, post, first=False)
                 if key in post:  # a duplicate key: let json.loads decide
                     raise _Malformed
-                view = RequestView({**pre, key: items, **post}, key)
-                return _Last(t, start, spans, items, pre, post_at, post, view)
+                view = RequestView({**pre, key: items, **post}, key, 0, state)
+                return _Last(t, start, ends, items, pre, post_at, post, view)
             pre[name], i = _DEC.raw_decode(t, i)
             i = _WS.match(t, i).end()  # type: ignore[union-attr]
             if t[i] != ",":
                 raise _Malformed
             i += 1
 
-    def _array(
-        self, t: str, i: int, after_item: bool, items: list[Any], spans: list[tuple[int, int]]
-    ) -> int:
+    def _array(self, t: str, i: int, after_item: bool, items: list[Any], ends: list[int]) -> int:
         """Decode array items from ``i`` to the closing bracket; return the offset past it."""
         while True:
             i = _WS.match(t, i).end()  # type: ignore[union-attr]
@@ -235,7 +254,7 @@ class RequestHistory:
                 i = _WS.match(t, i + 1).end()  # type: ignore[union-attr]
             v, j = _DEC.raw_decode(t, i)
             items.append(v)
-            spans.append((i, j))
+            ends.append(j)
             self.parsed_items += 1
             i = j
             after_item = True

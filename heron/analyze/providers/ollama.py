@@ -34,6 +34,7 @@ from heron.analyze.providers.base import (
     json_text,
     mark_trailing,
     request_body,
+    set_history,
     text_of,
 )
 from heron.analyze.providers.history import RequestHistory
@@ -68,7 +69,8 @@ def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
             if isinstance(req.get("prompt"), str):
                 call.messages.append(Message("user", req["prompt"]))
         else:
-            call.messages = [m for m in history_items(req, "messages", view, _message_of) if m]
+            items, shared = history_items(req, "messages", view, _message_of)
+            set_history(call, view, items, shared)
             mark_trailing(call, ("assistant",))
     elif ex.request_body:
         call.note("request body is not JSON")

@@ -43,6 +43,7 @@ from heron.analyze.providers.base import (
     loads,
     mark_trailing,
     request_body,
+    set_history,
     sse_events,
     text_of,
 )
@@ -123,7 +124,8 @@ def parse_request(req: dict[str, Any], call: ParsedCall, view: RequestView | Non
     if not isinstance(msgs, list):
         call.note("request has no messages list")
         return
-    call.messages = [m for m in history_items(req, "messages", view, _message_of) if m]
+    items, shared = history_items(req, "messages", view, _message_of)
+    set_history(call, view, items, shared)
     mark_trailing(call, ("assistant",))
 
 

@@ -41,7 +41,9 @@ from heron.analyze.providers.base import (
     loads,
     mark_trailing,
     request_body,
+    set_history,
     sse_events,
+    system_message,
     text_of,
 )
 from heron.analyze.providers.history import RequestHistory, RequestView
@@ -82,13 +84,16 @@ def _request(req: dict[str, Any], call: ParsedCall, view: RequestView | None) ->
     call.n_tools_offered = len(tools) if isinstance(tools, list) else 0
     if isinstance(req.get("previous_response_id"), str):
         call.previous_response_id = req["previous_response_id"]
-    if isinstance(req.get("instructions"), str):
-        call.messages.append(Message("system", req["instructions"]))
+    raw = req.get("instructions")
+    system = (
+        system_message(view, raw, lambda: Message("system", raw)) if isinstance(raw, str) else None
+    )
     inp = req.get("input")
-    if isinstance(inp, str):
-        call.messages.append(Message("user", inp))
-    elif isinstance(inp, list):
-        call.messages += [m for m in history_items(req, "input", view, _item) if m]
+    if isinstance(inp, list):
+        items, shared = history_items(req, "input", view, _item)
+    else:
+        items, shared = ([Message("user", inp)] if isinstance(inp, str) else []), 0
+    set_history(call, view, items, shared, system)
     mark_trailing(call, ("assistant",))
 
 

@@ -71,3 +71,25 @@ def test_spec_index_fields_and_columns_equal_the_code() -> None:
     assert [int(i) for i, _ in cols] == list(range(1, reader._NCOLS + 1))
     assert cols[reader._XCOL][1] == "x"
     assert f"at least {reader._NCOLS + 1} elements" in section
+
+
+def test_spec_worked_columnar_example_matches_the_writer() -> None:
+    import io
+
+    from heron.format import Writer
+
+    from ._util import raw_chunks
+
+    buf = io.BytesIO()
+    with Writer(buf) as w:
+        w.data(1000, conn=1, pid=7, dir=1, offset=0, data=b"hi", fn="SSL_read")
+        w.data(1250, conn=1, pid=7, dir=1, offset=2, data=b"yo!", fn="SSL_read")
+    ((head, _, _),) = raw_chunks(buf.getvalue())
+    text = SPEC.read_text().split("A columnar chunk:", 1)[1]
+    listing = text.split("```", 2)[1]
+    section = bytes.fromhex(" ".join(line[:30] for line in listing.strip().splitlines()))
+    assert head["raw_len"] == len(section) == 30 and head["codec"] == 0
+    assert head["flags"] == 3 and head["min_t"] == 1000 and head["max_t"] == 1250
+    assert bytes(head["frames"]).hex(" ") in text
+    data = buf.getvalue()
+    assert section in data

@@ -7,9 +7,13 @@ first use, so ``import heron`` stays fast and does not load Polars.
 Examples
 --------
 >>> import heron
->>> cap = heron.open("run.heron")                     # doctest: +SKIP
->>> cap.calls.select("agent", "model", "output_tokens")   # doctest: +SKIP
->>> heron.scan_calls("runs/*.heron").collect()        # doctest: +SKIP
+>>> cap = heron.open("tests/fixtures/variant_b.heron")
+>>> cap.calls.select("agent", "model", "status", "output_tokens").head(3).rows()
+[('heron.standin.agents.variant', 'gpt-4o-mini', 200, 9), ('heron.standin.agents.variant', 'gpt-4o-mini', 200, 9), ('heron.standin.agents.variant', 'gpt-4o-mini', 429, None)]
+>>> cap.loops["kind"].to_list()
+['repeated_tool_call']
+>>> heron.scan_calls("tests/fixtures/variant_*.heron").collect().height
+11
 """
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ import heron
 
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = [
+    "heron",
     "heron.analyze.schema",
     "heron.analyze.agents",
     "heron.analyze.clock",

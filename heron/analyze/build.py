@@ -9,15 +9,23 @@ events: all small) and on into reassembly, which yields
 :meth:`Analysis.add_exchange`: a provider parser turns it into a
 :class:`~heron.analyze.providers.base.ParsedCall`, from which only ROW DATA
 is kept -- token counts, times, the tool calls requested, the NEW tool
-results (capped text), chained message-prefix hashes and a fingerprint.
-Bodies are dropped as soon as the exchange is parsed, so memory grows with
-the number of calls, not with the bytes captured.
+results (capped text), a fingerprint and the call's conversation.  Bodies
+are dropped as soon as the exchange is parsed, so memory grows with the
+number of calls, not with the bytes captured.
 
-Reassembly may finish exchanges out of start order (a long-lived keep-alive
-connection flushes late), so conversation grouping and tool pairing, which
-need request-start order, run in :meth:`Analysis.finish` over the kept row
-data.  Monotonic times are converted to UTC there too, once every
-``CLOCK_SYNC`` sample has been seen.
+An agent re-sends its whole history on every turn; parsing and hashing it
+again each time would make a pass quadratic in a conversation's length.
+The parsers therefore reuse, per process, what the previous request already
+had (:mod:`heron.analyze.providers.history`; chained message digests are
+extended, not recomputed), and conversations are assigned as calls
+complete -- a call's parent has always completed before the call was sent
+(:mod:`heron.analyze.conversations`, which orders by request start).
+
+Reassembly may finish exchanges out of start order (a long stream
+completes after a short call started later), so call ids and tool pairing,
+which need request-start order, are settled in :meth:`Analysis.finish`.
+Monotonic times are converted to UTC there too, once every ``CLOCK_SYNC``
+sample has been seen.
 
 The exchanges table is the one place bodies are kept, capped at
 ``body_cap`` bytes each (64 KiB by default); it is built by its own pass

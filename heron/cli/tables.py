@@ -541,6 +541,7 @@ def summary(file: str, fmt: str) -> None:
         con = Console()
         con.print("\n".join(head), highlight=False)
         for title, fields in blocks:
+            con.print()
             t = Table(title=title, show_header=False, title_justify="left", title_style="bold")
             t.add_column("field", style="dim")
             t.add_column("value")

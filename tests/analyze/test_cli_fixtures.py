@@ -136,3 +136,18 @@ def test_open_binary_file_objects(name: str) -> None:
     piped = heron.open(io.BufferedReader(_Pipe(data)))
     assert piped.calls.drop("capture").equals(want)
     assert piped.to_arrow("tools").num_rows == heron.open(path(name)).tools.height
+
+
+def test_terminal_output_uses_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal, summary and tables render as rich tables (same content)."""
+    import heron.cli.tables as tables
+
+    monkeypatch.setattr(tables, "_is_tty", lambda: True)
+    code, out, err = run("summary", path("variant_b"))
+    assert code == 0, err
+    assert "heron.standin.agents.variant" in out and "1 failed (HTTP 429)" in out
+    assert "repeated_tool_call" in out and "─" in out  # a rich table's rules
+    code, out, err = run("loops", path("variant_b"))
+    assert code == 0 and "loops — variant_b.heron" in out and "loop_id" in out
+    code, _, err = run("calls", path("demo"), "--format", "parquet")
+    assert code == 2 and "parquet is binary" in err

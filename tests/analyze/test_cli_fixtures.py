@@ -143,11 +143,12 @@ def test_terminal_output_uses_rich(monkeypatch: pytest.MonkeyPatch) -> None:
     import heron.cli.tables as tables
 
     monkeypatch.setattr(tables, "_is_tty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "250")  # a wide terminal: cells are not folded
     code, out, err = run("summary", path("variant_b"))
     assert code == 0, err
     assert "heron.standin.agents.variant" in out and "1 failed (HTTP 429)" in out
     assert "repeated_tool_call" in out and "─" in out  # a rich table's rules
     code, out, err = run("loops", path("variant_b"))
-    assert code == 0 and "loops — variant_b.heron" in out and "loop_id" in out
+    assert code == 0 and "loops — variant_b.heron" in out and "read_file" in out
     code, _, err = run("calls", path("demo"), "--format", "parquet")
     assert code == 2 and "parquet is binary" in err

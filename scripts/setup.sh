@@ -3,6 +3,7 @@
 # `make test` need.  Safe to run again; each step checks before it acts.
 #
 #   - apt: bcc (python3-bpfcc, bpfcc-tools for the sslsniff peer benchmark),
+#     libcurl3-gnutls (the GnuTLS capture test drives it),
 #     kernel headers, curl, node;
 #   - kernel headers: when the running kernel has no packaged headers, link
 #     Debian's linux-headers-amd64 in as /lib/modules/$(uname -r)/{build,source};
@@ -17,7 +18,7 @@ if [ "$(id -u)" != 0 ]; then
     if command -v sudo >/dev/null; then SUDO="sudo"; else SUDO=""; fi
 fi
 
-APT_PKGS=(python3-bpfcc bpfcc-tools linux-headers-amd64 curl ca-certificates nodejs)
+APT_PKGS=(python3-bpfcc bpfcc-tools linux-headers-amd64 curl ca-certificates libcurl3-gnutls nodejs)
 missing=()
 for p in "${APT_PKGS[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -146,3 +146,15 @@ def test_system_prompt_changes_never_reuse_wrong_links(
             )
         )
     same_parse(exchanges)
+
+
+def test_interleaved_conversations_of_one_process_each_reuse_their_own() -> None:
+    a, b = growing_conversation(7, 6, 200), growing_conversation(7, 6, 200)
+    for x in b:  # same process, a different task
+        x.request_body = x.request_body.replace(b"Task 7", b"Task 8")
+    mixed = [x for pair in zip(a, b, strict=True) for x in pair]
+    same_parse(mixed)
+    h = RequestHistory()
+    views = [h.request((7, "chat"), x.request_body, "messages") for x in mixed]
+    # the second thread shares only the system prompt with the first at first
+    assert [v.reused for v in views] == [0, 1] + [r for i in range(1, 6) for r in (2 * i, 2 * i)]

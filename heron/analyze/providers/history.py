@@ -22,9 +22,10 @@ malformed JSON) falls back to a plain ``json.loads`` with nothing reused, so
 results are always those of a full parse.  Message objects are shared
 between the calls of a slot and must not be mutated after creation.
 
-Memory: one body text per slot, for at most ``max_slots`` slots (least
-recently used are dropped; a process's slots go when it exits), so it is
-bounded whatever the capture size.
+Memory: one body text per conversation thread (at most ``threads`` per
+slot), for at most ``max_slots`` slots (least recently used are dropped; a
+process's slots go when it exits), so it is bounded whatever the capture
+size.
 
 Examples
 --------
@@ -136,6 +137,9 @@ class RequestHistory:
     ----------
     max_slots
         Slots remembered (least recently used first out).
+    threads
+        Request lineages remembered per slot: interleaved conversations of
+        one process each continue their own.
 
     Examples
     --------
@@ -145,9 +149,10 @@ class RequestHistory:
     0
     """
 
-    def __init__(self, *, max_slots: int = 64) -> None:
-        self._slots: OrderedDict[Hashable, _Last] = OrderedDict()
+    def __init__(self, *, max_slots: int = 64, threads: int = 4) -> None:
+        self._slots: OrderedDict[Hashable, list[_Last]] = OrderedDict()
         self.max_slots = max_slots
+        self.threads = threads
         self.reused_items = 0
         self.parsed_items = 0
 
@@ -173,25 +178,45 @@ class RequestHistory:
         >>> RequestHistory().request("p", b"not json", "messages").body is None
         True
         """
-        last = self._slots.pop(slot, None)
+        lasts = self._slots.pop(slot, [])
         try:
             text = body.decode("utf-8")
-            parsed = self._scan(text, key, last)
-        except (UnicodeDecodeError, ValueError, _Malformed, IndexError):
+        except UnicodeDecodeError:
+            text = None
+        # Several threads of one process (sessions, sub-agents) interleave
+        # their requests: continue the lineage this body shares most with.
+        best, n = None, -1
+        if text is not None:
+            for last in lasts:
+                m = _common_prefix(text, last.text)
+                if m > n:
+                    best, n = last, m
+        if best is not None:
+            lasts.remove(best)
+        try:
+            if text is None:
+                raise _Malformed
+            parsed = self._scan(text, key, best, n)
+        except (ValueError, _Malformed, IndexError):
+            if lasts:
+                self._slots[slot] = lasts
             return RequestView(_loads(body), key)
-        self._slots[slot] = parsed
+        if best is not None and parsed.view.reused < len(best.items):
+            lasts.append(best)  # a fork: the old thread may still continue
+        lasts.append(parsed)
+        while len(lasts) > self.threads:
+            del lasts[0]
+        self._slots[slot] = lasts
         while len(self._slots) > self.max_slots:
             self._slots.popitem(last=False)
         return parsed.view
 
-    def _scan(self, t: str, key: str, last: _Last | None) -> _Last:
+    def _scan(self, t: str, key: str, last: _Last | None, n: int) -> _Last:
         reuse = 0
         pre: dict[str, Any] = {}
-        if last is not None and last.start <= len(t):
-            n = _common_prefix(t, last.text)
-            if n >= last.start:
-                reuse = bisect.bisect_right(last.ends, n)  # items wholly inside the prefix
-                pre = last.pre
+        if last is not None and last.start <= min(n, len(t)):
+            reuse = bisect.bisect_right(last.ends, n)  # items wholly inside the prefix
+            pre = last.pre
         if last is None or (reuse == 0 and not pre):
             return self._full(t, key, last.view.state if last is not None else {})
         assert last is not None
@@ -210,7 +235,11 @@ class RequestHistory:
                 raise _Malformed
         body = {**pre, key: items, **post}
         self.reused_items += reuse
-        view = RequestView(body, key, reuse, last.view.state, _prev=last.view)
+        # A request that drops or changes earlier items forks the lineage (a
+        # new thread with the same opening): the old one stays for its own
+        # next turn, and the fork gets its own copy of the per-slot state.
+        state = last.view.state if reuse == len(last.items) else dict(last.view.state)
+        view = RequestView(body, key, reuse, state, _prev=last.view)
         return _Last(t, last.start, ends, items, pre, post_at, post, view)
 
     def _full(self, t: str, key: str, state: dict[str, Any]) -> _Last:

@@ -57,7 +57,7 @@ def run(quick: bool) -> list[Row]:
                 if case == "none":
                     run_measured(agent, env=env, timeout=900)
                 else:
-                    cap = fresh(d / "agent.heron")
+                    cap = fresh(d / f"agent-{rep}.heron")
                     run_measured(capture_cmd(cap, agent), env=env, timeout=900)
                     held.append(count_calls(cap))
                 res = json.loads(out.read_text())

@@ -73,6 +73,9 @@ MIN_MATCH = 64
 #: Candidate history per connection+direction and per pid+direction.
 STREAM_CANDIDATES = 16
 PID_CANDIDATES = 4
+#: Candidates from any process, per direction: a fleet of the same agent sends
+#: the same system prompt and tool definitions from many processes.
+DIR_CANDIDATES = 4
 #: Candidates tried for the common prefix/suffix (the newest first).
 PREFIX_CANDIDATES = 6
 #: Bytes of candidates scanned per anchor probe, and probes per record.
@@ -202,6 +205,7 @@ class DedupEncoder:
         self._total = 0
         self._by_stream: dict[tuple[int, int], deque[int]] = {}
         self._by_pid: dict[tuple[int, int], deque[int]] = {}
+        self._by_dir: dict[int, deque[int]] = {}
         self._by_conn: dict[int, deque[int]] = {}
         self._misses: dict[tuple[int, int], int] = {}
         self._gc_at = 4096
@@ -273,6 +277,7 @@ class DedupEncoder:
         self._total = 0
         self._by_stream.clear()
         self._by_pid.clear()
+        self._by_dir.clear()
         self._by_conn.clear()
         self._misses.clear()
 
@@ -318,6 +323,10 @@ class DedupEncoder:
         if dq is None:
             dq = self._by_pid[pk] = deque(maxlen=PID_CANDIDATES)
         dq.append(seq)
+        dq = self._by_dir.get(dir_)
+        if dq is None:
+            dq = self._by_dir[dir_] = deque(maxlen=DIR_CANDIDATES)
+        dq.append(seq)
         cq = self._by_conn.get(conn)
         if cq is None:
             cq = self._by_conn[conn] = deque(maxlen=CONN_HISTORY)
@@ -342,7 +351,11 @@ class DedupEncoder:
         seen: set[int] = set()
         out: list[tuple[int, bytes]] = []
         budget = MAX_CANDIDATE_BYTES
-        for dq in (self._by_stream.get((conn, dir_)), self._by_pid.get((pid, dir_))):
+        for dq in (
+            self._by_stream.get((conn, dir_)),
+            self._by_pid.get((pid, dir_)),
+            self._by_dir.get(dir_),
+        ):
             if not dq:
                 continue
             for s in reversed(dq):

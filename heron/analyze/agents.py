@@ -149,4 +149,10 @@ def is_auxiliary(system_or_first: str, n_tools_offered: int | None, agent: str |
     """
     if n_tools_offered:
         return False
-    return bool(_AUX.search(system_or_first[:4000]))
+    return _aux_text(system_or_first[:4000])
+
+
+@functools.lru_cache(maxsize=1024)
+def _aux_text(text: str) -> bool:
+    # Every call of a conversation repeats its system prompt: search it once.
+    return bool(_AUX.search(text))

@@ -124,6 +124,10 @@ REDACTED = "[REDACTED]"
 MAX_BODY_BYTES = 64 << 20
 #: Bytes held per direction while deciding the protocol.
 DETECT_LIMIT = MAX_HEAD
+#: Decoded header fields (lower-cased name, name, value) by their raw bytes,
+#: bounded (cleared when full): a client repeats most fields on every request.
+_FIELD_CACHE: dict[tuple[bytes, bytes], tuple[bytes, str, str]] = {}
+_FIELD_CACHE_MAX = 4096
 
 _DIR = ("out", "in")
 _COMMON = frozenset({"k", "s", "t"})
@@ -649,14 +653,20 @@ class Reassembler:
         first: dict[bytes, str] = {}
         redacted = False
         mask = self.mask_sensitive
-        for i, (k, v) in enumerate(raw):
-            lk = k.lower()
+        cache = _FIELD_CACHE
+        for i, f in enumerate(raw):
+            dec = cache.get(f)
+            if dec is None:
+                k, v = f
+                dec = (k.lower(), k.decode("latin-1"), v.decode("utf-8", "replace"))
+                if len(cache) >= _FIELD_CACHE_MAX:
+                    cache.clear()
+                cache[f] = dec
+            lk, name, val = dec
             if (mask and lk in _SENSITIVE_B) or (hit and i in hit):
                 val = REDACTED
                 redacted = True
-            else:
-                val = v.decode("utf-8", "replace")
-            out.append((k.decode("latin-1"), val))
+            out.append((name, val))
             if lk in _INDEXED and lk not in first:
                 first[lk] = val
         return out, redacted, first

@@ -14,6 +14,8 @@ Examples
 ['repeated_tool_call']
 >>> heron.scan_calls("tests/fixtures/variant_*.heron").collect().height
 11
+>>> heron.diff("tests/fixtures/variant_a.heron", "tests/fixtures/variant_b.heron").value("loops")
+(0.0, 1.0)
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ _LAZY = {
     "scan_tools": "heron.analyze.capture",
     "read_loops": "heron.analyze.capture",
     "scan_loops": "heron.analyze.capture",
+    "diff": "heron.analyze.diff",
+    "DiffResult": "heron.analyze.diff",
 }
 
 if TYPE_CHECKING:
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
         scan_loops,
         scan_tools,
     )
+    from heron.analyze.diff import DiffResult, diff
 
 
 def __getattr__(name: str) -> Any:
@@ -61,8 +66,10 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "Capture",
+    "DiffResult",
     "HeronError",
     "__version__",
+    "diff",
     "open",
     "read_calls",
     "read_loops",

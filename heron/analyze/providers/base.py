@@ -27,7 +27,7 @@ from typing import Any
 
 from heron.analyze.exchange import Exchange
 from heron.analyze.providers.history import RequestHistory, RequestView
-from heron.analyze.reassembly.sse import SSEEvent, SSEParser
+from heron.analyze.reassembly.sse import SSEEvent, parse_events
 
 _H = 8  # bytes per exact link of a history chain
 
@@ -338,7 +338,7 @@ StreamEvent = SSEEvent
 def sse_events(body: bytes) -> list[SSEEvent]:
     """Split a complete ``text/event-stream`` body into events that carry data.
 
-    A thin adapter over :class:`~heron.analyze.reassembly.sse.SSEParser`
+    A thin adapter over :func:`~heron.analyze.reassembly.sse.parse_events`
     (WHATWG rules: ``data`` lines joined with newlines, ``event`` names the
     event, ``:`` lines are comments, CRLF/LF/CR end lines); a final event
     cut before its blank line is still yielded, and events with no data
@@ -349,8 +349,7 @@ def sse_events(body: bytes) -> list[SSEEvent]:
     >>> [e.data for e in sse_events(b": ping\\r\\ndata: a\\r\\ndata: b\\r\\n\\r\\nevent: x\\n\\ndata: c")]
     ['a\\nb', 'c']
     """
-    p = SSEParser()
-    return [ev for ev in p.feed(body) + p.flush() if ev.data]
+    return [ev for ev in parse_events(body) if ev.data]
 
 
 def request_body(

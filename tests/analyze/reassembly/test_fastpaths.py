@@ -1,4 +1,4 @@
-"""The HTTP/1 parser's fast paths agree with the plain definitions they replace."""
+"""Fast paths (HTTP/1 heads, whole SSE bodies) agree with the plain definitions they replace."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from heron.analyze.reassembly import http1
 from heron.analyze.reassembly.http1 import HTTP1Parser
+from heron.analyze.reassembly.sse import SSEParser, _fast_events, parse_events
 
 _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _FIELD_LINES = re.compile(rb"^(" + http1._TOKEN + rb"):[ \t]*([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
@@ -38,3 +39,36 @@ def test_cached_field_lines_match_the_regex(lines: list[bytes]) -> None:
             assert got == found
         else:
             assert got is None
+
+
+# -- parse_events: the one-pass split agrees with the incremental parser -----
+
+_FRAGS = [b"data: ", b"data:", b"event: ", b"id: 1", b": c", b"\n", b"\n", b"\r\n", b"\r"]
+_FRAGS += [b"x", b'{"a":1}', b"\xef\xbb\xbf", b"retry: 5", b"data", b"\xff"]
+
+
+@given(st.lists(st.sampled_from(_FRAGS), max_size=24).map(b"".join))
+def test_parse_events_is_feed_then_flush(body: bytes) -> None:
+    p = SSEParser()
+    assert parse_events(body) == p.feed(body) + p.flush()
+
+
+@given(
+    st.lists(st.sampled_from([b"data: ", b"event:", b"\n", b"x", b"\xff", b"[DONE]"])).map(b"".join)
+)
+def test_parse_events_fast_shape_is_feed_then_flush(body: bytes) -> None:
+    p = SSEParser()
+    assert parse_events(body) == p.feed(body) + p.flush()
+
+
+def test_parse_events_fast_path_covers_plain_streams() -> None:
+    body = b'event: a\ndata: {"x":1}\ndata: 2\n\n\ndata: [DONE]\n\ndata: tail\n'
+    fast = _fast_events(body)
+    assert fast is not None
+    p = SSEParser()
+    assert fast == p.feed(body) + p.flush()
+    assert [(e.data, e.terminated) for e in fast] == [
+        ('{"x":1}\n2', True),
+        ("[DONE]", True),
+        ("tail", False),
+    ]

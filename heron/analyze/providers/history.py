@@ -322,18 +322,21 @@ def _common_prefix(a: str, b: str) -> int:
     >>> _common_prefix("abcdef", "abcxef"), _common_prefix("ab", "abc"), _common_prefix("", "a")
     (3, 2, 0)
     """
-    n = min(len(a), len(b))
-    if a[:n] == b[:n]:
+    if len(a) < len(b):
+        a, b = b, a
+    n = len(b)
+    # startswith(b[x:y], x) compares in place: one slice copied, not two
+    if a.startswith(b):
         return n
     lo, hi = 0, n  # a[:lo] == b[:lo] and a[:hi] != b[:hi]
     step = 4096
-    while lo + step < hi and a[lo : lo + step] == b[lo : lo + step]:
+    while lo + step < hi and a.startswith(b[lo : lo + step], lo):
         lo += step  # histories usually differ near the end: gallop in pages
         step *= 2
     hi = min(hi, lo + step)
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        if a[lo:mid] == b[lo:mid]:
+        if a.startswith(b[lo:mid], lo):
             lo = mid
         else:
             hi = mid

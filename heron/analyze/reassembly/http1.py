@@ -258,6 +258,35 @@ def _split_lines(raw: bytes) -> list[bytes]:
     return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
 
 
+#: A start line's parse: (version, method, target, status, reason).
+_Start = tuple[str, str | None, str | None, int | None, str | None]
+#: Parsed start lines by role and bytes (bounded like :data:`_LINE_CACHE`):
+#: a client repeats its request line, a server its status line.
+_START_CACHE: dict[str, dict[bytes, _Start]] = {"request": {}, "response": {}}
+
+
+def _parse_start(role: str, first: bytes) -> _Start:
+    if role == "request":
+        m = _REQUEST_LINE.fullmatch(first)
+        if m is None:
+            raise _Malformed(f"expected a request line, got {first[:60]!r}")
+        version = f"{m.group(3).decode()}.{m.group(4).decode()}"
+        method = m.group(1).decode("ascii")
+        return version, method, m.group(2).decode("utf-8", "replace"), None, None
+    m = _STATUS_LINE.fullmatch(first)
+    if m is None:
+        raise _Malformed(f"expected a status line, got {first[:60]!r}")
+    version = f"{m.group(1).decode()}.{m.group(2).decode()}"
+    reason = m.group(4)
+    return (
+        version,
+        None,
+        None,
+        int(m.group(3)),
+        reason.decode("utf-8", "replace") if reason is not None else None,
+    )
+
+
 class HTTP1Parser:
     """Parse one direction of an HTTP/1.x connection.
 
@@ -747,34 +776,17 @@ class HTTP1Parser:
     def _parse_head(
         self, first: bytes, fields: list[tuple[bytes, bytes]], start: int, end: int, raw: bytes
     ) -> Head:
-        if self.role == "request":
-            m = _REQUEST_LINE.fullmatch(first)
-            if m is None:
-                raise _Malformed(f"expected a request line, got {first[:60]!r}")
-            version = f"{m.group(3).decode()}.{m.group(4).decode()}"
-            return Head(
-                start,
-                end,
-                version,
-                fields,
-                raw,
-                method=m.group(1).decode("ascii"),
-                target=m.group(2).decode("utf-8", "replace"),
-            )
-        m = _STATUS_LINE.fullmatch(first)
-        if m is None:
-            raise _Malformed(f"expected a status line, got {first[:60]!r}")
-        version = f"{m.group(1).decode()}.{m.group(2).decode()}"
-        reason = m.group(4)
-        return Head(
-            start,
-            end,
-            version,
-            fields,
-            raw,
-            status=int(m.group(3)),
-            reason=reason.decode("utf-8", "replace") if reason is not None else None,
-        )
+        cache = _START_CACHE[self.role]
+        parsed = cache.get(first)
+        if parsed is None:
+            parsed = _parse_start(self.role, first)
+            if len(cache) >= _LINE_CACHE_MAX:
+                cache.clear()
+            cache[first] = parsed
+        version, method, target, status, reason = parsed
+        if method is not None:
+            return Head(start, end, version, fields, raw, method=method, target=target)
+        return Head(start, end, version, fields, raw, status=status, reason=reason)
 
     def _frame(self, head: Head, out: list[Event]) -> None:
         """Choose the body framing (RFC 9112 §6.3) and move to its state."""

@@ -175,6 +175,17 @@ def capture(
         raise click.ClickException(
             "heron-capture needs root (eBPF uprobes and tracepoints); run it with sudo"
         )
+    from heron.capture.check import _caps
+
+    caps = _caps()
+    if "CAP_SYS_ADMIN" not in caps and not {"CAP_BPF", "CAP_PERFMON"} <= caps:
+        # Root with a reduced capability set (a container, capsh, systemd):
+        # say so here rather than let the BPF load fail with EPERM later.
+        raise click.ClickException(
+            "heron-capture runs as root but without the capabilities eBPF needs "
+            f"(has: {', '.join(sorted(caps)) or 'none'}; needs CAP_BPF and CAP_PERFMON, "
+            "or CAP_SYS_ADMIN); in a container, run it privileged"
+        )
     tty = sys.stderr.isatty() and not quiet
 
     def log(msg: str) -> None:

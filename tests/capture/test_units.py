@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -251,3 +253,30 @@ def test_check_reports_missing_privilege_with_fix(monkeypatch: pytest.MonkeyPatc
     assert text.splitlines()[0].startswith("FAIL  privilege") and "fix: run with sudo" in text
     assert text.splitlines()[-1] == "capture: CANNOT work on this host"
     assert "compiled" not in text  # nothing is compiled when a prerequisite fails
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("setpriv"), reason="needs root and setpriv"
+)
+def test_root_without_bpf_capabilities_gets_one_clear_line(tmp_path: Path) -> None:
+    """Root with an emptied capability set (a container, capsh) is told why, not EPERM later."""
+    exe = Path(sys.executable).parent / "heron-capture"
+    out = subprocess.run(
+        [
+            "setpriv",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            str(exe),
+            "-o",
+            str(tmp_path / "x.heron"),
+            "--",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1
+    assert "without the capabilities eBPF needs" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert not (tmp_path / "x.heron").exists()

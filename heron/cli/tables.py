@@ -39,6 +39,12 @@ class _UserError(click.ClickException):
         click.echo(f"heron: {self.message}", err=True)
 
 
+def _where(name: str, e: BaseException) -> str:
+    # Errors from the reader usually name the file already; say it once.
+    msg = str(e)
+    return msg if name in msg else f"{name}: {msg}"
+
+
 def _open(path: str) -> Any:
     # Import the module itself rather than the lazy ``heron.open``: an editable
     # install can make ``heron`` a namespace package outside the checkout.
@@ -47,7 +53,7 @@ def _open(path: str) -> Any:
     try:
         return open_capture(path)
     except HeronError as e:
-        raise _UserError(f"{path}: {e}") from None
+        raise _UserError(_where(path, e)) from None
     except OSError as e:
         raise _UserError(f"{path}: {e.strerror or e}") from None
 
@@ -61,7 +67,7 @@ def _build(cap: Any, name: str) -> Any:
     try:
         df = cap.table(name)
     except HeronError as e:
-        raise _UserError(f"{cap.name}: {e}") from None
+        raise _UserError(_where(cap.name, e)) from None
     _warn(cap)
     return df
 
@@ -500,7 +506,7 @@ def summary(file: str, fmt: str) -> None:
         rows = summary_rows(cap)
         info = cap.info
     except HeronError as e:
-        raise _UserError(f"{cap.name}: {e}") from None
+        raise _UserError(_where(cap.name, e)) from None
     _warn(cap)
     if fmt == "json":
         click.echo(
@@ -669,7 +675,7 @@ def show(file: str, call_id: int) -> None:
     try:
         detail = cap.call(call_id)
     except HeronError as e:
-        raise _UserError(f"{cap.name}: {e}") from None
+        raise _UserError(_where(cap.name, e)) from None
     _warn(cap)
     abandoned = detail.row["exchange_id"] in cap.info.get("abandoned_exchanges", ())
     click.echo(render_call(detail, abandoned=abandoned))

@@ -35,7 +35,11 @@ oldest unanswered request (pipelining works), and a response that arrives
 with nothing queued is an *orphan* (its request was lost).  Parsers report
 lost message heads (:class:`~.http1.Lost`) so a lost request gets a
 placeholder exchange and later responses stay paired with the right
-requests.
+requests.  A response found by resync answers the newest request sent
+before it, but a request lost on the other direction only shows up with the
+next request record; so such an exchange is held back (one per connection)
+until the request side shows a new request (pairing stands) or a loss (the
+response becomes an orphan), or another response head or the close comes.
 
 A ``101`` answering ``Upgrade: h2c`` switches the connection to HTTP/2 (the
 upgraded request becomes stream 1); any other ``101`` or a ``CONNECT``
@@ -185,6 +189,8 @@ class _Conn:
         "detect_gap",
         "h1_cur_req",
         "h1_cur_resp",
+        "h1_held",
+        "h1_held_flags",
         "h1_orphans",
         "h1_queue",
         "h1_req",
@@ -226,6 +232,11 @@ class _Conn:
         # Orphan responses (no request queued) since the last request head;
         # a request loss discovered later is one of these, not a new gap.
         self.h1_orphans = 0
+        # A request paired with a response found by resync, not handed out
+        # until the request side shows it lost nothing in between (at most
+        # one per connection), and the request's own flags at pairing time.
+        self.h1_held: _Ex | None = None
+        self.h1_held_flags: tuple[bool, bool, bool, bool, str | None] | None = None
         self.h2: list[H2Parser] = []
         self.h2_streams: dict[int, _Ex] = {}
         self.h2_lost: list[str | None] = [None, None]
@@ -546,6 +557,7 @@ class Reassembler:
             if c.proto is None and c.detect[d]:
                 self._try_detect(c, d, final=True)
         if c.proto == "h1":
+            c.h1_held = None  # no more requests can reveal a loss: the pairing stands
             for d in (c.client_dir, 1 - c.client_dir):
                 p = c.h1_req if d == c.client_dir else c.h1_resp
                 assert p is not None
@@ -612,7 +624,7 @@ class Reassembler:
         self._finish(c, x)
 
     def _maybe_finish(self, c: _Conn, x: _Ex) -> None:
-        if x.req_done and x.resp_done:
+        if x.req_done and x.resp_done and x is not c.h1_held:
             self._finish(c, x)
 
     def _finish(self, c: _Conn, x: _Ex) -> None:
@@ -791,6 +803,61 @@ class Reassembler:
             lost.resp_done = True
             self._maybe_finish(c, lost)
 
+    @staticmethod
+    def _h1_hold(c: _Conn, x: _Ex) -> None:
+        """Keep *x* back: its response was found by resync, so the request
+        side may still reveal a lost request that the response answered.
+
+        :meth:`_h1_skip_lost_responses` pairs with the newest request seen,
+        but a request lost on the other direction only shows up when the
+        next request record arrives, after this pairing.
+        """
+        ex = x.ex
+        c.h1_held = x
+        c.h1_held_flags = (ex.redacted, ex.truncated, ex.gap, ex.partial, ex.parse_error)
+
+    def _h1_release(self, c: _Conn) -> None:
+        """The held pairing stands: hand the exchange out once it has ended."""
+        x = c.h1_held
+        c.h1_held = c.h1_held_flags = None
+        if x is not None:
+            self._maybe_finish(c, x)
+
+    def _h1_unpair(self, c: _Conn, x: _Ex) -> None:
+        """Undo a held pairing: the response moves to a new orphan exchange.
+
+        *x* keeps its request, is flagged as having lost its response, and
+        gets back the flags it had before the response was attached (the
+        orphan takes the ones the response may have set).
+        """
+        flags = c.h1_held_flags
+        assert flags is not None
+        c.h1_held = c.h1_held_flags = None
+        ex = x.ex
+        y = self._new(c, ex.http_version, None, None)
+        y.ex.mid_stream = c.joined[c.client_dir] or c.joined[1 - c.client_dir]
+        y.req_done = True
+        oy = y.ex
+        oy.status, ex.status = ex.status, None
+        oy.response_start_ns, ex.response_start_ns = ex.response_start_ns, None
+        oy.response_end_ns, ex.response_end_ns = ex.response_end_ns, None
+        oy.response_headers, ex.response_headers = ex.response_headers, []
+        oy.response_body_size, ex.response_body_size = ex.response_body_size, 0
+        oy.response_timeline, ex.response_timeline = ex.response_timeline, []
+        y.resp_body, x.resp_body = x.resp_body, bytearray()
+        y.resp_dec, x.resp_dec = x.resp_dec, BodyDecoder(None, max_output=self.max_body)
+        y.resp_seen, y.resp_done = x.resp_seen, x.resp_done
+        oy.redacted, oy.truncated, oy.parse_error = ex.redacted, ex.truncated, ex.parse_error
+        oy.partial = oy.gap = True
+        ex.redacted, ex.truncated, _, _, ex.parse_error = flags
+        ex.gap = ex.partial = True
+        x.resp_seen = False
+        x.resp_done = True
+        if c.h1_cur_resp is x:
+            c.h1_cur_resp = y
+        self._finish(c, x)
+        self._maybe_finish(c, y)
+
     def _h1_request(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
         assert c.h1_resp is not None
         for ev in evs:
@@ -799,6 +866,8 @@ class Reassembler:
                 if x is not None:
                     self._body(c, d, x, ev.data, ev.offset, ts, False)
             elif isinstance(ev, Head):
+                if c.h1_held is not None:
+                    self._h1_release(c)  # nothing was lost before this request
                 x = self._new(
                     c, "1.0" if ev.version == "1.0" else "1.1", ts, c.times[d].at(ev.start)
                 )
@@ -847,13 +916,20 @@ class Reassembler:
                     x.ex.request_headers.extend(hs)
                     x.ex.redacted = x.ex.redacted or red
             elif isinstance(ev, Lost):
-                if c.h1_orphans:
+                held = c.h1_held
+                if held is not None and held is not x:
+                    # A request was lost after the held one: the resynced
+                    # response answered it, not the held request.
+                    self._h1_unpair(c, held)
+                elif c.h1_orphans:
                     # Its response already came (and became an orphan) before
                     # the next request record revealed this loss.
                     c.h1_orphans -= 1
                 else:
                     self._placeholder(c, d, ev.kind, ts)
             elif isinstance(ev, ParseError):
+                if c.h1_held is not None and c.h1_held is not x:
+                    self._h1_release(c)
                 msg = f"{self._where(c, d, ev.offset)}: {ev.what}"
                 if x is not None:
                     x.ex.parse_error = msg
@@ -876,11 +952,17 @@ class Reassembler:
             elif isinstance(ev, Head):
                 if ev.status is not None and 100 <= ev.status < 200 and ev.status != 101:
                     continue  # interim (100-continue, 103): the final response follows
+                if c.h1_held is not None:
+                    # Another response head came first: no pipelining, so
+                    # the held response was not for a later (lost) request.
+                    self._h1_release(c)
                 at = c.times[d].at(ev.start)
                 if ev.paired and ev.resynced and len(c.h1_queue) > 1:
                     self._h1_skip_lost_responses(c, at[0] if at else ts)
                 if ev.paired and c.h1_queue:
                     x = c.h1_queue.popleft()
+                    if ev.resynced and x.req_seen and x.req_done and not x.upgrade:
+                        self._h1_hold(c, x)
                 else:
                     x = self._new(c, "1.1", None, None)  # orphan: its request was lost
                     c.h1_orphans += 1

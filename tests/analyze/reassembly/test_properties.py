@@ -6,7 +6,6 @@ import gzip
 import itertools
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -246,17 +245,45 @@ def test_h1_drops_never_pair_a_response_with_the_wrong_request(
                 assert token == e.path.encode()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known limitation: when both directions lose records around the same "
-    "exchange (a response head and the next request), the response found by "
-    "resync is paired with the newest request seen before it, which may be the "
-    "wrong one; the request-side loss is only seen after the pair was emitted",
-)
 def test_h1_simultaneous_loss_on_both_directions_pairs_wrongly() -> None:
     # Found by test_h1_drops_never_pair_a_response_with_the_wrong_request:
-    # p2's response head, all of p3's response and p4's request are lost;
-    # p4's response is then paired with p3's request.
+    # p2's response head, all of p3's response and p4's request are lost.
+    # p4's response (found by resync) was paired with p3's request before the
+    # request side revealed p4's loss; the pairing is now held back until then.
     test_h1_drops_never_pair_a_response_with_the_wrong_request.hypothesis.inner_test(
         {210, 170, 165, 94}, set()
     )
+
+
+def _pairs(drop_idx: set[int]) -> list[tuple[str | None, bytes, bool]]:
+    recs = [r for i, r in enumerate(H1_SESSION) if i not in drop_idx]
+    return [
+        (e.path, e.response_body[:14], e.gap)
+        for e in sorted(iter_exchanges(recs), key=lambda e: e.exchange_id)
+    ]
+
+
+def test_h1_resynced_response_is_unpaired_when_a_request_loss_shows_up_later() -> None:
+    # records 15 (p3's response), 16-17 (p4's request) lost: p4's response is
+    # found by resync before p5's request reveals that p4's request was lost
+    got = _pairs({15, 16, 17})
+    assert got[2:6] == [
+        ("/p2", b"answer to /p2 ", False),
+        ("/p3", b"", True),
+        (None, b"answer to /p4 ", True),
+        ("/p5", b"answer to /p5 ", False),
+    ]
+    assert all(p == b"answer to " + path.encode() + b" " for path, p, _ in got[5:] if path)
+
+
+def test_h1_resynced_response_keeps_its_pair_when_the_next_response_comes_first() -> None:
+    # records 10 (p2's response head) and 16-17 (p4's request) lost: p3's
+    # response is found by resync and is p3's; p4's response arrives before
+    # p5's request and becomes the orphan that accounts for p4's lost request
+    got = _pairs({10, 16, 17})
+    assert got[2:6] == [
+        ("/p2", b"", True),
+        ("/p3", b"answer to /p3 ", False),
+        (None, b"answer to /p4 ", True),
+        ("/p5", b"answer to /p5 ", False),
+    ]

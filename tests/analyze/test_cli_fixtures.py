@@ -96,7 +96,9 @@ def test_show_every_call_of_the_demo() -> None:
     turn = run("show", path("demo"), "3")[1]
     assert "← tool result for call_" in turn and "→ tool call read_file(" in turn
     code, _, err = run("show", path("demo"), str(n))
-    assert code == 2 and err.startswith("heron: demo.heron: no call") and "Traceback" not in err
+    assert (
+        code == 2 and err.startswith(f"heron: no call {n} in demo.heron") and "Traceback" not in err
+    )
 
 
 def test_show_the_abandoned_429() -> None:

@@ -227,10 +227,14 @@ def test_processes_attributed(multi: Multi) -> None:
 
 def test_flood_with_tiny_ring_counts_drops(standin: Any, tmp_path: Path) -> None:
     out = tmp_path / "flood.heron"
-    cmd = [
+    flood = [
         sys.executable, "-m", "heron.standin.agents.flood", "--calls", "40", "--size", str(1 << 20),
         "--base-url", standin.https_url, "--ca", standin.ca_file,
     ]  # fmt: skip
+    # The burst can end within one STATS interval (1 s); the idle tail makes
+    # sure a periodic STATS record is written after the drops and before the
+    # final one, whatever the machine's speed.
+    cmd = ["/bin/sh", "-c", '"$@" && sleep 2.5', "flood", *flood]
     t0 = time.monotonic()
     run = run_capture(
         out,

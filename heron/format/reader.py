@@ -36,7 +36,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import accumulate, repeat
-from typing import IO, Any
+from typing import IO, Any, Self
 
 import msgpack
 import zstandard
@@ -771,7 +771,35 @@ def _columns(
     return data_cols, groups
 
 
-class Reader:
+class _Input:
+    """Owns the input of a reader: closes it only if the reader opened it."""
+
+    _f: IO[bytes]
+    _owned: bool
+
+    def close(self) -> None:
+        """Close the input if this reader opened it.
+
+        Examples
+        --------
+        >>> import io
+        >>> from heron.format import Writer
+        >>> buf = io.BytesIO(); Writer(buf).close(); buf.seek(0)
+        0
+        >>> Reader(buf).close()
+        """
+        if self._owned:
+            self._owned = False
+            self._f.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Reader(_Input):
     """Stream the records of a ``.heron`` file, recovering from damage.
 
     Parameters
@@ -967,27 +995,6 @@ class Reader:
             detail=loss.describe(),
         )
 
-    def close(self) -> None:
-        """Close the input if this reader opened it.
-
-        Examples
-        --------
-        >>> import io
-        >>> from heron.format import Writer
-        >>> buf = io.BytesIO(); Writer(buf).close(); buf.seek(0)
-        0
-        >>> Reader(buf).close()
-        """
-        if self._owned:
-            self._owned = False
-            self._f.close()
-
-    def __enter__(self) -> Reader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _prepend(
     first: Block | Damage | EndMarker, rest: Iterator[Block | Damage | EndMarker]
@@ -1051,7 +1058,7 @@ def check_magic(magic: bytes, name: str) -> None:
     )
 
 
-class IndexedReader:
+class IndexedReader(_Input):
     """Seek by time using the footer's index; scan when there is none.
 
     Needs a seekable file.  Decoding a time range starts at the nearest
@@ -1212,15 +1219,3 @@ class IndexedReader:
                 if t.__class__ is int and lo <= t <= hi and (want is None or r["k"] in want):
                     yield r
         self.last_report = report
-
-    def close(self) -> None:
-        """Close the input if this reader opened it."""
-        if self._owned:
-            self._owned = False
-            self._f.close()
-
-    def __enter__(self) -> IndexedReader:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -667,7 +667,7 @@ class _Decoder:
     ) -> tuple[bytes, int, int]:
         """Apply copy-ops; return ``(payload, payload size, bytes lost)``."""
         win = self._win
-        parts: list[bytes] = []
+        parts: list[bytes | memoryview] = []
         lost = 0
         missing: int | None = None
         size = 0
@@ -703,7 +703,8 @@ class _Decoder:
                 if missing is None:
                     missing = s - back
                 continue
-            parts.append(base[off : off + ln])
+            # a view, not a slice: join copies the bytes once, not twice
+            parts.append(memoryview(base)[off : off + ln])
             size += ln
             if size > fr.MAX_RECORD:
                 raise ValueError("rebuilt payload exceeds the record size limit")

@@ -128,12 +128,19 @@ REDACTED = "[REDACTED]"
 MAX_BODY_BYTES = 64 << 20
 #: Bytes held per direction while deciding the protocol.
 DETECT_LIMIT = MAX_HEAD
-#: Decoded header fields (lower-cased name, name, value) by their raw bytes,
-#: bounded (cleared when full): a client repeats most fields on every request.
-_FIELD_CACHE: dict[tuple[bytes, bytes], tuple[bytes, str, str]] = {}
+#: Decoded header fields by their raw bytes: ((name, value), (name, masked
+#: value), sensitive, the lower-cased name if it is one of :data:`_INDEXED`
+#: else None), bounded (cleared when full): a client repeats most fields on
+#: every request.
+_FIELD_CACHE: dict[
+    tuple[bytes, bytes], tuple[tuple[str, str], tuple[str, str], bool, bytes | None]
+] = {}
 _FIELD_CACHE_MAX = 4096
 
 _DIR = ("out", "in")
+# Stands for a finished exchange's decoders: ignores whatever still comes.
+_FLUSHED = BodyDecoder(None, max_output=0)
+_FLUSHED.flush()
 _COMMON = frozenset({"k", "s", "t"})
 _DATA = int(RecordKind.DATA)
 _CONN_OPEN = int(RecordKind.CONN_OPEN)
@@ -165,12 +172,14 @@ class _Ex:
         "upgrade",
     )
 
-    def __init__(self, ex: Exchange, max_body: int) -> None:
+    def __init__(self, ex: Exchange) -> None:
         self.ex = ex
         self.req_body = bytearray()
         self.resp_body = bytearray()
-        self.req_dec = BodyDecoder(None, max_output=max_body)
-        self.resp_dec = BodyDecoder(None, max_output=max_body)
+        # None: no content coding (the body is the bytes as they come,
+        # up to max_body; see Reassembler._body).
+        self.req_dec: BodyDecoder | None = None
+        self.resp_dec: BodyDecoder | None = None
         self.req_done = False
         self.resp_done = False
         self.req_seen = False  # request head seen
@@ -285,6 +294,24 @@ def _detect(buf: bytes, joined: bool, final: bool) -> tuple[str, bool | None] | 
     return "unknown", None
 
 
+def _decode_field(
+    f: tuple[bytes, bytes],
+) -> tuple[tuple[str, str], tuple[str, str], bool, bytes | None]:
+    k, v = f
+    lk = k.lower()
+    name = k.decode("latin-1")
+    dec = (
+        (name, v.decode("utf-8", "replace")),
+        (name, REDACTED),
+        lk in _SENSITIVE_B,
+        lk if lk in _INDEXED else None,
+    )
+    if len(_FIELD_CACHE) >= _FIELD_CACHE_MAX:
+        _FIELD_CACHE.clear()
+    _FIELD_CACHE[f] = dec
+    return dec
+
+
 def _split_h2(
     raw: list[tuple[bytes, bytes]],
 ) -> tuple[dict[str, str], list[tuple[bytes, bytes]]]:
@@ -320,6 +347,10 @@ class Reassembler:
     >>> [(e.method, e.path, e.status, e.request_start_ns, e.response_end_ns) for e in out]
     [('GET', '/', 204, 5, 7)]
     """
+
+    #: Take the per-record shortcuts (:meth:`_h1_fast`); tests turn them off
+    #: to check that the general path gives the same exchanges.
+    _fast = True
 
     def __init__(
         self, *, max_body_bytes: int = MAX_BODY_BYTES, mask_sensitive: bool = True
@@ -436,8 +467,14 @@ class Reassembler:
             # Hot path: the next bytes of a stream whose protocol is known.
             asm.next_offset = offset + n
             if n:
-                c.times[d].add(offset, n, ts, pid, tid)
                 c.last_ts[d] = ts
+                if (
+                    c.proto == "h1"
+                    and self._fast
+                    and self._h1_fast(c, d, data, offset, ts, pid, tid)
+                ):
+                    return
+                c.times[d].add(offset, n, ts, pid, tid)
                 self._feed_bytes(c, d, data, ts)
             return
         if "pid" not in c.info and pid is not None:
@@ -594,24 +631,32 @@ class Reassembler:
 
     # -- exchanges --------------------------------------------------------
     def _new(self, c: _Conn, version: str, ts: int | None, at: tuple[Any, ...] | None) -> _Ex:
-        pid = c.info.get("pid")
+        info = c.info
         tid = None
-        if at is not None:
-            ts, pid, tid = at[0], at[1] if at[1] is not None else pid, at[2]
-        ex = Exchange(exchange_id=self._next_id, conn=c.conn, pid=pid, http_version=version)
-        self._next_id += 1
-        ex.tid = tid
-        ex.request_start_ns = ts
-        sni = c.info.get("sni")
-        if sni:
-            ex.authority = str(sni)
-        transport = c.info.get("transport")
-        if transport == "tls":
-            ex.scheme = "https"
-        elif transport == "tcp":
-            ex.scheme = "http"
-        x = _Ex(ex, self.max_body)
-        c.open[ex.exchange_id] = x
+        if at is None:
+            pid = info.get("pid")
+        else:
+            ts, pid, tid = at
+            if pid is None:
+                pid = info.get("pid")
+        sni = info.get("sni")
+        transport = info.get("transport")
+        xid = self._next_id
+        self._next_id = xid + 1
+        ex = Exchange(
+            xid,
+            c.conn,
+            pid,
+            version,
+            None,
+            tid,
+            None,
+            "https" if transport == "tls" else "http" if transport == "tcp" else None,
+            str(sni) if sni else None,
+            request_start_ns=ts,
+        )
+        x = _Ex(ex)
+        c.open[xid] = x
         return x
 
     def _where(self, c: _Conn, d: int, offset: int) -> str:
@@ -631,16 +676,12 @@ class Reassembler:
         if c.open.pop(x.ex.exchange_id, None) is None:
             return
         ex = x.ex
-        for dec, body, resp in ((x.req_dec, x.req_body, False), (x.resp_dec, x.resp_body, True)):
-            tail = dec.flush()
-            if tail:
-                body += tail
-                if resp:
-                    self._tick(ex, len(body), ex.response_end_ns or 0)
-            if dec.truncated:
-                ex.truncated = True
-            if dec.error and ex.parse_error is None:
-                ex.parse_error = dec.error
+        if x.req_dec is not None:
+            self._flush(ex, x.req_dec, x.req_body, False)
+        if x.resp_dec is not None:
+            self._flush(ex, x.resp_dec, x.resp_body, True)
+        # Bytes still arriving for it are ignored, as a flushed decoder does.
+        x.req_dec = x.resp_dec = _FLUSHED
         ex.request_body = bytes(x.req_body)
         ex.response_body = bytes(x.resp_body)
         if x.ex.stream_id is not None:
@@ -648,6 +689,23 @@ class Reassembler:
             c.h2_closed.add(x.ex.stream_id)
         self._exchanges += 1
         self._out.append(ex)
+
+    def _flush(self, ex: Exchange, dec: BodyDecoder, body: bytearray, resp: bool) -> None:
+        tail = dec.flush()
+        if tail:
+            body += tail
+            if resp:
+                self._tick(ex, len(body), ex.response_end_ns or 0)
+        if dec.truncated:
+            ex.truncated = True
+        if dec.error and ex.parse_error is None:
+            ex.parse_error = dec.error
+
+    def _decoder(self, content_encoding: str | None) -> BodyDecoder | None:
+        """The decoder for a Content-Encoding (None: none, the bytes as they come)."""
+        if content_encoding is None:
+            return None
+        return BodyDecoder(content_encoding, max_output=self.max_body)
 
     @staticmethod
     def _tick(ex: Exchange, n: int, ts: int) -> None:
@@ -662,25 +720,22 @@ class Reassembler:
     ) -> tuple[list[tuple[str, str]], bool, dict[bytes, str]]:
         """Decoded, masked headers; whether any was masked; first values of :data:`_INDEXED`."""
         out: list[tuple[str, str]] = []
+        append = out.append
         first: dict[bytes, str] = {}
         redacted = False
         mask = self.mask_sensitive
-        cache = _FIELD_CACHE
+        get = _FIELD_CACHE.get
         for i, f in enumerate(raw):
-            dec = cache.get(f)
+            dec = get(f)
             if dec is None:
-                k, v = f
-                dec = (k.lower(), k.decode("latin-1"), v.decode("utf-8", "replace"))
-                if len(cache) >= _FIELD_CACHE_MAX:
-                    cache.clear()
-                cache[f] = dec
-            lk, name, val = dec
-            if (mask and lk in _SENSITIVE_B) or (hit and i in hit):
-                val = REDACTED
+                dec = _decode_field(f)
+            pair, masked, sensitive, indexed = dec
+            if (mask and sensitive) or (hit and i in hit):
+                pair = masked
                 redacted = True
-            out.append((name, val))
-            if lk in _INDEXED and lk not in first:
-                first[lk] = val
+            append(pair)
+            if indexed is not None and indexed not in first:
+                first[indexed] = pair[1]
         return out, redacted, first
 
     @staticmethod
@@ -689,23 +744,32 @@ class Reassembler:
         return c.any_spans and c.spans[d].overlaps(start, end)
 
     @staticmethod
-    def _h1_hits(head: Head, spans: SpanSet) -> set[int] | None:
-        """Indexes of header fields whose bytes overlap a redacted span (None: none do)."""
-        if not spans.overlaps(head.start, head.end):
+    def _h1_hits(
+        start: int, end: int, raw: bytes, spans: SpanSet, folded: bool | None = None
+    ) -> set[int] | None:
+        """Indexes of the fields of the head *raw* at stream ``[start, end)`` whose
+        bytes overlap a redacted span (None: none do).
+
+        *folded*: whether any field line is continued (obs-fold); None: look.
+        """
+        if not spans.overlaps(start, end):
             return None
-        raw = head.raw
         hits: set[int] = set()
-        if b"\n " not in raw and b"\n\t" not in raw:
+        if folded is None:
+            folded = b"\n " in raw or b"\n\t" in raw
+        if not folded:
             # One field per line after the start line: a span's line number
             # is its field index + 1.
-            for s, e in spans.within(head.start, head.end):
-                a = max(s - head.start, 0)
-                b = min(e - head.start, len(raw))
+            n_raw = len(raw)
+            for s, e in spans.within(start, end):
+                a = s - start if s > start else 0
+                b = e - start if e - start < n_raw else n_raw
                 first_line = raw.count(b"\n", 0, a)
                 last_line = first_line + raw.count(b"\n", a, b - 1) if b - 1 > a else first_line
-                hits.update(n - 1 for n in range(max(first_line, 1), last_line + 1))
+                for n in range(first_line if first_line > 1 else 1, last_line + 1):
+                    hits.add(n - 1)
             return hits
-        pos = head.start
+        pos = start
         idx = -1
         for n, line in enumerate(raw.split(b"\n")):
             end = pos + len(line) + 1
@@ -725,17 +789,39 @@ class Reassembler:
             ex.redacted = True
         if resp:
             ex.response_body_size += len(data)
-            out = x.resp_dec.feed(data)
+            dec = x.resp_dec
+            body = x.resp_body
+            if dec is None:
+                if len(body) + len(data) <= self.max_body:
+                    if data:
+                        body += data
+                        self._tick(ex, len(body), ts)
+                    return
+                dec = x.resp_dec = self._overflowing(len(body))
+            out = dec.feed(data)
             if out:
-                x.resp_body += out
-                self._tick(ex, len(x.resp_body), ts)
+                body += out
+                self._tick(ex, len(body), ts)
         else:
             ex.request_body_size += len(data)
-            out = x.req_dec.feed(data)
+            dec = x.req_dec
+            body = x.req_body
+            if dec is None:
+                if len(body) + len(data) <= self.max_body:
+                    body += data
+                    return
+                dec = x.req_dec = self._overflowing(len(body))
+            out = dec.feed(data)
             if out:
-                x.req_body += out
+                body += out
 
-    def _sniff(self, first: bytes, dec: BodyDecoder) -> BodyDecoder:
+    def _overflowing(self, kept: int) -> BodyDecoder:
+        """An identity decoder that has passed *kept* bytes (it cuts what comes next)."""
+        dec = BodyDecoder(None, max_output=self.max_body)
+        dec.output_size = kept
+        return dec
+
+    def _sniff(self, first: bytes, dec: BodyDecoder | None) -> BodyDecoder | None:
         """Headers unknown (HPACK lost): recognise gzip/zstd bodies by their magic."""
         if first[:2] == b"\x1f\x8b":
             return BodyDecoder("gzip", max_output=self.max_body)
@@ -751,12 +837,114 @@ class Reassembler:
             ex.gap = True
         if resp:
             ex.response_body_size += n
-            x.resp_dec.interrupt()
+            if x.resp_dec is not None:
+                x.resp_dec.interrupt()
         else:
             ex.request_body_size += n
-            x.req_dec.interrupt()
+            if x.req_dec is not None:
+                x.req_dec.interrupt()
 
     # -- HTTP/1 -----------------------------------------------------------
+    def _h1_fast(
+        self,
+        c: _Conn,
+        d: int,
+        data: bytes,
+        offset: int,
+        ts: int,
+        pid: int | None,
+        tid: int | None,
+    ) -> bool:
+        """The common record, handled without parser events; False: use the general path.
+
+        Two shapes, each the exact equivalent of what :meth:`_feed_bytes`
+        does with the events :meth:`HTTP1Parser.feed` would produce: the
+        next bytes of a Content-Length body (:meth:`HTTP1Parser.take_body`),
+        or a record that starts a message and holds its whole head
+        (:meth:`HTTP1Parser.take_head`: Content-Length or no body, nothing
+        after the message's end).  Both leave the parser with nothing
+        buffered, so the time index keeps just this record.  Anything
+        unusual on the connection (a held resync pairing, a pending h2c
+        switch, an upgrade answer, an unanswered response) goes the general
+        way.
+        """
+        if c.h1_held is not None or c.h2c is not None:
+            return False
+        client = d == c.client_dir
+        n = len(data)
+        if client:
+            p = c.h1_req
+            x = c.h1_cur_req
+        else:
+            p = c.h1_resp
+            x = c.h1_cur_resp
+        assert p is not None
+        if x is not None:
+            left = p.take_body(data, offset)
+            if left < 0:
+                return False
+            self._body(c, d, x, data, offset, ts, not client)
+        else:
+            if client:
+                h = p.take_head(data, offset)
+                if h is None:
+                    return False
+                x = self._h1_request_head(
+                    c,
+                    d,
+                    ts,
+                    (ts, pid, tid),
+                    offset,
+                    offset + h.after,
+                    data[: h.after],
+                    h.version,
+                    h.method,
+                    h.target,
+                    h.fields,
+                    True,
+                )
+            else:
+                q = c.h1_queue
+                if not q or q[0].upgrade:
+                    return False
+                h = p.take_head(data, offset)
+                if h is None:
+                    return False
+                x = q.popleft()
+                self._h1_response_head(
+                    c,
+                    d,
+                    x,
+                    ts,
+                    (ts, pid, tid),
+                    offset,
+                    offset + h.after,
+                    data[: h.after],
+                    h.version,
+                    h.status,
+                    h.fields,
+                    True,
+                )
+            left = h.length - (n - h.after)
+            if n > h.after:
+                self._body(c, d, x, data[h.after :], offset + h.after, ts, not client)
+        if not left:
+            ex = x.ex
+            if client:
+                ex.request_end_ns = ts
+                x.req_done = True
+                c.h1_cur_req = None
+            else:
+                ex.response_end_ns = ts
+                x.resp_done = True
+                c.h1_cur_resp = None
+            if x.req_done and x.resp_done:
+                self._finish(c, x)
+        c.times[d].only(offset + n, ts, pid, tid)
+        if c.any_spans:
+            c.spans[d].prune(offset + n)
+        return True
+
     def _h1(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
         if d == c.client_dir:
             self._h1_request(c, d, evs, ts)
@@ -845,7 +1033,7 @@ class Reassembler:
         oy.response_body_size, ex.response_body_size = ex.response_body_size, 0
         oy.response_timeline, ex.response_timeline = ex.response_timeline, []
         y.resp_body, x.resp_body = x.resp_body, bytearray()
-        y.resp_dec, x.resp_dec = x.resp_dec, BodyDecoder(None, max_output=self.max_body)
+        y.resp_dec, x.resp_dec = x.resp_dec, None
         y.resp_seen, y.resp_done = x.resp_seen, x.resp_done
         oy.redacted, oy.truncated, oy.parse_error = ex.redacted, ex.truncated, ex.parse_error
         oy.partial = oy.gap = True
@@ -858,6 +1046,56 @@ class Reassembler:
         self._finish(c, x)
         self._maybe_finish(c, y)
 
+    def _h1_request_head(
+        self,
+        c: _Conn,
+        d: int,
+        ts: int,
+        at: tuple[Any, ...] | None,
+        start: int,
+        end: int,
+        raw: bytes,
+        version: str,
+        method: str | None,
+        target: str | None,
+        fields: list[tuple[bytes, bytes]],
+        plain: bool = False,
+    ) -> _Ex:
+        """A request head at stream ``[start, end)``: a new exchange, queued."""
+        resp = c.h1_resp
+        assert resp is not None
+        x = self._new(c, "1.0" if version == "1.0" else "1.1", ts, at)
+        ex = x.ex
+        ex.method = method
+        ex.path = target
+        netloc = ""
+        t = target or ""
+        if t[:7].lower() == "http://" or t[:8].lower() == "https://":
+            # absolute-form (a request to a plain HTTP proxy): keep
+            # path and authority apart, as for origin-form requests
+            u = urlsplit(t)
+            netloc = u.netloc
+            ex.scheme = u.scheme.lower()
+            ex.path = (u.path or "/") + ("?" + u.query if u.query else "")
+        hits = (
+            self._h1_hits(start, end, raw, c.spans[d], False if plain else None)
+            if c.any_spans
+            else None
+        )
+        ex.request_headers, red, first = self._headers(fields, hits)
+        ex.redacted = ex.redacted or red or self._span_hit(c, d, start, end)
+        host = netloc or first.get(b"host")
+        if host:  # else the SNI (set by _new), if any
+            ex.authority = host
+        x.req_dec = self._decoder(first.get(b"content-encoding"))
+        x.req_seen = True
+        x.upgrade = method == "CONNECT" or b"upgrade" in first
+        c.h1_cur_req = x
+        c.h1_queue.append(x)
+        resp.methods.append(method)
+        c.h1_orphans = 0
+        return x
+
     def _h1_request(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
         assert c.h1_resp is not None
         for ev in evs:
@@ -868,34 +1106,19 @@ class Reassembler:
             elif isinstance(ev, Head):
                 if c.h1_held is not None:
                     self._h1_release(c)  # nothing was lost before this request
-                x = self._new(
-                    c, "1.0" if ev.version == "1.0" else "1.1", ts, c.times[d].at(ev.start)
+                self._h1_request_head(
+                    c,
+                    d,
+                    ts,
+                    c.times[d].at(ev.start),
+                    ev.start,
+                    ev.end,
+                    ev.raw,
+                    ev.version,
+                    ev.method,
+                    ev.target,
+                    ev.headers,
                 )
-                ex = x.ex
-                ex.method = ev.method
-                ex.path = ev.target
-                netloc = ""
-                target = ev.target or ""
-                if target[:7].lower() == "http://" or target[:8].lower() == "https://":
-                    # absolute-form (a request to a plain HTTP proxy): keep
-                    # path and authority apart, as for origin-form requests
-                    u = urlsplit(target)
-                    netloc = u.netloc
-                    ex.scheme = u.scheme.lower()
-                    ex.path = (u.path or "/") + ("?" + u.query if u.query else "")
-                hits = self._h1_hits(ev, c.spans[d]) if c.any_spans else None
-                ex.request_headers, red, first = self._headers(ev.headers, hits)
-                ex.redacted = ex.redacted or red or self._span_hit(c, d, ev.start, ev.end)
-                host = netloc or first.get(b"host")
-                if host:  # else the SNI (set by _new), if any
-                    ex.authority = host
-                x.req_dec = BodyDecoder(first.get(b"content-encoding"), max_output=self.max_body)
-                x.req_seen = True
-                x.upgrade = ev.method == "CONNECT" or b"upgrade" in first
-                c.h1_cur_req = x
-                c.h1_queue.append(x)
-                c.h1_resp.methods.append(ev.method)
-                c.h1_orphans = 0
             elif isinstance(ev, End):
                 if x is None:
                     continue
@@ -943,6 +1166,42 @@ class Reassembler:
                 else:  # pragma: no cover - the parser reports errors only inside messages
                     self._emit_error(c, d, ev.offset, ev.what)
 
+    def _h1_response_head(
+        self,
+        c: _Conn,
+        d: int,
+        x: _Ex,
+        ts: int,
+        at: tuple[Any, ...] | None,
+        start: int,
+        end: int,
+        raw: bytes,
+        version: str,
+        status: int | None,
+        fields: list[tuple[bytes, bytes]],
+        plain: bool = False,
+    ) -> dict[bytes, str]:
+        """A final response head at stream ``[start, end)`` answers *x*.
+
+        Returns the first values of :data:`_INDEXED` fields.
+        """
+        ex = x.ex
+        if not x.req_seen:
+            ex.http_version = "1.0" if version == "1.0" else "1.1"
+        ex.status = status
+        ex.response_start_ns = at[0] if at else ts
+        hits = (
+            self._h1_hits(start, end, raw, c.spans[d], False if plain else None)
+            if c.any_spans
+            else None
+        )
+        ex.response_headers, red, first = self._headers(fields, hits)
+        ex.redacted = ex.redacted or red or self._span_hit(c, d, start, end)
+        x.resp_dec = self._decoder(first.get(b"content-encoding"))
+        x.resp_seen = True
+        c.h1_cur_resp = x
+        return first
+
     def _h1_response(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
         for ev in evs:
             x = c.h1_cur_resp
@@ -970,17 +1229,10 @@ class Reassembler:
                     x.ex.partial = True
                     x.ex.mid_stream = c.joined[c.client_dir] or c.joined[d]
                     x.req_done = True
+                first = self._h1_response_head(
+                    c, d, x, ts, at, ev.start, ev.end, ev.raw, ev.version, ev.status, ev.headers
+                )
                 ex = x.ex
-                if not x.req_seen:
-                    ex.http_version = "1.0" if ev.version == "1.0" else "1.1"
-                ex.status = ev.status
-                ex.response_start_ns = at[0] if at else ts
-                hits = self._h1_hits(ev, c.spans[d]) if c.any_spans else None
-                ex.response_headers, red, first = self._headers(ev.headers, hits)
-                ex.redacted = ex.redacted or red or self._span_hit(c, d, ev.start, ev.end)
-                x.resp_dec = BodyDecoder(first.get(b"content-encoding"), max_output=self.max_body)
-                x.resp_seen = True
-                c.h1_cur_resp = x
                 if x.upgrade and c.h1_req is not None:
                     switched = ev.status == 101 or (
                         ex.method == "CONNECT" and ev.status is not None and 200 <= ev.status < 300
@@ -1232,7 +1484,7 @@ class Reassembler:
                 ex.status = int(status) if status.isdigit() else None
                 ex.response_headers = hs
                 ex.response_start_ns = at[0] if at else ts
-                x.resp_dec = BodyDecoder(first.get(b"content-encoding"), max_output=self.max_body)
+                x.resp_dec = self._decoder(first.get(b"content-encoding"))
                 x.resp_seen = True
             else:
                 ex.response_headers.extend(hs)
@@ -1252,7 +1504,7 @@ class Reassembler:
             if host:
                 ex.authority = host
         ex.redacted = ex.redacted or red or red_block
-        x.req_dec = BodyDecoder(first.get(b"content-encoding"), max_output=self.max_body)
+        x.req_dec = self._decoder(first.get(b"content-encoding"))
         x.req_seen = True
 
 

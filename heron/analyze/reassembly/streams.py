@@ -166,6 +166,20 @@ class TimeIndex:
         """
         self._entries.append((offset + length, ts, pid, tid))
 
+    def only(self, end: int, ts: int, pid: int | None, tid: int | None) -> None:
+        """Keep just the record that ends at ``end``: what :meth:`add` then
+        :meth:`prune` leave when a parser has consumed every byte it was given.
+
+        Examples
+        --------
+        >>> ti = TimeIndex(); ti.add(0, 3, 50, None, None); ti.only(9, 60, 1, 2)
+        >>> len(ti), ti.at(4)
+        (1, (60, 1, 2))
+        """
+        e = self._entries
+        e.clear()
+        e.append((end, ts, pid, tid))
+
     def at(self, offset: int) -> tuple[int, int | None, int | None] | None:
         """(ts, pid, tid) of the record holding byte ``offset``; the latest if beyond.
 

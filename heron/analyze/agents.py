@@ -128,6 +128,34 @@ def header_agent(headers: Sequence[tuple[str, str]]) -> str | None:
     return _ua_agent(ua)
 
 
+def header_facts(headers: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
+    """``(header_agent(headers), first User-Agent value)`` in one pass over the headers.
+
+    Examples
+    --------
+    >>> header_facts([("User-Agent", "aider/0.50"), ("user-agent", "x")])
+    (None, 'aider/0.50')
+    >>> header_facts([("user-agent", "OpenAI/Python 1.50.0"), ("X-Claude-Code-Session-Id", "abc")])
+    ('claude-code', 'OpenAI/Python 1.50.0')
+    """
+    first = last = None
+    agent = None
+    for k, v in headers:
+        lk = k.lower()
+        if lk == "user-agent":
+            if first is None:
+                first = v
+            last = v
+        elif agent is None:
+            if lk == "x-claude-code-session-id":
+                agent = "claude-code"
+            elif lk == "originator" and v.lower().startswith("codex"):
+                agent = "codex"
+    if agent is None:
+        agent = _ua_agent(last or "")
+    return agent, first
+
+
 @functools.lru_cache(maxsize=256)
 def _ua_agent(ua: str) -> str | None:
     # An agent sends the same User-Agent on every call: match it once.

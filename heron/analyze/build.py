@@ -51,13 +51,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 
-from heron.analyze.agents import header_agent, is_auxiliary, process_agent
+from heron.analyze.agents import header_facts, is_auxiliary, process_agent
 from heron.analyze.clock import Clock
 from heron.analyze.conversations import ConversationIndex
 from heron.analyze.exchange import Exchange
@@ -65,13 +66,14 @@ from heron.analyze.loops import detect_loops
 from heron.analyze.providers import ParsedCall, parse_exchange
 from heron.analyze.providers.base import history_chains
 from heron.analyze.providers.history import RequestHistory
-from heron.analyze.schema import frame
+from heron.analyze.schema import frame, frame_columns
 from heron.analyze.tools import RESULT_CAP, ToolPairer
 from heron.format.records import RecordKind
 
 #: Bytes of each body kept in the exchanges table.
 BODY_CAP = 64 * 1024
 _EXCHANGE_TIMES = ("request_start_at", "request_end_at", "response_start_at", "response_end_at")
+_HEAD_ROLES = ("system", "developer", "user")
 
 
 class Tables:
@@ -138,18 +140,90 @@ class Tables:
         return self._get("events")
 
 
-@dataclass(slots=True)
-class _Call:
-    row: dict[str, Any]
-    start_ns: int | None
-    end_ns: int | None
-    group: int | None  # conversation, as the arrival index of its first call (chat only)
-    response_id: str | None
-    previous_response_id: str | None
-    tool_requests: list[tuple[str | None, str, str, int | None]]
-    new_results: list[tuple[str | None, str | None, str, bool | None]]
-    header_agent: str | None
-    chat: bool
+# One stored call: the calls-table values known when the exchange is parsed
+# (``_CALL_COLUMNS``, in that order; ``started_at``/``ended_at`` still in
+# monotonic ns), then what ``finish`` needs to settle ids and tool rows.  A
+# tuple per call, not a dict: a capture's calls are most of what a pass keeps.
+_CALL_COLUMNS = (
+    "pid",
+    "host",
+    "path",
+    "provider",
+    "api",
+    "model",
+    "streamed",
+    "status",
+    "error",
+    "started_at",
+    "ended_at",
+    "duration_ms",
+    "ttfb_ms",
+    "ttft_ms",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "finish_reason",
+    "n_messages",
+    "n_tools_offered",
+    "n_tool_calls",
+    "request_bytes",
+    "response_bytes",
+    "partial",
+    "parse_error",
+    "exchange_id",
+    "conn",
+    "http_version",
+    "user_agent",
+    "request_fingerprint",
+    "auxiliary",
+)
+_C_PID, _C_START, _C_END, _C_PARSE_ERROR, _C_XID = (
+    _CALL_COLUMNS.index(c) for c in ("pid", "started_at", "ended_at", "parse_error", "exchange_id")
+)
+# then: conversation (arrival index of its first call; chat only), tool
+# requests and new tool results (None when there are none), header agent, chat
+_C_GROUP = len(_CALL_COLUMNS)
+_C_REQUESTS, _C_RESULTS, _C_AGENT, _C_CHAT = range(_C_GROUP + 1, _C_GROUP + 5)
+
+# One stored exchange: the exchanges-table values (``_EXCHANGE_COLUMNS``)
+# but headers and bodies, which only a ``keep_bodies`` pass keeps (apart).
+_EXCHANGE_COLUMNS = (
+    "exchange_id",
+    "conn",
+    "stream_id",
+    "pid",
+    "http_version",
+    "method",
+    "scheme",
+    "authority",
+    "path",
+    "status",
+    "request_body_size",
+    "response_body_size",
+    "request_start_at",
+    "request_end_at",
+    "response_start_at",
+    "response_end_at",
+    "partial",
+    "gap",
+    "truncated",
+    "redacted",
+    "mid_stream",
+    "parse_error",
+)
+_X_ID, _X_CONN, _X_PARTIAL, _X_GAP, _X_MID = (
+    _EXCHANGE_COLUMNS.index(c) for c in ("exchange_id", "conn", "partial", "gap", "mid_stream")
+)
+_BODY_COLUMNS = (
+    "request_headers",
+    "response_headers",
+    "request_body",
+    "response_body",
+    "request_body_capped",
+    "response_body_capped",
+)
 
 
 @dataclass(slots=True)
@@ -250,8 +324,10 @@ class Analysis:
         self._n_chat = 0
         self.procs: dict[int, _Proc] = {}
         self.conns: dict[int, _Conn] = {}
-        self.calls: list[_Call] = []
-        self.exchange_rows: list[dict[str, Any]] = []
+        self._calls: list[tuple[Any, ...]] = []  # see _CALL_COLUMNS
+        self._exchanges: list[tuple[Any, ...]] = []  # see _EXCHANGE_COLUMNS
+        self._bodies: list[tuple[Any, ...]] = []  # see _BODY_COLUMNS (keep_bodies only)
+        self._strings: dict[str, str] = {}  # one copy of each repeated value
         self.event_rows: list[dict[str, Any]] = []
         self.warnings: list[str] = []
         self.info: dict[str, Any] = {"capture": capture}
@@ -481,23 +557,84 @@ class Analysis:
         >>> from heron.analyze.exchange import Exchange
         >>> a = Analysis("x")
         >>> a.add_exchange(Exchange(0, 1, 7, "1.1", method="GET", path="/healthz", status=200))
-        >>> len(a.exchange_rows), len(a.calls)      # an exchange, but not an LLM call
+        >>> a.n_exchanges, a.n_calls      # an exchange, but not an LLM call
         (1, 0)
         """
         c = self.conns.get(ex.conn)
+        pid = ex.pid
         if c is not None:
             c.n_exchanges += 1
             c.http_version = c.http_version or ex.http_version
-        pid = ex.pid if ex.pid is not None else (c.pid if c is not None else None)
-        if pid is not None:
-            self._proc(pid)
-        self.exchange_rows.append(self._exchange_row(ex, pid))
+            if pid is None:
+                pid = c.pid
+        if pid is not None and pid not in self.procs:
+            self.procs[pid] = _Proc(pid)
+        self._exchanges.append(
+            (
+                ex.exchange_id,
+                ex.conn,
+                ex.stream_id,
+                pid,
+                ex.http_version,
+                ex.method,
+                ex.scheme,
+                ex.authority,
+                ex.path,
+                ex.status,
+                ex.request_body_size,
+                ex.response_body_size,
+                ex.request_start_ns,
+                ex.request_end_ns,
+                ex.response_start_ns,
+                ex.response_end_ns,
+                ex.partial,
+                ex.gap,
+                ex.truncated,
+                ex.redacted,
+                ex.mid_stream,
+                ex.parse_error,
+            )
+        )
+        if self.keep_bodies:
+            cap = self.body_cap
+            self._bodies.append(
+                (
+                    ex.request_headers,
+                    ex.response_headers,
+                    ex.request_body[:cap],
+                    ex.response_body[:cap],
+                    len(ex.request_body) > cap,
+                    len(ex.response_body) > cap,
+                )
+            )
         parsed = parse_exchange(ex, history=self.history)
         if parsed is None:
             return
         if c is not None:
             c.n_calls += 1
-        self.calls.append(self._call(ex, pid, parsed, c))
+        self._calls.append(self._call(ex, pid, parsed, c))
+
+    @property
+    def n_exchanges(self) -> int:
+        """Exchanges added so far.
+
+        Examples
+        --------
+        >>> Analysis("x").n_exchanges
+        0
+        """
+        return len(self._exchanges)
+
+    @property
+    def n_calls(self) -> int:
+        """LLM calls among them.
+
+        Examples
+        --------
+        >>> Analysis("x").n_calls
+        0
+        """
+        return len(self._calls)
 
     def _host(self, ex: Exchange, c: _Conn | None) -> str | None:
         if ex.authority:
@@ -511,44 +648,9 @@ class Analysis:
                 return f"{f['remote_addr']}:{port}" if port else str(f["remote_addr"])
         return None
 
-    def _exchange_row(self, ex: Exchange, pid: int | None) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "exchange_id": ex.exchange_id,
-            "conn": ex.conn,
-            "stream_id": ex.stream_id,
-            "pid": pid,
-            "http_version": ex.http_version,
-            "method": ex.method,
-            "scheme": ex.scheme,
-            "authority": ex.authority,
-            "path": ex.path,
-            "status": ex.status,
-            # Headers and bodies only where an exchanges table is the point
-            # (keep_bodies): in a calls pass they would be most of the memory.
-            "request_headers": ex.request_headers if self.keep_bodies else [],
-            "response_headers": ex.response_headers if self.keep_bodies else [],
-            "request_body_size": ex.request_body_size,
-            "response_body_size": ex.response_body_size,
-            "request_start_at": ex.request_start_ns,
-            "request_end_at": ex.request_end_ns,
-            "response_start_at": ex.response_start_ns,
-            "response_end_at": ex.response_end_ns,
-            "partial": ex.partial,
-            "gap": ex.gap,
-            "truncated": ex.truncated,
-            "redacted": ex.redacted,
-            "mid_stream": ex.mid_stream,
-            "parse_error": ex.parse_error,
-        }
-        if self.keep_bodies:
-            cap = self.body_cap
-            row["request_body"] = ex.request_body[:cap]
-            row["response_body"] = ex.response_body[:cap]
-            row["request_body_capped"] = len(ex.request_body) > cap
-            row["response_body_capped"] = len(ex.response_body) > cap
-        return row
-
-    def _call(self, ex: Exchange, pid: int | None, p: ParsedCall, c: _Conn | None) -> _Call:
+    def _call(
+        self, ex: Exchange, pid: int | None, p: ParsedCall, c: _Conn | None
+    ) -> tuple[Any, ...]:
         start = ex.request_start_ns
         end = ex.response_end_ns if ex.response_end_ns is not None else ex.request_end_ns
         ttft = None
@@ -556,89 +658,95 @@ class Analysis:
             at = ex.time_at(p.first_token_offset)
             if at is not None:
                 ttft = (at - start) / 1e6
-        exact, loose = (
-            history_chains(p.messages, reused=p.reused, memo=p.memo) if p.chat else (b"", b"")
-        )
-        problems = [x for x in (ex.parse_error, p.parse_error) if x]
-        head = ""
-        for m in p.messages:
-            if m.role in ("system", "developer", "user"):
-                head = m.text
+        chat = p.chat
+        msgs = p.messages
+        fp = None
+        aux = False
+        group = None
+        if chat:
+            exact, loose = history_chains(msgs, reused=p.reused, memo=p.memo)
+            if msgs:
+                fp = _fingerprint(p, loose)
+            head = ""
+            for m in msgs:
+                if m.role in _HEAD_ROLES:
+                    head = m.text
+                    break
+            aux = is_auxiliary(head, p.n_tools_offered, None)
+            self._n_chat += 1
+            group = self.convs.assign(
+                pid=pid,
+                call_id=self._n_chat,
+                prefixes=exact,
+                previous_response_id=p.previous_response_id,
+                response_id=p.response_id,
+                at=start if start is not None else (self.last_ns or 0),
+            )
+        problems = None
+        if ex.parse_error:
+            problems = f"{ex.parse_error}; {p.parse_error}" if p.parse_error else ex.parse_error
+        elif p.parse_error:
+            problems = p.parse_error
+        response_start = ex.response_start_ns
+        agent, user_agent = header_facts(ex.request_headers)
+        share = self._strings.setdefault
+        model = p.model
+        finish_reason = p.finish_reason
+        requests = p.tool_requests
+        new_from = p.new_from
+        results = None
+        for m in msgs[new_from:] if new_from < len(msgs) else ():
+            if m.tool_results:
+                cap = self.result_cap
+                results = [
+                    (r.id, r.name, r.content[: cap + 1], r.is_error)
+                    for m in msgs[new_from:]
+                    for r in m.tool_results
+                ]
                 break
-        row: dict[str, Any] = {
-            "capture": self.capture,
-            "pid": pid,
-            "host": self._host(ex, c),
-            "path": ex.path,
-            "provider": p.provider,
-            "api": p.api,
-            "model": p.model,
-            "streamed": p.streamed,
-            "status": ex.status,
-            "error": p.error,
-            "started_at": start,
-            "ended_at": end,
-            "duration_ms": (end - start) / 1e6 if start is not None and end is not None else None,
-            "ttfb_ms": (ex.response_start_ns - start) / 1e6
-            if start is not None and ex.response_start_ns is not None
+        return (
+            pid,
+            ex.authority or self._host(ex, c),
+            ex.path,
+            p.provider,
+            p.api,
+            share(model, model) if model is not None else None,
+            p.streamed,
+            ex.status,
+            p.error,
+            start,
+            end,
+            (end - start) / 1e6 if start is not None and end is not None else None,
+            (response_start - start) / 1e6
+            if start is not None and response_start is not None
             else None,
-            "ttft_ms": ttft,
-            "input_tokens": p.input_tokens,
-            "output_tokens": p.output_tokens,
-            "cache_read_tokens": p.cache_read_tokens,
-            "cache_write_tokens": p.cache_write_tokens,
-            "reasoning_tokens": p.reasoning_tokens,
-            "finish_reason": p.finish_reason,
-            "n_messages": len(p.messages) if p.chat else p.n_inputs,
-            "n_tools_offered": p.n_tools_offered,
-            "n_tool_calls": len(p.tool_requests),
-            "request_bytes": ex.request_body_size or len(ex.request_body),
-            "response_bytes": ex.response_body_size or len(ex.response_body),
-            "partial": bool(ex.partial or ex.gap or ex.truncated or ex.mid_stream or problems),
-            "parse_error": "; ".join(problems) or None,
-            "exchange_id": ex.exchange_id,
-            "conn": ex.conn,
-            "http_version": ex.http_version,
-            "user_agent": ex.header("user-agent"),
-            "request_fingerprint": _fingerprint(p, loose) if p.chat and p.messages else None,
-            "auxiliary": p.chat and is_auxiliary(head, p.n_tools_offered, None),
-        }
-        cap = self.result_cap
-        return _Call(
-            row=row,
-            start_ns=start,
-            end_ns=end,
-            group=self._group(pid, exact, p, start) if p.chat else None,
-            response_id=p.response_id,
-            previous_response_id=p.previous_response_id,
-            tool_requests=[
-                (t.id, t.name, t.arguments, self._requested_ns(ex, t.end, end))
-                for t in p.tool_requests
-            ],
-            new_results=[
-                (r.id, r.name, r.content[: cap + 1], r.is_error) for r in p.new_tool_results
-            ],
-            header_agent=header_agent(ex.request_headers),
-            chat=p.chat,
-        )
-
-    def _group(self, pid: int | None, prefixes: bytes, p: ParsedCall, start: int | None) -> int:
-        """Conversation of a chat call, assigned as calls complete.
-
-        A call's parent completed before the call was sent (its history holds
-        the parent's answer), so it has been seen by then; ordering within the
-        index uses request starts.  The prefix hashes are then dropped instead
-        of kept per call (they would grow with the square of a conversation's
-        length).
-        """
-        self._n_chat += 1
-        return self.convs.assign(
-            pid=pid,
-            call_id=self._n_chat,
-            prefixes=prefixes,
-            previous_response_id=p.previous_response_id,
-            response_id=p.response_id,
-            at=start if start is not None else (self.last_ns or 0),
+            ttft,
+            p.input_tokens,
+            p.output_tokens,
+            p.cache_read_tokens,
+            p.cache_write_tokens,
+            p.reasoning_tokens,
+            share(finish_reason, finish_reason) if finish_reason is not None else None,
+            len(msgs) if chat else p.n_inputs,
+            p.n_tools_offered,
+            len(requests),
+            ex.request_body_size or len(ex.request_body),
+            ex.response_body_size or len(ex.response_body),
+            bool(ex.partial or ex.gap or ex.truncated or ex.mid_stream or problems),
+            problems,
+            ex.exchange_id,
+            ex.conn,
+            ex.http_version,
+            share(user_agent, user_agent) if user_agent is not None else None,
+            fp,
+            aux,
+            group,
+            [(t.id, t.name, t.arguments, self._requested_ns(ex, t.end, end)) for t in requests]
+            if requests
+            else None,
+            results,
+            agent,
+            chat,
         )
 
     @staticmethod
@@ -655,6 +763,10 @@ class Analysis:
     def _utc(self, ns: Any) -> int | None:
         return self.clock.to_utc(ns) if isinstance(ns, int) else None
 
+    def _utc_list(self, values: Iterable[Any]) -> list[int | None]:
+        to_utc = self.clock.to_utc
+        return [to_utc(v) if isinstance(v, int) else None for v in values]
+
     def finish(self) -> Tables:
         """Order, group, pair and convert everything into the public tables.
 
@@ -665,50 +777,67 @@ class Analysis:
         >>> t.warnings, t.info["records"]
         ([], 0)
         """
-        if not self.clock and (self.calls or self.event_rows):
+        if not self.clock and (self._calls or self.event_rows):
             self.warnings.append("no clock samples in the capture: UTC times are unknown (null)")
         order = sorted(
-            self.calls,
-            key=lambda c: (c.start_ns is None, c.start_ns or 0, c.row["exchange_id"]),
+            self._calls,
+            key=lambda c: (c[_C_START] is None, c[_C_START] or 0, c[_C_XID]),
         )
-        agents = self._agents(order)
+        n = len(order)
+        cols: list[tuple[Any, ...]] = (
+            list(zip(*order, strict=True)) if order else [()] * (_C_CHAT + 1)
+        )
+        pids = cols[_C_PID]
+        agents = self._agents(pids, cols[_C_AGENT])
         # a conversation's id is the call_id of its earliest call
         first: dict[int, int] = {}
-        for call_id, c in enumerate(order):
-            if c.group is not None and c.group not in first:
-                first[c.group] = call_id
+        convs: list[int | None] = []
+        for call_id, g in enumerate(cols[_C_GROUP]):
+            if g is None:
+                convs.append(None)
+            else:
+                convs.append(first.setdefault(g, call_id))
         pairer = ToolPairer(result_cap=self.result_cap)
-        call_rows: list[dict[str, Any]] = []
-        by_exchange: dict[int, int] = {}
-        for call_id, c in enumerate(order):
-            row = c.row
-            row["call_id"] = call_id
-            by_exchange[row["exchange_id"]] = call_id
-            conv = first[c.group] if c.group is not None else None
-            if c.chat:
+        for call_id, (chat, results, requests) in enumerate(
+            zip(cols[_C_CHAT], cols[_C_RESULTS], cols[_C_REQUESTS], strict=True)
+        ):
+            if not chat or (results is None and requests is None):
+                continue  # nothing to pair (an empty list changes nothing either)
+            pid, conv = pids[call_id], convs[call_id]
+            if results is not None:
                 pairer.results(
                     call_id=call_id,
-                    pid=row["pid"],
+                    pid=pid,
                     conv=conv,
-                    start_ns=c.start_ns,
-                    results=c.new_results,
+                    start_ns=cols[_C_START][call_id],
+                    results=results,
                 )
+            if requests is not None:
                 pairer.request(
                     call_id=call_id,
-                    pid=row["pid"],
+                    pid=pid,
                     conv=conv,
-                    end_ns=c.end_ns,
-                    requests=c.tool_requests,
+                    end_ns=cols[_C_END][call_id],
+                    requests=requests,
                 )
-            row["conversation_id"] = conv
-            proc = self.procs.get(row["pid"]) if row["pid"] is not None else None
-            row["process"] = proc.comm if proc else None
-            row["exe"] = proc.exe if proc else None
-            row["agent"] = agents.get(row["pid"])
-            row["started_at"] = self._utc(row["started_at"])
-            row["ended_at"] = self._utc(row["ended_at"])
-            call_rows.append(row)
-        calls = frame("calls", call_rows)
+        by_pid = {
+            pid: self.procs.get(pid) if pid is not None else None for pid in dict.fromkeys(pids)
+        }
+        columns: dict[str, Sequence[Any]] = dict(
+            zip(_CALL_COLUMNS, cols[: len(_CALL_COLUMNS)], strict=True)
+        )
+        columns.update(
+            call_id=range(n),
+            conversation_id=convs,
+            capture=[self.capture] * n,
+            process=[(q.comm if q else None) for q in map(by_pid.__getitem__, pids)],
+            exe=[(q.exe if q else None) for q in map(by_pid.__getitem__, pids)],
+            agent=[agents.get(pid) for pid in pids],
+            started_at=self._utc_list(cols[_C_START]),
+            ended_at=self._utc_list(cols[_C_END]),
+        )
+        calls = frame_columns("calls", columns)
+        by_exchange = dict(zip(cols[_C_XID], range(n), strict=True))
 
         tool_rows = []
         for r in pairer.rows:
@@ -719,9 +848,7 @@ class Analysis:
         tools = frame("tools", tool_rows)
         loops = detect_loops(calls, tools)
 
-        n_calls_by_pid: dict[int | None, int] = {}
-        for r in call_rows:
-            n_calls_by_pid[r["pid"]] = n_calls_by_pid.get(r["pid"], 0) + 1
+        n_calls_by_pid = Counter(pids)
         processes = frame(
             "processes",
             [
@@ -771,20 +898,28 @@ class Analysis:
         )
 
         def exchanges() -> pl.DataFrame:
-            for r in self.exchange_rows:
-                r["call_id"] = by_exchange.get(r["exchange_id"])
+            rows = self._exchanges
+            m = len(rows)
+            xcols = list(zip(*rows, strict=True)) if rows else [()] * len(_EXCHANGE_COLUMNS)
+            data: dict[str, Sequence[Any]] = dict(zip(_EXCHANGE_COLUMNS, xcols, strict=True))
+            for k in _EXCHANGE_TIMES:
+                data[k] = self._utc_list(data[k])
+            data["call_id"] = [by_exchange.get(x) for x in data["exchange_id"]]
+            if self.keep_bodies:
+                bcols = list(zip(*self._bodies, strict=True)) if rows else [()] * 6
+                data.update(zip(_BODY_COLUMNS, bcols, strict=True))
                 for k in ("request_headers", "response_headers"):
-                    r[k] = [{"name": n, "value": v} for n, v in r[k]]
-                for k in _EXCHANGE_TIMES:
-                    r[k] = self._utc(r[k])
-            return frame("exchanges", self.exchange_rows)
+                    data[k] = [[{"name": n, "value": v} for n, v in hs] for hs in data[k]]
+            else:
+                data["request_headers"] = data["response_headers"] = [[] for _ in range(m)]
+            return frame_columns("exchanges", data)
 
         def events() -> pl.DataFrame:
             for e in self.event_rows:
                 e["at"] = self._utc(e["at"])
             return frame("events", self.event_rows)
 
-        self._summarise_warnings(call_rows)
+        self._summarise_warnings(cols[_C_PARSE_ERROR])
         self.info.update(
             {
                 "records": self.n_records,
@@ -794,12 +929,12 @@ class Analysis:
                 "duration_s": (self.last_ns - self.first_ns) / 1e9
                 if self.first_ns is not None and self.last_ns is not None
                 else None,
-                "calls": len(call_rows),
+                "calls": n,
                 "tools": len(tool_rows),
                 "loops": loops.height,
                 "processes": processes.height,
                 "connections": connections.height,
-                "exchanges": len(self.exchange_rows),
+                "exchanges": len(self._exchanges),
                 "lost": dict(self.lost),
                 "warnings": list(self.warnings),
             }
@@ -808,14 +943,14 @@ class Analysis:
             calls, tools, loops, processes, connections, exchanges, events, self.info, self.warnings
         )
 
-    def _agents(self, order: list[_Call]) -> dict[int | None, str]:
+    def _agents(
+        self, pids: Sequence[int | None], header_agents: Sequence[str | None]
+    ) -> dict[int | None, str]:
         out: dict[int | None, str] = {}
-        for c in order:
-            pid = c.row["pid"]
-            if c.header_agent and pid not in out:
-                out[pid] = c.header_agent
-        for c in order:
-            pid = c.row["pid"]
+        for pid, agent in zip(pids, header_agents, strict=True):
+            if agent and pid not in out:
+                out[pid] = agent
+        for pid in pids:
             if pid not in out:
                 p = self.procs.get(pid) if pid is not None else None
                 out[pid] = (
@@ -823,14 +958,14 @@ class Analysis:
                 )
         return out
 
-    def _summarise_warnings(self, call_rows: list[dict[str, Any]]) -> None:
+    def _summarise_warnings(self, parse_errors: Sequence[str | None]) -> None:
         lost = sum(self.lost.values())
         if lost:
             detail = ", ".join(f"{k}: {v}" for k, v in sorted(self.lost.items()) if v)
             self.warnings.append(
                 f"the capture dropped {lost} events ({detail}); some traffic is missing"
             )
-        gaps = sum(1 for r in self.exchange_rows if r["gap"] or r["mid_stream"])
+        gaps = sum(1 for r in self._exchanges if r[_X_GAP] or r[_X_MID])
         if gaps:
             self.warnings.append(
                 f"{gaps} exchange(s) have missing bytes (gaps or mid-stream joins)"
@@ -842,21 +977,21 @@ class Analysis:
         # the process, so nothing was lost: it is counted in info, not warned.
         cut: list[int] = []
         abandoned: list[int] = []
-        for r in self.exchange_rows:
-            if not r["partial"] or r["gap"] or r["mid_stream"]:
+        for r in self._exchanges:
+            if not r[_X_PARTIAL] or r[_X_GAP] or r[_X_MID]:
                 continue
-            c = self.conns.get(r["conn"])
+            c = self.conns.get(r[_X_CONN])
             closed_by_process = (
                 c is not None and c.closed_ns is not None and c.close_reason != "capture-end"
             )
-            (abandoned if closed_by_process else cut).append(r["exchange_id"])
+            (abandoned if closed_by_process else cut).append(r[_X_ID])
         if cut:
             self.warnings.append(
                 f"{len(cut)} exchange(s) are incomplete because the capture ended while they "
                 f"were in flight (exchange_id {_ids(cut)})"
             )
         self.info["abandoned_exchanges"] = abandoned
-        bad = sum(1 for r in call_rows if r["parse_error"])
+        bad = sum(1 for e in parse_errors if e)
         if bad:
             self.warnings.append(
                 f"{bad} call(s) could only be partly parsed (see calls.parse_error)"

@@ -24,7 +24,7 @@ Int64
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -304,6 +304,30 @@ def frame(table: str, rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     if not rows:
         return pl.DataFrame(schema=sch)
     return pl.from_dicts(rows, schema=sch, strict=False)
+
+
+def frame_columns(table: str, columns: Mapping[str, Sequence[Any]]) -> pl.DataFrame:
+    """Build table ``table`` from columns (equal-length sequences), like :func:`frame`.
+
+    Missing columns become nulls; extra columns are an error (a bug, not data).
+
+    Examples
+    --------
+    >>> frame_columns("loops", {"kind": ["retry_storm"], "count": [3]}).equals(
+    ...     frame("loops", [{"kind": "retry_storm", "count": 3}]))
+    True
+    """
+    sch = schema(table)
+    extra = set(columns) - set(sch.names())
+    if extra:
+        raise KeyError(f"table {table}: unknown columns {sorted(extra)}")
+    n = len(next(iter(columns.values()))) if columns else 0
+    return pl.DataFrame(
+        [
+            pl.Series(name, columns[name] if name in columns else [None] * n, dtype, strict=False)
+            for name, dtype in sch.items()
+        ]
+    )
 
 
 def describe(table: str) -> str:

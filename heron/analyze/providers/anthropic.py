@@ -77,7 +77,7 @@ def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
         call.streamed = True
         _stream(ex, call)
     else:
-        resp = ex.response_json()
+        resp = loads(ex.response_body)
         if isinstance(resp, dict):
             _response(resp, call)
         elif ex.response_body and (ex.status or 0) < 400:

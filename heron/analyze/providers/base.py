@@ -25,8 +25,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from heron.analyze.exchange import Exchange
-from heron.analyze.providers.history import RequestHistory, RequestView
+from heron.analyze.providers.history import (
+    _LONG_INT,
+    _ZEROS,
+    RequestHistory,
+    RequestView,
+    json_loads,
+)
 from heron.analyze.reassembly.sse import SSEEvent, parse_events
 
 _H = 8  # bytes per exact link of a history chain
@@ -367,7 +375,7 @@ def request_body(
     ({'messages': []}, None)
     """
     if history is None or not ex.request_body:
-        return ex.request_json(), None
+        return loads(ex.request_body), None
     view = history.request((ex.pid, api), ex.request_body, key)
     return view.body, view
 
@@ -407,16 +415,25 @@ def as_dict(v: Any) -> dict[str, Any]:
 
 
 def loads(text: str | bytes) -> Any | None:
-    """JSON or None.
+    """JSON or None: what ``json.loads`` returns (through orjson where that is
+    the same, see :func:`~heron.analyze.providers.history.json_loads`).
 
     Examples
     --------
-    >>> loads(b'{"a": 1}'), loads("{cut")
-    ({'a': 1}, None)
+    >>> loads(b'{"a": 1}'), loads("{cut"), loads("[1e400]")
+    ({'a': 1}, None, [inf])
     """
     try:
+        if isinstance(text, bytes):
+            return json_loads(text)
+        data = text.encode("utf-8", "surrogatepass")
+        if _LONG_INT not in data.translate(_ZEROS):
+            try:
+                return orjson.loads(text)
+            except orjson.JSONDecodeError:
+                pass
         return json.loads(text)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:
         return None
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 
 from heron.analyze.exchange import Exchange
-from heron.analyze.providers.base import ParsedCall, as_int, error_text
+from heron.analyze.providers.base import ParsedCall, as_int, error_text, loads
 
 _GEMINI_MODEL = re.compile(r"models/([^/:?]+):")
 
@@ -44,7 +44,7 @@ def parse(ex: Exchange, history: object = None) -> ParsedCall:
     m = _GEMINI_MODEL.search(path)
     if m:
         call.model = m.group(1)
-    req = ex.request_json()
+    req = loads(ex.request_body)
     if isinstance(req, dict):
         if isinstance(req.get("model"), str):
             call.model = req["model"]
@@ -52,7 +52,7 @@ def parse(ex: Exchange, history: object = None) -> ParsedCall:
         call.n_inputs = len(inp) if isinstance(inp, list) else (1 if inp is not None else 0)
     elif ex.request_body:
         call.note("request body is not JSON")
-    resp = ex.response_json()
+    resp = loads(ex.response_body)
     if isinstance(resp, dict):
         call.error = error_text(resp)
         if isinstance(resp.get("model"), str):

@@ -87,7 +87,7 @@ def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
         for obj, end in _json_array(body, call):
             _streamed_chunk(obj, call, texts, end)
     else:
-        resp = ex.response_json()
+        resp = loads(ex.response_body)
         if isinstance(resp, dict):
             _chunk(resp, call, texts)
         elif body and (ex.status or 0) < 400:

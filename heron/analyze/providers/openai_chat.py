@@ -79,7 +79,7 @@ def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
         call.streamed = True
         _parse_stream(ex, call)
     else:
-        resp = ex.response_json()
+        resp = loads(ex.response_body)
         if isinstance(resp, dict):
             _parse_response(resp, call)
         elif ex.response_body and (ex.status or 0) < 400:

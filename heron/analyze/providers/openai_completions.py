@@ -35,7 +35,7 @@ def parse(ex: Exchange, history: object = None) -> ParsedCall:
     ('gpt-3.5-turbo-instruct', 'def add(a, b):', 23)
     """
     call = ParsedCall(provider="openai", api="completions", n_tools_offered=0)
-    req = ex.request_json()
+    req = loads(ex.request_body)
     if isinstance(req, dict):
         if isinstance(req.get("model"), str):
             call.model = req["model"]
@@ -62,7 +62,7 @@ def parse(ex: Exchange, history: object = None) -> ParsedCall:
             call.first_token_offset = ev.end
         call.response_text = "".join(texts)
     else:
-        resp = ex.response_json()
+        resp = loads(ex.response_body)
         if isinstance(resp, dict):
             texts = []
             _chunk(resp, call, texts)

@@ -141,6 +141,8 @@ def header_facts(headers: Sequence[tuple[str, str]]) -> tuple[str | None, str | 
     first = last = None
     agent = None
     for k, v in headers:
+        if len(k) not in (10, 24):
+            continue  # not user-agent, originator or x-claude-code-session-id
         lk = k.lower()
         if lk == "user-agent":
             if first is None:

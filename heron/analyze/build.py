@@ -679,7 +679,9 @@ class Analysis:
                 call_id=self._n_chat,
                 prefixes=exact,
                 previous_response_id=p.previous_response_id,
-                response_id=p.response_id,
+                # only a responses-API call can be named by a previous_response_id:
+                # other APIs' ids would be kept for nothing
+                response_id=p.response_id if p.api == "responses" else None,
                 at=start if start is not None else (self.last_ns or 0),
             )
         problems = None

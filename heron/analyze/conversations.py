@@ -46,12 +46,12 @@ from typing import Any
 
 from heron.analyze.providers.base import Message, history_chains
 
-_H = 8  # bytes per prefix hash: 64 bits, collisions negligible per process
 _RECENT = 8  # last calls per process checked first for the parent
+_EMPTY_FULL: dict[int, list[Any]] = {}  # never written: only when there is no history
 
 
-def prefix_hashes(messages: Sequence[Message]) -> bytes:
-    """Concatenated chained hashes of every prefix of ``messages`` (8 bytes each).
+def prefix_hashes(messages: Sequence[Message]) -> list[int]:
+    """Chained hashes of every prefix of ``messages`` (one int each).
 
     See :func:`~heron.analyze.providers.base.history_chains` (memoised per
     message, so a re-sent history costs no hashing).
@@ -59,7 +59,7 @@ def prefix_hashes(messages: Sequence[Message]) -> bytes:
     Examples
     --------
     >>> len(prefix_hashes([Message("user", "a"), Message("user", "b")]))
-    16
+    2
     """
     return history_chains(messages)[0]
 
@@ -82,15 +82,21 @@ class ConversationIndex:
     """
 
     def __init__(self) -> None:
-        # (pid, full-history hash) ->
+        # pid -> full-history hash ->
         #   [conversation id, start of the first call that continued it (or None), latest start]
-        self._full: dict[tuple[int | None, bytes], list[Any]] = {}
+        # (an entry is updated in place, never replaced: _recents holds it too)
+        self._full: dict[int | None, dict[int, list[Any]]] = {}
         self._resp: dict[str, int] = {}
-        # pid -> (history length, full-history hash) of its last few calls
-        self._recents: dict[int | None, list[tuple[int, bytes]]] = {}
+        # pid -> (history length, full-history hash, its entry) of its last few calls
+        self._recents: dict[int | None, list[tuple[int, int, list[Any]]]] = {}
 
+    @staticmethod
     def _recent(
-        self, pid: int | None, prefixes: bytes, n: int, floor: int, at: int
+        recents: list[tuple[int, int, list[Any]]],
+        prefixes: Sequence[int],
+        n: int,
+        floor: int,
+        at: int,
     ) -> list[Any] | None:
         """The latest strict ancestor among the process's last calls, if any.
 
@@ -100,11 +106,10 @@ class ConversationIndex:
         one of them, so a match here is also the latest ancestor overall.
         """
         best: list[Any] | None = None
-        for m, h in self._recents.get(pid, ()):
-            if m < n and prefixes[(m - 1) * _H : m * _H] == h:
-                entry = self._full[(pid, h)]
-                if floor < entry[2] < at and (best is None or entry[2] > best[2]):
-                    best = entry
+        for m, h, entry in recents:
+            t = entry[2]
+            if m < n and floor < t < at and (best is None or t > best[2]) and prefixes[m - 1] == h:
+                best = entry
         return best
 
     def assign(
@@ -112,7 +117,7 @@ class ConversationIndex:
         *,
         pid: int | None,
         call_id: int,
-        prefixes: bytes,
+        prefixes: Sequence[int],
         previous_response_id: str | None = None,
         response_id: str | None = None,
         at: int | None = None,
@@ -133,23 +138,37 @@ class ConversationIndex:
         conv: int | None = None
         if previous_response_id is not None:
             conv = self._resp.get(previous_response_id)
-        n = len(prefixes) // _H
+        n = len(prefixes)
+        full: dict[int, list[Any]] = _EMPTY_FULL
+        recents: list[tuple[int, int, list[Any]]] = []
+        last = 0
+        same: list[Any] | None = None
+        if n:
+            got = self._full.get(pid)
+            if got is None:
+                got = self._full[pid] = {}
+            full = got
+            got_recents = self._recents.get(pid)
+            if got_recents is None:
+                got_recents = self._recents[pid] = []
+            recents = got_recents
+            last = prefixes[n - 1]
+            same = full.get(last)
         if conv is None and n:
             best: list[Any] | None = None
             floor = -1  # a restart: older matches are the restarted thread's ancestors
-            same = self._full.get((pid, prefixes[(n - 1) * _H :]))
             if same is not None:
                 if same[1] is not None and same[1] < at:
                     floor = same[2]
                 else:
                     best = same
-            recent = self._recent(pid, prefixes, n, floor, at)
+            recent = self._recent(recents, prefixes, n, floor, at)
             if recent is not None:
                 if best is None or recent[2] > best[2]:
                     best = recent
             else:  # no recent call is an ancestor: look at every shorter prefix
                 for i in range(n - 1, 0, -1):
-                    entry = self._full.get((pid, prefixes[(i - 1) * _H : i * _H]))
+                    entry = full.get(prefixes[i - 1])
                     if (
                         entry is not None
                         and floor < entry[2] < at
@@ -163,12 +182,11 @@ class ConversationIndex:
         if conv is None:
             conv = call_id
         if n:
-            last = prefixes[(n - 1) * _H :]
-            old = self._full.get((pid, last))
-            if old is None or old[2] <= at:  # the latest start with this history wins
-                self._full[(pid, last)] = [conv, None, at]
-            recents = self._recents.setdefault(pid, [])
-            recents.append((n, last))
+            if same is None:
+                same = full[last] = [conv, None, at]
+            elif same[2] <= at:  # the latest start with this history wins
+                same[0], same[1], same[2] = conv, None, at
+            recents.append((n, last, same))
             if len(recents) > _RECENT:
                 del recents[0]
         if response_id is not None:

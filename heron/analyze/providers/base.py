@@ -37,8 +37,6 @@ from heron.analyze.providers.history import (
 )
 from heron.analyze.reassembly.sse import SSEEvent, parse_events
 
-_H = 8  # bytes per exact link of a history chain
-
 
 @dataclass(slots=True)
 class ToolRequest:
@@ -91,10 +89,10 @@ class Message:
     tool_calls: list[ToolRequest] = field(default_factory=list)
     tool_results: list[ToolResult] = field(default_factory=list)
     _digests: tuple[bytes, bytes] | None = field(default=None, repr=False, compare=False)
+    _exact: int | None = field(default=None, repr=False, compare=False)  # hash(key())
+    _loose: bytes | None = field(default=None, repr=False, compare=False)  # digests()[1]
     # (previous exact link, this exact link, previous loose link, this loose link)
-    _chain: tuple[bytes, bytes, bytes, bytes] | None = field(
-        default=None, repr=False, compare=False
-    )
+    _chain: tuple[int, int, bytes, bytes] | None = field(default=None, repr=False, compare=False)
 
     def key(self, *, ids: bool = True) -> str:
         """Canonical text used for hashing: role, content text and tool ids.
@@ -107,6 +105,8 @@ class Message:
         >>> Message("user", "hi").key()
         'user\\x1fhi\\x1f\\x1f'
         """
+        if not self.tool_calls and not self.tool_results:
+            return f"{self.role}\x1f{self.text}\x1f\x1f"
         if ids:
             calls = ",".join(t.id or t.name for t in self.tool_calls)
             results = ",".join(r.id or r.name or "" for r in self.tool_results)
@@ -115,14 +115,40 @@ class Message:
             results = ",".join((r.name or "") + r.content for r in self.tool_results)
         return f"{self.role}\x1f{self.text}\x1f{calls}\x1f{results}"
 
+    def loose_digest(self) -> bytes:
+        """16-byte digest of ``key(ids=False)`` with runs of whitespace collapsed
+        field by field (near-identical requests, see :mod:`heron.analyze.loops`).
+
+        Computed once: a Message is immutable once parsed, and parsers share
+        one object between the requests that re-send it.
+
+        Examples
+        --------
+        >>> Message("user", "hi  there").loose_digest() == Message("user", "hi there ").loose_digest()
+        True
+        """
+        d = self._loose
+        if d is None:
+            role, text = self.role, self.text
+            if self.tool_calls or self.tool_results:
+                calls = ",".join(t.name + t.arguments for t in self.tool_calls)
+                results = ",".join((r.name or "") + r.content for r in self.tool_results)
+                if self.tool_results and text == "\n".join(r.content for r in self.tool_results):
+                    results = ",".join(r.name or "" for r in self.tool_results)  # text says it
+                src = "\x1f".join(f.strip() for f in (role, text, calls, results))
+            else:  # the same string, built without the empty joins
+                src = f"{role.strip()}\x1f{text.strip()}\x1f\x1f"
+            # bytes.split() collapses ASCII whitespace runs faster than str.split()
+            # or a regex, and does not split on the \x1f field separator.
+            loose = b" ".join(src.encode("utf-8", "replace").split())
+            d = self._loose = _blake2b(loose, digest_size=16).digest()
+        return d
+
     def digests(self) -> tuple[bytes, bytes]:
         """``(exact, loose)`` 16-byte digests of this message, computed once.
 
-        ``exact`` hashes :meth:`key` (ids kept: conversation prefixes);
-        ``loose`` hashes ``key(ids=False)`` with runs of whitespace collapsed
-        field by field (near-identical requests, see :mod:`heron.analyze.loops`).
-        A Message is immutable once parsed, and parsers share one object
-        between the requests that re-send it, so each is hashed once.
+        ``exact`` hashes :meth:`key` (ids kept); ``loose`` is
+        :meth:`loose_digest`.
 
         Examples
         --------
@@ -132,31 +158,25 @@ class Message:
         """
         d = self._digests
         if d is None:
-            calls = ",".join(t.name + t.arguments for t in self.tool_calls)
-            results = ",".join((r.name or "") + r.content for r in self.tool_results)
-            if self.tool_results and self.text == "\n".join(r.content for r in self.tool_results):
-                results = ",".join(r.name or "" for r in self.tool_results)  # text says it
-            src = "\x1f".join(f.strip() for f in (self.role, self.text, calls, results))
-            # bytes.split() collapses ASCII whitespace runs faster than str.split()
-            # or a regex, and does not split on the \x1f field separator.
-            loose = b" ".join(src.encode("utf-8", "replace").split())
-            exact = self.key().encode("utf-8", "replace")
-            d = self._digests = (_digest(exact), _digest(loose))
+            exact = _blake2b(self.key().encode("utf-8", "replace"), digest_size=16).digest()
+            d = self._digests = (exact, self.loose_digest())
         return d
 
 
-def _digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+_blake2b = hashlib.blake2b
 
 
 def history_chains(
     messages: Sequence[Message], *, reused: int = 0, memo: dict[str, Any] | None = None
-) -> tuple[bytes, bytes]:
-    """Chained digests of every prefix of ``messages``: ``(exact, loose)``.
+) -> tuple[list[int], bytes]:
+    """Chained hashes of every prefix of ``messages``: ``(exact, loose)``.
 
-    ``exact`` concatenates ``h[i] = H(h[i-1] || exact(m[i]))`` (8 bytes each,
-    one per prefix: conversation grouping); ``loose`` is the last link of the
-    same chain over loose digests (16 bytes: request fingerprints).
+    ``exact`` lists ``h[i] = hash((h[i-1], hash(key(m[i]))))``, one 64-bit
+    link per prefix (conversation grouping: only compared with other links
+    of the same analysis, so Python's own string hash, far cheaper than a
+    digest, is enough); ``loose`` is the last link of the chain
+    ``f[i] = blake2b(f[i-1] || loose_digest(m[i]))`` (16 bytes: request
+    fingerprints, which are compared across captures).
 
     With ``memo`` (a parser slot's state, see
     :mod:`heron.analyze.providers.history`), the links of the first
@@ -169,35 +189,41 @@ def history_chains(
     --------
     >>> ms = [Message("user", "a"), Message("assistant", "b")]
     >>> exact, loose = history_chains(ms)
-    >>> len(exact), len(loose), history_chains(ms[:1])[0] == exact[:8]
-    (16, 16, True)
+    >>> len(exact), len(loose), history_chains(ms[:1])[0] == exact[:1]
+    (2, 16, True)
     >>> memo = {}
     >>> _ = history_chains(ms, memo=memo)
-    >>> history_chains(ms + [Message("user", "c")], reused=2, memo=memo)[0][:16] == exact
+    >>> history_chains(ms + [Message("user", "c")], reused=2, memo=memo)[0][:2] == exact
     True
     """
-    prev: tuple[bytes, list[bytes]] | None = memo.get("chains") if memo is not None else None
+    prev: tuple[list[int], list[bytes]] | None = memo.get("chains") if memo is not None else None
     k = min(reused, len(prev[1])) if prev is not None else 0
     if prev is not None and k:
-        out = bytearray(prev[0][: k * _H])
+        # copies: forked slots share the memo's lists
+        exact: list[int] = prev[0][:k]
         looses: list[bytes] = prev[1][:k]
-        h, f = bytes(out[-_H:]), looses[-1]
+        h, f = exact[-1], looses[-1]
     else:
-        out, looses, h, f = bytearray(), [], b"", b""
+        exact, looses, h, f = [], [], 0, b""
+    blake2b = _blake2b
     for i in range(k, len(messages)):
         m = messages[i]
         link = m._chain
         if link is not None and link[0] == h and link[2] == f:
             h, f = link[1], link[3]
         else:
-            e, lo = m.digests()
-            nh = hashlib.blake2b(h + e, digest_size=_H).digest()
-            nf = hashlib.blake2b(f + lo, digest_size=16).digest()
+            e = m._exact
+            if e is None:
+                e = m._exact = hash(m.key())
+            lo = m._loose
+            if lo is None:
+                lo = m.loose_digest()
+            nh = hash((h, e))
+            nf = blake2b(f + lo, digest_size=16).digest()
             m._chain = (h, nh, f, nf)
             h, f = nh, nf
-        out += h
+        exact.append(h)
         looses.append(f)
-    exact = bytes(out)
     if memo is not None:
         memo["chains"] = (exact, looses)
     return exact, f
@@ -445,6 +471,8 @@ def as_int(v: Any) -> int | None:
     >>> as_int(3), as_int(None), as_int("x"), as_int(True)
     (3, None, None, None)
     """
+    if type(v) is int:
+        return v
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
     return int(v)

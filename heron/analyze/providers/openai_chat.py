@@ -135,7 +135,8 @@ def _message_of(m: Any) -> Message | None:
 
 def _message(m: dict[str, Any]) -> Message:
     role = str(m.get("role") or "?")
-    msg = Message(role, text_of(m.get("content")))
+    content = m.get("content")
+    msg = Message(role, content if type(content) is str else text_of(content))
     tcs = m.get("tool_calls")
     if isinstance(tcs, list):
         for i, tc in enumerate(tcs):

@@ -136,6 +136,9 @@ _FIELD_CACHE: dict[
     tuple[bytes, bytes], tuple[tuple[str, str], tuple[str, str], bool, bytes | None]
 ] = {}
 _FIELD_CACHE_MAX = 4096
+#: The fields of :data:`_FIELD_CACHE` that are neither sensitive nor
+#: indexed, straight to their decoded (name, value).
+_PLAIN_FIELDS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
 
 _DIR = ("out", "in")
 # Stands for a finished exchange's decoders: ignores whatever still comes.
@@ -174,8 +177,10 @@ class _Ex:
 
     def __init__(self, ex: Exchange) -> None:
         self.ex = ex
-        self.req_body = bytearray()
-        self.resp_body = bytearray()
+        # A body that came in one piece is that piece (no copy); a second
+        # piece makes it a bytearray (see _grow).
+        self.req_body: bytes | bytearray = b""
+        self.resp_body: bytes | bytearray = b""
         # None: no content coding (the body is the bytes as they come,
         # up to max_body; see Reassembler._body).
         self.req_dec: BodyDecoder | None = None
@@ -308,8 +313,21 @@ def _decode_field(
     )
     if len(_FIELD_CACHE) >= _FIELD_CACHE_MAX:
         _FIELD_CACHE.clear()
+        _PLAIN_FIELDS.clear()
     _FIELD_CACHE[f] = dec
+    if not dec[2] and dec[3] is None:
+        _PLAIN_FIELDS[f] = dec[0]
     return dec
+
+
+def _grow(body: bytes | bytearray, more: bytes) -> bytes | bytearray:
+    """*body* followed by *more*: the first piece as it is, later ones appended in place."""
+    if not body:
+        return more if more.__class__ is bytes else bytes(more)
+    if body.__class__ is bytes:
+        body = bytearray(body)
+    body += more
+    return body
 
 
 def _split_h2(
@@ -677,9 +695,14 @@ class Reassembler:
             return
         ex = x.ex
         if x.req_dec is not None:
-            self._flush(ex, x.req_dec, x.req_body, False)
+            tail = self._flush(ex, x.req_dec)
+            if tail:
+                x.req_body = _grow(x.req_body, tail)
         if x.resp_dec is not None:
-            self._flush(ex, x.resp_dec, x.resp_body, True)
+            tail = self._flush(ex, x.resp_dec)
+            if tail:
+                x.resp_body = _grow(x.resp_body, tail)
+                self._tick(ex, len(x.resp_body), ex.response_end_ns or 0)
         # Bytes still arriving for it are ignored, as a flushed decoder does.
         x.req_dec = x.resp_dec = _FLUSHED
         ex.request_body = bytes(x.req_body)
@@ -690,16 +713,15 @@ class Reassembler:
         self._exchanges += 1
         self._out.append(ex)
 
-    def _flush(self, ex: Exchange, dec: BodyDecoder, body: bytearray, resp: bool) -> None:
+    @staticmethod
+    def _flush(ex: Exchange, dec: BodyDecoder) -> bytes:
+        """End a body's decoding: the bytes it still held; its verdict onto *ex*."""
         tail = dec.flush()
-        if tail:
-            body += tail
-            if resp:
-                self._tick(ex, len(body), ex.response_end_ns or 0)
         if dec.truncated:
             ex.truncated = True
         if dec.error and ex.parse_error is None:
             ex.parse_error = dec.error
+        return tail
 
     def _decoder(self, content_encoding: str | None) -> BodyDecoder | None:
         """The decoder for a Content-Encoding (None: none, the bytes as they come)."""
@@ -719,23 +741,37 @@ class Reassembler:
         self, raw: list[tuple[bytes, bytes]], hit: set[int] | None
     ) -> tuple[list[tuple[str, str]], bool, dict[bytes, str]]:
         """Decoded, masked headers; whether any was masked; first values of :data:`_INDEXED`."""
-        out: list[tuple[str, str]] = []
-        append = out.append
+        # Most fields are plain (not sensitive, not looked up): one map over
+        # their cache; the others (and fields not seen before) one by one.
+        out: list[Any] = list(map(_PLAIN_FIELDS.get, raw))
         first: dict[bytes, str] = {}
         redacted = False
-        mask = self.mask_sensitive
-        get = _FIELD_CACHE.get
-        for i, f in enumerate(raw):
-            dec = get(f)
-            if dec is None:
-                dec = _decode_field(f)
-            pair, masked, sensitive, indexed = dec
-            if (mask and sensitive) or (hit and i in hit):
-                pair = masked
-                redacted = True
-            append(pair)
-            if indexed is not None and indexed not in first:
-                first[indexed] = pair[1]
+        indexed_at: list[tuple[int, bytes]] = []
+        missing = out.count(None)
+        if missing:
+            mask = self.mask_sensitive
+            index = out.index
+            at = -1
+            for _ in range(missing):
+                at = index(None, at + 1)
+                f = raw[at]
+                dec = _FIELD_CACHE.get(f) or _decode_field(f)
+                pair, masked, sensitive, indexed = dec
+                if mask and sensitive:
+                    pair = masked
+                    redacted = True
+                out[at] = pair
+                if indexed is not None:
+                    indexed_at.append((at, indexed))
+        if hit:
+            n = len(out)
+            for i in hit:
+                if i < n:
+                    out[i] = (out[i][0], REDACTED)
+                    redacted = True
+        for at, lk in indexed_at:
+            if lk not in first:
+                first[lk] = out[at][1]
         return out, redacted, first
 
     @staticmethod
@@ -790,30 +826,30 @@ class Reassembler:
         if resp:
             ex.response_body_size += len(data)
             dec = x.resp_dec
-            body = x.resp_body
             if dec is None:
-                if len(body) + len(data) <= self.max_body:
-                    if data:
-                        body += data
-                        self._tick(ex, len(body), ts)
-                    return
-                dec = x.resp_dec = self._overflowing(len(body))
-            out = dec.feed(data)
+                if len(x.resp_body) + len(data) > self.max_body:
+                    dec = x.resp_dec = self._overflowing(len(x.resp_body))
+                    out = dec.feed(data)
+                else:
+                    out = data
+            else:
+                out = dec.feed(data)
             if out:
-                body += out
+                x.resp_body = body = _grow(x.resp_body, out)
                 self._tick(ex, len(body), ts)
         else:
             ex.request_body_size += len(data)
             dec = x.req_dec
-            body = x.req_body
             if dec is None:
-                if len(body) + len(data) <= self.max_body:
-                    body += data
-                    return
-                dec = x.req_dec = self._overflowing(len(body))
-            out = dec.feed(data)
+                if len(x.req_body) + len(data) > self.max_body:
+                    dec = x.req_dec = self._overflowing(len(x.req_body))
+                    out = dec.feed(data)
+                else:
+                    out = data
+            else:
+                out = dec.feed(data)
             if out:
-                body += out
+                x.req_body = _grow(x.req_body, out)
 
     def _overflowing(self, kept: int) -> BodyDecoder:
         """An identity decoder that has passed *kept* bytes (it cuts what comes next)."""
@@ -1032,7 +1068,7 @@ class Reassembler:
         oy.response_headers, ex.response_headers = ex.response_headers, []
         oy.response_body_size, ex.response_body_size = ex.response_body_size, 0
         oy.response_timeline, ex.response_timeline = ex.response_timeline, []
-        y.resp_body, x.resp_body = x.resp_body, bytearray()
+        y.resp_body, x.resp_body = x.resp_body, b""
         y.resp_dec, x.resp_dec = x.resp_dec, None
         y.resp_seen, y.resp_done = x.resp_seen, x.resp_done
         oy.redacted, oy.truncated, oy.parse_error = ex.redacted, ex.truncated, ex.parse_error

@@ -649,14 +649,12 @@ class HTTP1Parser:
         # not seen before) one by one.
         fields: list[tuple[bytes, bytes] | None] = list(map(_PLAIN_LINES.get, lines))
         cl: bytes | None = None
-        if None in fields:
+        missing = fields.count(None)
+        if missing:
             kinds = _NAME_KIND
             at = -1
-            while True:
-                try:
-                    at = fields.index(None, at + 1)
-                except ValueError:
-                    break
+            for _ in range(missing):
+                at = fields.index(None, at + 1)
                 line = lines[at]
                 f = _LINE_CACHE.get(line)
                 if f is None:

@@ -129,7 +129,10 @@ def header_agent(headers: Sequence[tuple[str, str]]) -> str | None:
 
 
 def header_facts(headers: Sequence[tuple[str, str]]) -> tuple[str | None, str | None]:
-    """``(header_agent(headers), first User-Agent value)`` in one pass over the headers.
+    """``(header_agent(headers), first User-Agent value)``.
+
+    A client sends the same header names on every request, so where the
+    ones that matter are is worked out once per distinct list of names.
 
     Examples
     --------
@@ -138,24 +141,42 @@ def header_facts(headers: Sequence[tuple[str, str]]) -> tuple[str | None, str | 
     >>> header_facts([("user-agent", "OpenAI/Python 1.50.0"), ("X-Claude-Code-Session-Id", "abc")])
     ('claude-code', 'OpenAI/Python 1.50.0')
     """
-    first = last = None
-    agent = None
-    for k, v in headers:
-        if len(k) not in (10, 24):
-            continue  # not user-agent, originator or x-claude-code-session-id
+    names = tuple([k for k, _ in headers])
+    plan = _PLANS.get(names)
+    if plan is None:
+        if len(_PLANS) >= 1024:
+            _PLANS.clear()
+        plan = _PLANS[names] = _plan(names)
+    first_ua, last_ua, marks = plan
+    for i, is_originator in marks:
+        if not is_originator:
+            return "claude-code", headers[first_ua][1] if first_ua >= 0 else None
+        if headers[i][1].lower().startswith("codex"):
+            return "codex", headers[first_ua][1] if first_ua >= 0 else None
+    if last_ua < 0:
+        return _ua_agent(""), None
+    return _ua_agent(headers[last_ua][1]), headers[first_ua][1]
+
+
+# header names -> (first User-Agent, last User-Agent, [(index, is originator)]
+# of the agent-naming headers in order); -1: none
+_PLANS: dict[tuple[str, ...], tuple[int, int, list[tuple[int, bool]]]] = {}
+
+
+def _plan(names: tuple[str, ...]) -> tuple[int, int, list[tuple[int, bool]]]:
+    first = last = -1
+    marks: list[tuple[int, bool]] = []
+    for i, k in enumerate(names):
         lk = k.lower()
         if lk == "user-agent":
-            if first is None:
-                first = v
-            last = v
-        elif agent is None:
-            if lk == "x-claude-code-session-id":
-                agent = "claude-code"
-            elif lk == "originator" and v.lower().startswith("codex"):
-                agent = "codex"
-    if agent is None:
-        agent = _ua_agent(last or "")
-    return agent, first
+            if first < 0:
+                first = i
+            last = i
+        elif lk == "x-claude-code-session-id":
+            marks.append((i, False))
+        elif lk == "originator":
+            marks.append((i, True))
+    return first, last, marks
 
 
 @functools.lru_cache(maxsize=256)

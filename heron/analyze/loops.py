@@ -185,7 +185,21 @@ def _request_loops(calls: pl.DataFrame, n: int) -> list[dict[str, Any]]:
         "started_at",
         "request_fingerprint",
     )
-    for r in calls.select(*cols).iter_rows(named=True):
+    # Only rows of a (pid, fingerprint) seen at least n times can make a
+    # loop: Polars narrows the table to those (usually none) first, so a
+    # capture's calls are not turned into Python dicts one by one.
+    eligible = (
+        pl.col("request_fingerprint").is_not_null()
+        & (pl.col("api") == "embeddings").fill_null(False).not_()
+        & pl.col("error").is_null()
+        & (pl.col("status").is_null() | (pl.col("status") < 400)).fill_null(False)
+    )
+    candidates = (
+        calls.select(*cols)
+        .filter(eligible)
+        .filter(pl.len().over("pid", "request_fingerprint") >= n)
+    )
+    for r in candidates.iter_rows(named=True):
         if r["request_fingerprint"] is None or r["api"] == "embeddings":
             continue
         if r["error"] is not None or (r["status"] is not None and r["status"] >= 400):
@@ -214,7 +228,12 @@ def _request_loops(calls: pl.DataFrame, n: int) -> list[dict[str, Any]]:
 def _retry_storms(calls: pl.DataFrame, n: int, window_s: float) -> list[dict[str, Any]]:
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     cols = ("call_id", "pid", "conversation_id", "host", "path", "status", "error", "started_at")
-    for r in calls.select(*cols).sort("started_at", nulls_last=True).iter_rows(named=True):
+    # A superset of the failures, narrowed by Polars (after the sort, as before)
+    maybe = (
+        pl.col("status").is_not_null() & ((pl.col("status") == 429) | (pl.col("status") >= 500))
+    ) | pl.col("error").is_not_null()
+    rows_in_order = calls.select(*cols).sort("started_at", nulls_last=True).filter(maybe)
+    for r in rows_in_order.iter_rows(named=True):
         if _failed_retryable(r["status"], r["error"]):
             endpoint = f"{r['host'] or ''}{(r['path'] or '').split('?', 1)[0]}"
             groups[(r["pid"], endpoint)].append(r)

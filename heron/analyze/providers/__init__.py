@@ -85,9 +85,22 @@ def recognise(ex: Exchange) -> Parser | None:
     >>> recognise(Exchange(0, 1, 2, "2", method="POST", path="/v1beta/models/g:streamGenerateContent?alt=sse")).__module__
     'heron.analyze.providers.gemini'
     """
-    path = (ex.path or "").split("?", 1)[0].rstrip("/")
     if ex.method not in (None, "POST"):
         return None
+    parser = _PATHS.get(ex.path, _UNKNOWN)
+    if parser is _UNKNOWN:
+        if len(_PATHS) >= 4096:
+            _PATHS.clear()
+        parser = _PATHS[ex.path] = _by_path(ex.path)
+    return parser if parser is not None else _by_shape(ex)
+
+
+_UNKNOWN: Parser = lambda ex, history=None: ParsedCall("?", "?")  # noqa: E731
+_PATHS: dict[str | None, Parser | None] = {}  # path -> its parser (None: by body shape)
+
+
+def _by_path(raw: str | None) -> Parser | None:
+    path = (raw or "").split("?", 1)[0].rstrip("/")
     if path.endswith("/chat/completions"):
         return openai_chat.parse
     if path.endswith("/responses"):
@@ -107,7 +120,7 @@ def recognise(ex: Exchange) -> Parser | None:
         return gemini.parse
     if path.endswith("/api/chat") or path.endswith("/api/generate"):
         return ollama.parse
-    return _by_shape(ex)
+    return None
 
 
 def _by_shape(ex: Exchange) -> Parser | None:

@@ -48,7 +48,7 @@ import json
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
@@ -67,7 +67,6 @@ class _Malformed(Exception):
     pass
 
 
-@dataclass(slots=True)
 class RequestView:
     """One request body, parsed; its first ``reused`` history items are shared.
 
@@ -83,14 +82,24 @@ class RequestView:
     ({'input': [{'role': 'user'}]}, 0)
     """
 
-    body: Any
-    key: str
-    reused: int = 0
-    state: dict[str, Any] = field(default_factory=dict)
-    derived: list[Any] = field(default_factory=list)  # convert(item) per item
-    kept: list[Any] = field(default_factory=list)  # the derived values that are not None
-    kept_before: list[int] = field(default_factory=lambda: [0])  # len(kept) before item i
-    _prev: RequestView | None = None
+    __slots__ = ("_prev", "body", "derived", "kept", "kept_before", "key", "reused", "state")
+
+    def __init__(
+        self,
+        body: Any,
+        key: str,
+        reused: int = 0,
+        state: dict[str, Any] | None = None,
+        _prev: RequestView | None = None,
+    ) -> None:
+        self.body = body
+        self.key = key
+        self.reused = reused
+        self.state: dict[str, Any] = {} if state is None else state
+        self.derived: list[Any] = []  # convert(item) per item
+        self.kept: list[Any] = []  # the derived values that are not None
+        self.kept_before: list[int] = [0]  # len(kept) before item i
+        self._prev = _prev
 
     def items(self, convert: Callable[[Any], T | None]) -> tuple[list[T], int]:
         """``convert`` over every history item, skipping Nones; reuses the shared ones.

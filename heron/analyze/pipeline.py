@@ -1,0 +1,245 @@
+"""A pass over a capture on two cores: read and reassemble in a child, build tables here.
+
+One pass over a capture is a chain: records are decoded
+(:class:`heron.format.Reader`), reassembled into HTTP exchanges
+(:func:`heron.analyze.reassembly.iter_exchanges`), then parsed into calls
+and grouped (:class:`heron.analyze.build.Analysis`).  :func:`run_split`
+runs the first two links in a forked child process and the last one in the
+caller, connected by a pipe, so a large capture is analysed on two cores
+at once.
+
+The result is exactly the one-process pass, by construction: the child
+sends, in order, every record (without its payload bytes, which only
+reassembly needs) followed by the exchanges that record completed, and the
+parent replays them into ``Analysis.observe`` and ``Analysis.add_exchange``
+in that same order -- the interleaving the one-process pass produces.  A
+:class:`~heron.errors.HeronError` that stops the reader stops the child's
+pass at the same point (without flushing open exchanges, as in-process),
+and the reader's :class:`~heron.format.ReadReport` comes back with the end
+message.
+
+Wire format (a private pipe, never stored): a header ``<BQQ`` (kind,
+metadata length, blob length), then a pickled metadata list, then a blob
+with every body of the batch back to back.  Bodies travel outside the
+pickle so each byte is copied a fixed number of times, and exchanges travel
+as tuples of their fields (a pickled slots object costs several times
+more).
+
+If the child fails (killed, or a bug), :func:`run_split` raises
+:class:`SplitFailed` and the caller re-runs the pass in-process; nothing is
+lost but time.
+
+Examples
+--------
+>>> from heron.analyze.build import Analysis
+>>> from heron.format import Reader
+>>> a = Analysis("demo.heron")
+>>> report = run_split(lambda: Reader("tests/fixtures/demo.heron"), a)
+>>> a.finish().calls.height, report.records > 0
+(8, True)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import pickle
+import signal
+import struct
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import fields
+from typing import IO, Any
+
+from heron.analyze.build import Analysis
+from heron.analyze.exchange import Exchange
+from heron.errors import HeronError
+
+#: kind, metadata bytes, blob bytes
+_HDR = struct.Struct("<BQQ")
+_BATCH, _END = 0, 1
+#: A batch is sent once its bodies reach this many bytes (or it has _MAX_ITEMS items).
+_MAX_BLOB = 4 << 20
+_MAX_ITEMS = 4096
+_FIELDS = tuple(f.name for f in fields(Exchange))
+_REQ = _FIELDS.index("request_body")
+_RESP = _FIELDS.index("response_body")
+
+
+class SplitFailed(HeronError):
+    """The reading child process failed; the caller should analyse in-process."""
+
+
+def available() -> bool:
+    """Whether a split pass can run here: Linux ``fork`` and at least two CPUs.
+
+    Examples
+    --------
+    >>> isinstance(available(), bool)
+    True
+    """
+    return sys.platform.startswith("linux") and hasattr(os, "fork") and _cpus() >= 2
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def run_split(open_reader: Callable[[], Any], analysis: Analysis) -> Any:
+    """Run one pass with reading and reassembly in a child; return the reader's report.
+
+    ``open_reader`` is called in the child (so a path is opened there).
+    Raises :class:`SplitFailed` if the child dies or fails; a reader
+    :class:`~heron.errors.HeronError` is appended to ``analysis.warnings``
+    as the one-process pass does.
+
+    Examples
+    --------
+    >>> from heron.format import Reader
+    >>> a = Analysis("openai_tools.heron")
+    >>> _ = run_split(lambda: Reader("tests/fixtures/openai_tools.heron"), a)
+    >>> sorted(a.finish().tools["name"].to_list())[:2]
+    ['list_files', 'read_file']
+    """
+    rfd, wfd = os.pipe()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(rfd)
+            with open(wfd, "wb", buffering=1 << 20) as out:
+                _child(open_reader, out)
+        except BaseException:  # report anything, then leave
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(wfd)
+    ok = False
+    try:
+        with open(rfd, "rb", buffering=0) as src:
+            report = _parent(src, analysis)
+        ok = True
+        return report
+    finally:
+        if not ok:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+        if ok and status != 0:  # pragma: no cover - the end message came, then it failed
+            raise SplitFailed(f"the reading process exited with status {status}")
+
+
+def _child(open_reader: Callable[[], Any], out: IO[bytes]) -> None:
+    from heron.analyze.reassembly import iter_exchanges
+
+    gc.disable()  # as the one-process pass does (Capture._pass)
+    items: list[Any] = []
+    bodies: list[bytes] = []
+    size = 0
+
+    def flush() -> None:
+        nonlocal size
+        meta = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
+        blob = b"".join(bodies)
+        out.write(_HDR.pack(_BATCH, len(meta), len(blob)))
+        out.write(meta)
+        out.write(blob)
+        items.clear()
+        bodies.clear()
+        size = 0
+
+    def tap(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for rec in records:
+            if "data" in rec:
+                light = rec.copy()
+                del light["data"]
+                items.append(light)
+            else:
+                items.append(rec)
+            if len(items) >= _MAX_ITEMS:
+                flush()
+            yield rec
+
+    error: str | None = None
+    crash: str | None = None
+    reader: Any = None
+    try:
+        reader = open_reader()
+        for ex in iter_exchanges(tap(reader)):
+            t = [getattr(ex, f) for f in _FIELDS]
+            req, resp = t[_REQ], t[_RESP]
+            t[_REQ], t[_RESP] = len(req), len(resp)
+            items.append(tuple(t))
+            bodies.append(req)
+            bodies.append(resp)
+            size += len(req) + len(resp)
+            if size >= _MAX_BLOB or len(items) >= _MAX_ITEMS:
+                flush()
+    except HeronError as e:
+        error = str(e)
+    except Exception:  # the parent falls back to an in-process pass
+        crash = traceback.format_exc()
+    if items:
+        flush()
+    report = getattr(reader, "report", None)
+    try:
+        end = pickle.dumps((error, crash, report), protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:  # an unpicklable report: send what we can
+        end = pickle.dumps((error, crash, None), protocol=pickle.HIGHEST_PROTOCOL)
+    out.write(_HDR.pack(_END, len(end), 0))
+    out.write(end)
+
+
+def _parent(src: IO[bytes], analysis: Analysis) -> Any:
+    observe = analysis.observe
+    add = analysis.add_exchange
+    new = Exchange
+    while True:
+        head = _read(src, _HDR.size)
+        if len(head) < _HDR.size:
+            raise SplitFailed("the reading process stopped without finishing the pass")
+        kind, nmeta, nblob = _HDR.unpack(head)
+        meta = _read(src, nmeta)
+        if kind == _END:
+            error, crash, report = pickle.loads(meta)
+            if crash is not None:
+                raise SplitFailed(f"the reading process failed:\n{crash}")
+            if error is not None:
+                analysis.warnings.append(f"stopped reading early: {error}")
+            return report
+        blob = memoryview(_read(src, nblob))
+        pos = 0
+        for it in pickle.loads(meta):
+            if it.__class__ is dict:
+                observe(it)
+                continue
+            t = list(it)
+            n = t[_REQ]
+            t[_REQ] = bytes(blob[pos : pos + n])
+            pos += n
+            n = t[_RESP]
+            t[_RESP] = bytes(blob[pos : pos + n])
+            pos += n
+            add(new(*t))
+
+
+def _read(src: IO[bytes], n: int) -> bytes | bytearray:
+    """Exactly ``n`` bytes (fewer only at end of file)."""
+    if n == 0:
+        return b""
+    buf = bytearray(n)
+    view = memoryview(buf)
+    pos = 0
+    while pos < n:
+        k = src.readinto(view[pos:])  # type: ignore[attr-defined]
+        if not k:
+            return buf[:pos]
+        pos += k
+    return buf

@@ -1,0 +1,166 @@
+"""The two-process pass (heron.analyze.pipeline) gives exactly the one-process tables.
+
+Every real fixture, damaged copies of one, a child that crashes or is killed
+(the pass falls back to one process), and the jobs policy.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+
+import heron
+from heron.analyze import pipeline
+from heron.analyze.build import Analysis
+from heron.analyze.capture import Capture
+from heron.format import Reader
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+CAPTURES = sorted(FIXTURES.glob("*.heron"))
+TABLES = ("calls", "tools", "loops", "processes", "connections", "exchanges", "events")
+
+needs_split = pytest.mark.skipif(not pipeline.available(), reason="needs Linux fork and 2 CPUs")
+
+
+def tables(cap: Capture) -> dict[str, Any]:
+    out: dict[str, Any] = {t: cap.table(t) for t in TABLES}
+    out["info"] = {k: v for k, v in cap.info.items()}
+    out["warnings"] = list(cap.warnings)
+    return out
+
+
+def assert_same(a: dict[str, Any], b: dict[str, Any]) -> None:
+    for name in TABLES:
+        assert a[name].schema == b[name].schema, name
+        assert a[name].equals(b[name], null_equal=True), name
+    assert a["info"] == b["info"]
+    assert a["warnings"] == b["warnings"]
+
+
+@needs_split
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_split_pass_gives_the_same_tables(path: Path) -> None:
+    one = Capture(path, jobs=1)
+    two = Capture(path, jobs=2)
+    assert_same(tables(one), tables(two))
+    assert two.split_failure is None
+    assert two.calls.height == one.calls.height
+
+
+def _damaged(tmp_path: Path, how: str) -> Path:
+    src = FIXTURES / "demo.heron"
+    dst = tmp_path / f"demo-{how}.heron"
+    data = bytearray(src.read_bytes())
+    if how == "truncated":
+        data = data[: len(data) * 2 // 3]
+    else:  # a flipped bit in the middle of the file: a chunk fails its CRC
+        data[len(data) // 2] ^= 0x10
+    dst.write_bytes(bytes(data))
+    return dst
+
+
+@needs_split
+@pytest.mark.parametrize("how", ["truncated", "bitflip"])
+def test_split_pass_on_a_damaged_file_matches_and_warns(tmp_path: Path, how: str) -> None:
+    path = _damaged(tmp_path, how)
+    one, two = tables(Capture(path, jobs=1)), tables(Capture(path, jobs=2))
+    assert_same(one, two)
+    assert two["warnings"], "the damage must be reported"
+
+
+@needs_split
+def test_a_crash_in_the_child_falls_back_to_one_process(monkeypatch: Any) -> None:
+    from heron.analyze import reassembly
+
+    parent = os.getpid()
+    real = reassembly.iter_exchanges
+
+    def crashing(records: Any, **kw: Any) -> Any:
+        for i, ex in enumerate(real(records, **kw)):
+            if os.getpid() != parent and i == 2:
+                raise RuntimeError("boom in the child")
+            yield ex
+
+    monkeypatch.setattr(reassembly, "iter_exchanges", crashing)
+    path = FIXTURES / "demo.heron"
+    cap = Capture(path, jobs=2)
+    assert cap.calls.height == 8
+    assert cap.split_failure is not None and "boom in the child" in cap.split_failure
+    monkeypatch.setattr(reassembly, "iter_exchanges", real)
+    assert_same(tables(cap), tables(Capture(path, jobs=1)))
+
+
+@needs_split
+def test_a_killed_child_is_reported_not_hung() -> None:
+    def die() -> Any:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    with pytest.raises(pipeline.SplitFailed, match="stopped without finishing"):
+        pipeline.run_split(die, Analysis("x"))
+
+
+@needs_split
+def test_an_error_in_this_process_stops_and_reaps_the_child(monkeypatch: Any) -> None:
+    a = Analysis("x")
+
+    def bad(ex: Any) -> None:
+        raise ValueError("parent side failure")
+
+    monkeypatch.setattr(a, "add_exchange", bad)
+    forked: list[int] = []
+    real_fork = os.fork
+
+    def fork() -> int:
+        pid = real_fork()
+        if pid:
+            forked.append(pid)
+        return pid
+
+    monkeypatch.setattr(os, "fork", fork)
+    with pytest.raises(ValueError, match="parent side failure"):
+        pipeline.run_split(lambda: Reader(FIXTURES / "demo.heron"), a)
+    assert forked
+    with pytest.raises(ChildProcessError):  # already reaped: no zombie left behind
+        os.waitpid(forked[0], os.WNOHANG)
+
+
+def test_jobs_policy(monkeypatch: Any, tmp_path: Path) -> None:
+    path = FIXTURES / "demo.heron"
+    monkeypatch.delenv("HERON_JOBS", raising=False)
+    assert Capture(path, jobs=1)._split() is False
+    assert Capture(path, jobs=2)._split() is pipeline.available()
+    assert Capture(path)._split() is False  # a small capture stays in one process
+    with path.open("rb") as f:
+        assert Capture(f, jobs=2)._split() is False  # file objects: one process
+    monkeypatch.setenv("HERON_JOBS", "2")
+    assert Capture(path)._split() is pipeline.available()
+    assert Capture(path, jobs=1)._split() is False  # the argument wins over the environment
+    monkeypatch.setenv("HERON_JOBS", "1")
+    assert Capture(path)._split() is False
+
+
+def test_plaintext_estimate_uses_the_index_or_the_file_size(tmp_path: Path) -> None:
+    from heron.analyze.capture import _plaintext_estimate
+
+    path = FIXTURES / "demo.heron"
+    n = sum(len(r["data"]) for r in Reader(path) if "data" in r)
+    assert _plaintext_estimate(str(path)) == n
+    cut = tmp_path / "cut.heron"  # no footer: a low multiple of the size
+    shutil.copy(path, cut)
+    with cut.open("r+b") as f:
+        f.truncate(os.path.getsize(path) - 200)
+    assert _plaintext_estimate(str(cut)) == os.path.getsize(cut) * 16
+
+
+@needs_split
+def test_open_and_read_functions_take_jobs() -> None:
+    a = heron.open(FIXTURES / "variant_b.heron", jobs=2).loops
+    b = heron.open(FIXTURES / "variant_b.heron", jobs=1).loops
+    assert a.equals(b)
+    assert isinstance(a, pl.DataFrame)

@@ -179,8 +179,16 @@ _CALL_COLUMNS = (
     "request_fingerprint",
     "auxiliary",
 )
-_C_PID, _C_START, _C_END, _C_PARSE_ERROR, _C_XID = (
-    _CALL_COLUMNS.index(c) for c in ("pid", "started_at", "ended_at", "parse_error", "exchange_id")
+_C_PID, _C_START, _C_END, _C_PARSE_ERROR, _C_XID, _C_FINGERPRINT = (
+    _CALL_COLUMNS.index(c)
+    for c in (
+        "pid",
+        "started_at",
+        "ended_at",
+        "parse_error",
+        "exchange_id",
+        "request_fingerprint",  # kept as the 16-byte digest
+    )
 )
 # then: conversation (arrival index of its first call; chat only), tool
 # requests and new tool results (None when there are none), header agent, chat
@@ -281,6 +289,24 @@ def _fingerprint(call: ParsedCall, loose: bytes) -> str:
     h = hashlib.blake2b(f"{call.api}\x1e{call.model}\x1e".encode(), digest_size=16)
     h.update(loose)
     return h.hexdigest()
+
+
+# (api, model) -> the fingerprint hash fed with its prefix, to copy per call
+_FP_BASES: dict[tuple[str, str | None], Any] = {}
+
+
+def _fingerprint_digest(api: str, model: str | None, loose: bytes) -> bytes:
+    """:func:`_fingerprint` as 16 raw bytes (``.hex()`` is the column value)."""
+    base = _FP_BASES.get((api, model))
+    if base is None:
+        if len(_FP_BASES) >= 1024:
+            _FP_BASES.clear()
+        base = _FP_BASES[(api, model)] = hashlib.blake2b(
+            f"{api}\x1e{model}\x1e".encode(), digest_size=16
+        )
+    h = base.copy()
+    h.update(loose)
+    return h.digest()
 
 
 class Analysis:
@@ -666,7 +692,7 @@ class Analysis:
         if chat:
             exact, loose = history_chains(msgs, reused=p.reused, memo=p.memo)
             if msgs:
-                fp = _fingerprint(p, loose)
+                fp = _fingerprint_digest(p.api, p.model, loose)
             head = ""
             for m in msgs:
                 if m.role in _HEAD_ROLES:
@@ -835,6 +861,7 @@ class Analysis:
             process=[(q.comm if q else None) for q in map(by_pid.__getitem__, pids)],
             exe=[(q.exe if q else None) for q in map(by_pid.__getitem__, pids)],
             agent=[agents.get(pid) for pid in pids],
+            request_fingerprint=[d.hex() if d is not None else None for d in cols[_C_FINGERPRINT]],
             started_at=self._utc_list(cols[_C_START]),
             ended_at=self._utc_list(cols[_C_END]),
         )

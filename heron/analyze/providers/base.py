@@ -199,9 +199,12 @@ def history_chains(
     prev: tuple[list[int], list[bytes]] | None = memo.get("chains") if memo is not None else None
     k = min(reused, len(prev[1])) if prev is not None else 0
     if prev is not None and k:
-        # copies: forked slots share the memo's lists
-        exact: list[int] = prev[0][:k]
-        looses: list[bytes] = prev[1][:k]
+        if k == len(prev[1]):
+            # The slot's previous request is re-sent whole: its chains grow in
+            # place (appends never change what any other holder has read).
+            exact, looses = prev
+        else:  # a shorter history (a fork): copies, the old thread keeps its own
+            exact, looses = prev[0][:k], prev[1][:k]
         h, f = exact[-1], looses[-1]
     else:
         exact, looses, h, f = [], [], 0, b""

@@ -42,7 +42,6 @@ from heron.analyze.providers.base import (
     json_text,
     loads,
     mark_trailing,
-    request_body,
     set_history,
     sse_events,
     text_of,
@@ -66,7 +65,12 @@ def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
     'gpt4o'
     """
     call = ParsedCall(provider="openai", api="chat.completions")
-    req, view = request_body(ex, history, "messages", "openai.chat")
+    body = ex.request_body
+    if history is None or not body:
+        req, view = loads(body), None
+    else:
+        view = history.request((ex.pid, "openai.chat"), body, "messages")
+        req = view.body
     if isinstance(req, dict):
         parse_request(req, call, view)
     elif ex.request_body:
@@ -130,7 +134,16 @@ def parse_request(req: dict[str, Any], call: ParsedCall, view: RequestView | Non
 
 
 def _message_of(m: Any) -> Message | None:
+    if type(m) is dict and len(m) == 2:
+        # the commonest shape, {"role": ..., "content": "..."}: as _message makes it
+        content = m.get("content")
+        role = m.get("role")
+        if type(content) is str and type(role) is str and role and role not in _RESULT_ROLES:
+            return Message(role, content)
     return _message(m) if isinstance(m, dict) else None
+
+
+_RESULT_ROLES = ("tool", "function")
 
 
 def _message(m: dict[str, Any]) -> Message:
@@ -180,13 +193,16 @@ def _usage(u: Any, call: ParsedCall) -> None:
 
 
 def _parse_response(resp: dict[str, Any], call: ParsedCall) -> None:
-    err = error_text(resp)
-    if err:
-        call.error = err
-    if isinstance(resp.get("model"), str):
-        call.model = resp["model"]
-    if isinstance(resp.get("id"), str):
-        call.response_id = resp["id"]
+    if "error" in resp:
+        err = error_text(resp)
+        if err:
+            call.error = err
+    model = resp.get("model")
+    if isinstance(model, str):
+        call.model = model
+    rid = resp.get("id")
+    if isinstance(rid, str):
+        call.response_id = rid
     _usage(resp.get("usage"), call)
     choices = resp.get("choices")
     if not isinstance(choices, list) or not choices:
@@ -195,9 +211,13 @@ def _parse_response(resp: dict[str, Any], call: ParsedCall) -> None:
     call.finish_reason = _str(ch.get("finish_reason"))
     msg = ch.get("message")
     if isinstance(msg, dict):
-        m = _message(msg)
-        call.response_text = m.text
-        call.tool_requests = m.tool_calls
+        content = msg.get("content")
+        if type(content) is str and msg.get("tool_calls") is None and "function_call" not in msg:
+            call.response_text = content  # what _message(msg).text is, without the Message
+        else:
+            m = _message(msg)
+            call.response_text = m.text
+            call.tool_requests = m.tool_calls
 
 
 def _parse_stream(ex: Exchange, call: ParsedCall) -> None:

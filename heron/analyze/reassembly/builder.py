@@ -73,6 +73,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping
+from operator import itemgetter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -141,6 +142,8 @@ _FIELD_CACHE_MAX = 4096
 _PLAIN_FIELDS: dict[tuple[bytes, bytes], tuple[str, str]] = {}
 
 _DIR = ("out", "in")
+_DATA_FIELD_NAMES = ("conn", "dir", "data", "offset", "len", "t", "pid", "tid")
+_DATA_FIELDS = itemgetter(*_DATA_FIELD_NAMES)
 # Stands for a finished exchange's decoders: ignores whatever still comes.
 _FLUSHED = BodyDecoder(None, max_output=0)
 _FLUSHED.flush()
@@ -464,16 +467,22 @@ class Reassembler:
 
     def _data(self, rec: Mapping[str, Any]) -> None:
         get = rec.get
-        conn = rec["conn"]
+        try:
+            conn, d, data, offset, length, ts, pid, tid = _DATA_FIELDS(rec)
+        except KeyError:  # a field left out (tid, say): None, as get() gives
+            conn = rec["conn"]
+            d, data, offset, length, ts, pid, tid = map(get, _DATA_FIELD_NAMES[1:])
         c = self._conns.get(conn) or self._conn(conn)
-        d = 1 if get("dir") else 0
-        data: bytes = get("data") or b""
+        d = 1 if d else 0
+        if not data:
+            data = b""
         n = len(data)
-        offset: int = get("offset") or 0
-        length: int = get("len") or n
-        ts: int = get("t") or 0
-        pid = get("pid")
-        tid = get("tid")
+        if not offset:
+            offset = 0
+        if not length:
+            length = n
+        if not ts:
+            ts = 0
         self._data_bytes += n
         red = get("redacted")
         if red:
@@ -792,11 +801,11 @@ class Reassembler:
             return None
         hits: set[int] = set()
         if folded is None:
-            folded = b"\n " in raw or b"\n\t" in raw
+            folded = raw.find(b"\n ") >= 0 or raw.find(b"\n\t") >= 0
         if not folded:
             # One field per line after the start line: a span's line number
             # is its field index + 1.
-            n_raw = len(raw)
+            n_raw = end - start  # raw may go on past the head
             for s, e in spans.within(start, end):
                 a = s - start if s > start else 0
                 b = e - start if e - start < n_raw else n_raw
@@ -821,7 +830,7 @@ class Reassembler:
         self, c: _Conn, d: int, x: _Ex, data: bytes, offset: int, ts: int, resp: bool
     ) -> None:
         ex = x.ex
-        if c.any_spans and c.spans[d].overlaps(offset, offset + len(data)):
+        if c.any_spans and c.spans[d].items and c.spans[d].overlaps(offset, offset + len(data)):
             ex.redacted = True
         if resp:
             ex.response_body_size += len(data)
@@ -932,7 +941,7 @@ class Reassembler:
                     (ts, pid, tid),
                     offset,
                     offset + h.after,
-                    data[: h.after],
+                    data,
                     h.version,
                     h.method,
                     h.target,
@@ -955,7 +964,7 @@ class Reassembler:
                     (ts, pid, tid),
                     offset,
                     offset + h.after,
-                    data[: h.after],
+                    data,
                     h.version,
                     h.status,
                     h.fields,
@@ -976,8 +985,9 @@ class Reassembler:
                 c.h1_cur_resp = None
             if x.req_done and x.resp_done:
                 self._finish(c, x)
-        c.times[d].only(offset + n, ts, pid, tid)
-        if c.any_spans:
+        # What times.only() and spans.prune() do, inline: this runs per record.
+        c.times[d].entries = [(offset + n, ts, pid, tid)]
+        if c.spans[d].items:
             c.spans[d].prune(offset + n)
         return True
 
@@ -1566,8 +1576,19 @@ def iter_exchanges(
     [(200, b'ok')]
     """
     r = Reassembler(max_body_bytes=max_body_bytes, mask_sensitive=mask_sensitive)
+    feed = r.feed
+    data = r._data
+    n = 0
     for rec in records:
-        out = r.feed(rec)
+        if rec.get("k") == _DATA:  # what feed() does, one call less per record
+            n += 1
+            data(rec)
+            if r._out:
+                yield from r._out
+                r._out = []
+            continue
+        out = feed(rec)
         if out:
             yield from out
+    r._records += n
     yield from r.finish()

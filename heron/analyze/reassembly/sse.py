@@ -110,7 +110,7 @@ class SSEParser:
                 self._base += 3
                 buf = buf[3:]
             data = buf
-        if self._buf and b"\n" not in data and b"\r" not in data:
+        if self._buf and 10 not in data and 13 not in data:  # LF, CR (int: no str-search setup)
             self._buf += data  # still inside one line: skip the rescan
             return []
         buf = self._buf + data if self._buf else data
@@ -162,7 +162,7 @@ class SSEParser:
             self._event = value.decode("utf-8", "replace")
             self._has_field = True
         elif name == b"id":
-            if b"\0" not in value:
+            if 0 not in value:
                 self._id = value.decode("utf-8", "replace")
                 self.last_id = self._id
             self._has_field = True
@@ -230,7 +230,7 @@ def parse_events(body: bytes) -> list[SSEEvent]:
 
 def _fast_events(body: bytes) -> list[SSEEvent] | None:
     """:func:`parse_events` for the common shape, or None when the parser must decide."""
-    if b"\r" in body or body[:1] == b"\xef":
+    if 13 in body or body[:1] == b"\xef":  # CR
         return None
     out: list[SSEEvent] = []
     parts = body.split(b"\n\n")
@@ -245,7 +245,7 @@ def _fast_events(body: bytes) -> list[SSEEvent] | None:
         start = pos + len(part) - len(block)
         if k == last and block[-1:] == b"\n":
             block = block[:-1]
-        if block[:6] == b"data: " and b"\n" not in block:
+        if block[:6] == b"data: " and 10 not in block:  # LF
             out.append(
                 SSEEvent(
                     None, block[6:].decode("utf-8", "replace"), None, start, end, None, k < last

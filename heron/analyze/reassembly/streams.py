@@ -147,14 +147,15 @@ class TimeIndex:
     1
     """
 
-    __slots__ = ("_entries",)
+    __slots__ = ("entries",)
 
     def __init__(self) -> None:
-        # (end_offset, ts, pid, tid), end offsets increasing.
-        self._entries: deque[tuple[int, int, int | None, int | None]] = deque()
+        #: (end_offset, ts, pid, tid), end offsets increasing.  A list: it
+        #: holds a record or two, and may be replaced whole (see only()).
+        self.entries: list[tuple[int, int, int | None, int | None]] = []
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self.entries)
 
     def add(self, offset: int, length: int, ts: int, pid: int | None, tid: int | None) -> None:
         """Record that stream bytes ``[offset, offset+length)`` came at ``ts``.
@@ -164,7 +165,7 @@ class TimeIndex:
         >>> ti = TimeIndex(); ti.add(0, 3, 50, None, None); ti.at(2)
         (50, None, None)
         """
-        self._entries.append((offset + length, ts, pid, tid))
+        self.entries.append((offset + length, ts, pid, tid))
 
     def only(self, end: int, ts: int, pid: int | None, tid: int | None) -> None:
         """Keep just the record that ends at ``end``: what :meth:`add` then
@@ -176,9 +177,7 @@ class TimeIndex:
         >>> len(ti), ti.at(4)
         (1, (60, 1, 2))
         """
-        e = self._entries
-        e.clear()
-        e.append((end, ts, pid, tid))
+        self.entries = [(end, ts, pid, tid)]
 
     def at(self, offset: int) -> tuple[int, int | None, int | None] | None:
         """(ts, pid, tid) of the record holding byte ``offset``; the latest if beyond.
@@ -188,11 +187,11 @@ class TimeIndex:
         >>> TimeIndex().at(0) is None
         True
         """
-        for end, ts, pid, tid in self._entries:
+        for end, ts, pid, tid in self.entries:
             if offset < end:
                 return ts, pid, tid
-        if self._entries:
-            _, ts, pid, tid = self._entries[-1]
+        if self.entries:
+            _, ts, pid, tid = self.entries[-1]
             return ts, pid, tid
         return None
 
@@ -204,9 +203,13 @@ class TimeIndex:
         >>> ti = TimeIndex(); ti.add(0, 3, 50, None, None); ti.prune(100); len(ti)
         1
         """
-        e = self._entries
-        while len(e) > 1 and e[0][0] <= below:
-            e.popleft()
+        e = self.entries
+        last = len(e) - 1
+        k = 0
+        while k < last and e[k][0] <= below:
+            k += 1
+        if k:
+            del e[:k]
 
 
 class SpanSet:
@@ -219,10 +222,11 @@ class SpanSet:
     (False, True)
     """
 
-    __slots__ = ("_spans",)
+    __slots__ = ("items",)
 
     def __init__(self) -> None:
-        self._spans: deque[tuple[int, int]] = deque()
+        #: (start, end) spans in stream order (empty: nothing to check).
+        self.items: deque[tuple[int, int]] = deque()
 
     def add(self, start: int, length: int) -> None:
         """Add the span ``[start, start+length)``.
@@ -233,7 +237,7 @@ class SpanSet:
         False
         """
         if length > 0:
-            self._spans.append((start, start + length))
+            self.items.append((start, start + length))
 
     def overlaps(self, start: int, end: int) -> bool:
         """True when any span intersects ``[start, end)``.
@@ -243,7 +247,7 @@ class SpanSet:
         >>> s = SpanSet(); s.add(4, 2); s.overlaps(5, 6), s.overlaps(6, 9)
         (True, False)
         """
-        for s, e in self._spans:  # noqa: SIM110 - a plain loop: this is on the per-record path
+        for s, e in self.items:  # noqa: SIM110 - a plain loop: this is on the per-record path
             if s < end and start < e:
                 return True
         return False
@@ -256,7 +260,7 @@ class SpanSet:
         >>> s = SpanSet(); s.add(4, 2); s.add(10, 1); s.within(0, 8)
         [(4, 6)]
         """
-        return [(s, e) for s, e in self._spans if s < end and start < e]
+        return [(s, e) for s, e in self.items if s < end and start < e]
 
     def prune(self, below: int) -> None:
         """Forget spans that end at or before ``below``.
@@ -266,9 +270,9 @@ class SpanSet:
         >>> s = SpanSet(); s.add(4, 2); s.prune(6); bool(s)
         False
         """
-        sp = self._spans
+        sp = self.items
         while sp and sp[0][1] <= below:
             sp.popleft()
 
     def __bool__(self) -> bool:
-        return bool(self._spans)
+        return bool(self.items)

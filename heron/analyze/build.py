@@ -66,7 +66,7 @@ from heron.analyze.loops import detect_loops
 from heron.analyze.providers import ParsedCall, parse_exchange
 from heron.analyze.providers.base import history_chains
 from heron.analyze.providers.history import RequestHistory
-from heron.analyze.schema import frame, frame_columns
+from heron.analyze.schema import frame, frame_columns, schema
 from heron.analyze.tools import RESULT_CAP, ToolPairer
 from heron.format.records import RecordKind
 
@@ -812,48 +812,49 @@ class Analysis:
             key=lambda c: (c[_C_START] is None, c[_C_START] or 0, c[_C_XID]),
         )
         n = len(order)
-        cols: list[tuple[Any, ...]] = (
-            list(zip(*order, strict=True)) if order else [()] * (_C_CHAT + 1)
-        )
-        pids = cols[_C_PID]
-        agents = self._agents(pids, cols[_C_AGENT])
+        pids = [r[_C_PID] for r in order]
+        agents = self._agents(pids, [r[_C_AGENT] for r in order])
         # a conversation's id is the call_id of its earliest call
         first: dict[int, int] = {}
         convs: list[int | None] = []
-        for call_id, g in enumerate(cols[_C_GROUP]):
+        for call_id, r in enumerate(order):
+            g = r[_C_GROUP]
             if g is None:
                 convs.append(None)
             else:
                 convs.append(first.setdefault(g, call_id))
         pairer = ToolPairer(result_cap=self.result_cap)
-        for call_id, (chat, results, requests) in enumerate(
-            zip(cols[_C_CHAT], cols[_C_RESULTS], cols[_C_REQUESTS], strict=True)
-        ):
-            if not chat or (results is None and requests is None):
+        for call_id, r in enumerate(order):
+            results, requests = r[_C_RESULTS], r[_C_REQUESTS]
+            if not r[_C_CHAT] or (results is None and requests is None):
                 continue  # nothing to pair (an empty list changes nothing either)
             pid, conv = pids[call_id], convs[call_id]
             if results is not None:
                 pairer.results(
-                    call_id=call_id,
-                    pid=pid,
-                    conv=conv,
-                    start_ns=cols[_C_START][call_id],
-                    results=results,
+                    call_id=call_id, pid=pid, conv=conv, start_ns=r[_C_START], results=results
                 )
             if requests is not None:
                 pairer.request(
-                    call_id=call_id,
-                    pid=pid,
-                    conv=conv,
-                    end_ns=cols[_C_END][call_id],
-                    requests=requests,
+                    call_id=call_id, pid=pid, conv=conv, end_ns=r[_C_END], requests=requests
                 )
         by_pid = {
             pid: self.procs.get(pid) if pid is not None else None for pid in dict.fromkeys(pids)
         }
-        columns: dict[str, Sequence[Any]] = dict(
-            zip(_CALL_COLUMNS, cols[: len(_CALL_COLUMNS)], strict=True)
-        )
+        # One column at a time, each turned into a Series at once: the
+        # intermediate lists never all exist together.
+        sch = schema("calls")
+        columns: dict[str, pl.Series | Sequence[Any]] = {}
+        for i, name in enumerate(_CALL_COLUMNS):
+            if i == _C_FINGERPRINT:
+                values: list[Any] = [
+                    d.hex() if d is not None else None for d in (r[i] for r in order)
+                ]
+            elif i in (_C_START, _C_END):
+                values = self._utc_list(r[i] for r in order)
+            else:
+                values = pids if i == _C_PID else [r[i] for r in order]
+            columns[name] = pl.Series(name, values, sch[name], strict=False)
+        del values
         columns.update(
             call_id=range(n),
             conversation_id=convs,
@@ -861,19 +862,18 @@ class Analysis:
             process=[(q.comm if q else None) for q in map(by_pid.__getitem__, pids)],
             exe=[(q.exe if q else None) for q in map(by_pid.__getitem__, pids)],
             agent=[agents.get(pid) for pid in pids],
-            request_fingerprint=[d.hex() if d is not None else None for d in cols[_C_FINGERPRINT]],
-            started_at=self._utc_list(cols[_C_START]),
-            ended_at=self._utc_list(cols[_C_END]),
         )
         calls = frame_columns("calls", columns)
-        by_exchange = dict(zip(cols[_C_XID], range(n), strict=True))
+        del columns
+        by_exchange = {r[_C_XID]: call_id for call_id, r in enumerate(order)}
+        parse_errors = [r[_C_PARSE_ERROR] for r in order]
 
         tool_rows = []
-        for r in pairer.rows:
-            r["requested_at"] = self._utc(r.pop("requested_ns"))
-            r["result_at"] = self._utc(r.pop("result_ns"))
-            r["capture"] = self.capture
-            tool_rows.append(r)
+        for t in pairer.rows:
+            t["requested_at"] = self._utc(t.pop("requested_ns"))
+            t["result_at"] = self._utc(t.pop("result_ns"))
+            t["capture"] = self.capture
+            tool_rows.append(t)
         tools = frame("tools", tool_rows)
         loops = detect_loops(calls, tools)
 
@@ -948,7 +948,7 @@ class Analysis:
                 e["at"] = self._utc(e["at"])
             return frame("events", self.event_rows)
 
-        self._summarise_warnings(cols[_C_PARSE_ERROR])
+        self._summarise_warnings(parse_errors)
         self.info.update(
             {
                 "records": self.n_records,

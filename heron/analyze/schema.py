@@ -306,10 +306,11 @@ def frame(table: str, rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
     return pl.from_dicts(rows, schema=sch, strict=False)
 
 
-def frame_columns(table: str, columns: Mapping[str, Sequence[Any]]) -> pl.DataFrame:
+def frame_columns(table: str, columns: Mapping[str, pl.Series | Sequence[Any]]) -> pl.DataFrame:
     """Build table ``table`` from columns (equal-length sequences), like :func:`frame`.
 
     Missing columns become nulls; extra columns are an error (a bug, not data).
+    A column given as a Series must already have its declared type.
 
     Examples
     --------
@@ -324,10 +325,18 @@ def frame_columns(table: str, columns: Mapping[str, Sequence[Any]]) -> pl.DataFr
     n = len(next(iter(columns.values()))) if columns else 0
     return pl.DataFrame(
         [
-            pl.Series(name, columns[name] if name in columns else [None] * n, dtype, strict=False)
+            _series(name, columns[name] if name in columns else [None] * n, dtype)
             for name, dtype in sch.items()
         ]
     )
+
+
+def _series(name: str, values: pl.Series | Sequence[Any], dtype: Any) -> pl.Series:
+    if isinstance(values, pl.Series):
+        if values.dtype != dtype:
+            raise TypeError(f"column {name}: expected {dtype}, got {values.dtype}")
+        return values
+    return pl.Series(name, values, dtype, strict=False)
 
 
 def describe(table: str) -> str:

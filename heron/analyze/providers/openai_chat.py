@@ -128,7 +128,10 @@ def parse_request(req: dict[str, Any], call: ParsedCall, view: RequestView | Non
     if not isinstance(msgs, list):
         call.note("request has no messages list")
         return
-    items, shared = history_items(req, "messages", view, _message_of)
+    if view is not None:
+        items, shared = view.items(_message_of)
+    else:
+        items, shared = history_items(req, "messages", None, _message_of)
     set_history(call, view, items, shared)
     mark_trailing(call, ("assistant",))
 

@@ -158,3 +158,95 @@ def test_interleaved_conversations_of_one_process_each_reuse_their_own() -> None
     views = [h.request((7, "chat"), x.request_body, "messages") for x in mixed]
     # the second thread shares only the system prompt with the first at first
     assert [v.reused for v in views] == [0, 1] + [r for i in range(1, 6) for r in (2 * i, 2 * i)]
+
+
+def _msgs(texts: list[str]) -> list[dict[str, Any]]:
+    return [
+        {"role": "user" if i % 2 == 0 else "assistant", "content": t} for i, t in enumerate(texts)
+    ]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.lists(
+        st.lists(
+            st.one_of(
+                st.text(max_size=8),
+                st.integers(min_value=-(2**70), max_value=2**70),
+                st.floats(allow_nan=True, allow_infinity=True),
+            ),
+            max_size=4,
+        ),
+        min_size=1,
+        max_size=6,
+    ),
+    st.sampled_from([None, 2]),
+    st.booleans(),
+)
+def test_appended_items_decode_exactly_as_json_loads(
+    turns: list[list[Any]], indent: int | None, ascii_only: bool
+) -> None:
+    """The append fast path (one orjson call for the new items) gives json.loads's
+    values: integers beyond 64 bits stay ints, NaN/Infinity and non-ASCII text
+    are decoded, whatever the layout."""
+    h = RequestHistory()
+    history: list[Any] = []
+    for new in turns:
+        history = history + [{"role": "user", "content": v} for v in new]
+        body = json.dumps(
+            {"messages": history, "model": "m"}, indent=indent, ensure_ascii=ascii_only
+        ).encode()
+        got = h.request("s", body, "messages").body
+        assert repr(got) == repr(json.loads(body))  # repr: 1 vs 1.0, nan
+
+
+def test_append_fast_path_reuses_and_counts() -> None:
+    h = RequestHistory()
+    texts = ["a", "b", "c", "d", "e"]
+    for i in range(1, 6):
+        body = json.dumps({"messages": _msgs(texts[:i]), "stream": False}).encode()
+        v = h.request("s", body, "messages")
+        assert v.reused == i - 1
+    assert h.parsed_items == 5 and h.reused_items == 0 + 1 + 2 + 3 + 4
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b', {"role": "user", "content": "x"},]}',  # trailing comma
+        b' {"role": "user", "content": "x"}]}',  # no comma
+        b', {"role": "user", "content": "x"}]} junk',  # not one object
+        b', {"role": "user", "content": NaN}]}',  # json.loads accepts NaN
+        b', {"role": "user", "content": 123456789012345678901234567890}]}',
+        b', {"role": "user", "content": "\\ud800"}]}',  # a lone surrogate
+        b', {"role": "user", "content": "x"}], "messages": []}',  # duplicate key
+    ],
+)
+def test_appended_odd_bytes_match_json_loads(tail: bytes) -> None:
+    h = RequestHistory()
+    first = b'{"messages": [{"role": "user", "content": "hi"}]}'
+    _ = h.request("s", first, "messages")
+    body = first[: first.rindex(b"]")] + tail
+    try:
+        want = json.loads(body)
+    except ValueError:
+        want = None
+    assert repr(h.request("s", body, "messages").body) == repr(want)
+
+
+def test_fork_with_non_ascii_history_reuses_up_to_the_fork() -> None:
+    """A request that changes an earlier item continues from the last common item
+    (byte offsets, multi-byte UTF-8 before them)."""
+    h = RequestHistory()
+    base = ["héllo ✓", "wörld", "ünïcode", "more"]
+    for i in range(1, 5):
+        _ = h.request("s", json.dumps({"messages": _msgs(base[:i])}).encode(), "messages")
+    forked = [*base[:2], "changed ✗", "x"]
+    body = json.dumps({"messages": _msgs(forked)}).encode()
+    v = h.request("s", body, "messages")
+    assert v.body == json.loads(body)
+    assert v.reused == 2
+    # the original thread still continues from its own last request
+    body = json.dumps({"messages": _msgs([*base, "next"])}).encode()
+    v = h.request("s", body, "messages")
+    assert v.body == json.loads(body) and v.reused == 4

@@ -175,9 +175,11 @@ def parse_exchange(ex: Exchange, *, history: RequestHistory | None = None) -> Pa
     >>> c.provider, c.parse_error
     ('anthropic', 'request body is not JSON; response body is not JSON')
     """
-    parser = recognise(ex)
-    if parser is None:
-        return None
+    parser = _PATHS.get(ex.path) if ex.method == "POST" else None
+    if parser is None:  # not a known path: the general rules
+        parser = recognise(ex)
+        if parser is None:
+            return None
     try:
         call = parser(ex, history) if history is not None else parser(ex)
     except Exception as e:  # a parser bug must not abort the analysis of the rest

@@ -220,7 +220,13 @@ def history_chains(
                 e = m._exact = hash(m.key())
             lo = m._loose
             if lo is None:
-                lo = m.loose_digest()
+                if m.tool_calls or m.tool_results:
+                    lo = m.loose_digest()
+                else:  # loose_digest, inline for the commonest (text-only) message
+                    src = f"{m.role.strip()}\x1f{m.text.strip()}\x1f\x1f"
+                    lo = m._loose = blake2b(
+                        b" ".join(src.encode("utf-8", "replace").split()), digest_size=16
+                    ).digest()
             nh = hash((h, e))
             nf = blake2b(f + lo, digest_size=16).digest()
             m._chain = (h, nh, f, nf)

@@ -786,7 +786,8 @@ class Reassembler:
     @staticmethod
     def _span_hit(c: _Conn, d: int, start: int, end: int) -> bool:
         """Capture redacted some of stream bytes ``[start, end)``."""
-        return c.any_spans and c.spans[d].overlaps(start, end)
+        sp = c.spans[d]
+        return bool(sp.items) and sp.overlaps(start, end)
 
     @staticmethod
     def _h1_hits(
@@ -797,7 +798,8 @@ class Reassembler:
 
         *folded*: whether any field line is continued (obs-fold); None: look.
         """
-        if not spans.overlaps(start, end):
+        inside = spans.within(start, end)
+        if not inside:
             return None
         hits: set[int] = set()
         if folded is None:
@@ -806,7 +808,7 @@ class Reassembler:
             # One field per line after the start line: a span's line number
             # is its field index + 1.
             n_raw = end - start  # raw may go on past the head
-            for s, e in spans.within(start, end):
+            for s, e in inside:
                 a = s - start if s > start else 0
                 b = e - start if e - start < n_raw else n_raw
                 first_line = raw.count(b"\n", 0, a)
@@ -830,7 +832,7 @@ class Reassembler:
         self, c: _Conn, d: int, x: _Ex, data: bytes, offset: int, ts: int, resp: bool
     ) -> None:
         ex = x.ex
-        if c.any_spans and c.spans[d].items and c.spans[d].overlaps(offset, offset + len(data)):
+        if c.spans[d].items and c.spans[d].overlaps(offset, offset + len(data)):
             ex.redacted = True
         if resp:
             ex.response_body_size += len(data)
@@ -915,12 +917,13 @@ class Reassembler:
         """
         if c.h1_held is not None or c.h2c is not None:
             return False
-        client = d == c.client_dir
         n = len(data)
-        if client:
+        if d == c.client_dir:
+            client = True
             p = c.h1_req
             x = c.h1_cur_req
         else:
+            client = False
             p = c.h1_resp
             x = c.h1_cur_resp
         assert p is not None
@@ -934,18 +937,19 @@ class Reassembler:
                 h = p.take_head(data, offset)
                 if h is None:
                     return False
+                after, fields, version, method, target, _, length = h
                 x = self._h1_request_head(
                     c,
                     d,
                     ts,
                     (ts, pid, tid),
                     offset,
-                    offset + h.after,
+                    offset + after,
                     data,
-                    h.version,
-                    h.method,
-                    h.target,
-                    h.fields,
+                    version,
+                    method,
+                    target,
+                    fields,
                     True,
                 )
             else:
@@ -955,6 +959,7 @@ class Reassembler:
                 h = p.take_head(data, offset)
                 if h is None:
                     return False
+                after, fields, version, _, _, status, length = h
                 x = q.popleft()
                 self._h1_response_head(
                     c,
@@ -963,16 +968,16 @@ class Reassembler:
                     ts,
                     (ts, pid, tid),
                     offset,
-                    offset + h.after,
+                    offset + after,
                     data,
-                    h.version,
-                    h.status,
-                    h.fields,
+                    version,
+                    status,
+                    fields,
                     True,
                 )
-            left = h.length - (n - h.after)
-            if n > h.after:
-                self._body(c, d, x, data[h.after :], offset + h.after, ts, not client)
+            left = length - (n - after)
+            if n > after:
+                self._body(c, d, x, data[after:], offset + after, ts, not client)
         if not left:
             ex = x.ex
             if client:
@@ -1116,7 +1121,7 @@ class Reassembler:
         ex.path = target
         netloc = ""
         t = target or ""
-        if t[:7].lower() == "http://" or t[:8].lower() == "https://":
+        if t[:1] != "/" and (t[:7].lower() == "http://" or t[:8].lower() == "https://"):
             # absolute-form (a request to a plain HTTP proxy): keep
             # path and authority apart, as for origin-form requests
             u = urlsplit(t)
@@ -1125,7 +1130,7 @@ class Reassembler:
             ex.path = (u.path or "/") + ("?" + u.query if u.query else "")
         hits = (
             self._h1_hits(start, end, raw, c.spans[d], False if plain else None)
-            if c.any_spans
+            if c.spans[d].items
             else None
         )
         ex.request_headers, red, first = self._headers(fields, hits)
@@ -1238,7 +1243,7 @@ class Reassembler:
         ex.response_start_ns = at[0] if at else ts
         hits = (
             self._h1_hits(start, end, raw, c.spans[d], False if plain else None)
-            if c.any_spans
+            if c.spans[d].items
             else None
         )
         ex.response_headers, red, first = self._headers(fields, hits)

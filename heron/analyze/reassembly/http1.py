@@ -52,7 +52,7 @@ from __future__ import annotations
 import re
 from collections import deque
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal
 
 # Limits, and why:
 #: A head (start line + fields) larger than this is treated as garbage.  Real
@@ -177,20 +177,12 @@ class ParseError:
 Event = Head | Body | BodyGap | Trailers | End | Lost | ParseError
 
 
-class FastHead(NamedTuple):
-    """What :meth:`HTTP1Parser.take_head` parsed: a head at the start of the bytes.
-
-    ``after`` is the head's length (body bytes, if any, follow it);
-    ``length`` the body length (0: none); ``fields`` as in :class:`Head`.
-    """
-
-    after: int
-    fields: list[tuple[bytes, bytes]]
-    version: str
-    method: str | None
-    target: str | None
-    status: int | None
-    length: int
+#: What :meth:`HTTP1Parser.take_head` parsed from a head at the start of the
+#: bytes: (after, fields, version, method, target, status, length).  ``after``
+#: is the head's length (body bytes, if any, follow it); ``length`` the body
+#: length (0: none); ``fields`` as in :class:`Head`.  A plain tuple: one is
+#: made per message.
+FastHead = tuple[int, list[tuple[bytes, bytes]], str, str | None, str | None, int | None, int]
 
 
 class _S:
@@ -591,10 +583,10 @@ class HTTP1Parser:
         ):
             return -1
         self._base += n
-        self._remaining -= n
-        if self._remaining == 0:
+        left = self._remaining = self._remaining - n
+        if not left:
             self._end_message()
-        return self._remaining
+        return left
 
     def take_head(self, data: bytes, offset: int) -> FastHead | None:
         """Parse a message that *data* starts, when it is the plain common case.
@@ -614,7 +606,8 @@ class HTTP1Parser:
         --------
         >>> p = HTTP1Parser("request")
         >>> h = p.take_head(b"POST /v1 HTTP/1.1\\r\\nContent-Length: 5\\r\\n\\r\\nab", 0)
-        >>> h.after, h.method, h.target, h.length, p.state, p.pending_offset
+        >>> after, _, version, method, target, status, length = h
+        >>> after, method, target, length, p.state, p.pending_offset
         (40, 'POST', '/v1', 5, 'BODY_LEN', 42)
         >>> p.take_head(b"GET / HTTP/1.1\\r\\n\\r\\n", 42) is None   # inside a body
         True
@@ -723,7 +716,7 @@ class HTTP1Parser:
             self._in_message = True
         else:
             self._in_message = False
-        return FastHead(after, fields, version, method, target, status, length)  # type: ignore[arg-type]
+        return after, fields, version, method, target, status, length  # type: ignore[return-value]
 
     # -- internals --------------------------------------------------------
     def _skip(self, n: int) -> None:

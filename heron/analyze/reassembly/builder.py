@@ -486,8 +486,10 @@ class Reassembler:
         self._data_bytes += n
         red = get("redacted")
         if red:
-            for start, ln in red:
-                c.spans[d].add(offset + start, ln)
+            items = c.spans[d].items
+            for start, ln in red:  # SpanSet.add, inline
+                if ln > 0:
+                    items.append((offset + start, offset + start + ln))
             c.any_spans = True
         asm = c.asm[d]
         if asm.next_offset == offset and n == length and c.proto is not None:
@@ -991,9 +993,11 @@ class Reassembler:
             if x.req_done and x.resp_done:
                 self._finish(c, x)
         # What times.only() and spans.prune() do, inline: this runs per record.
-        c.times[d].entries = [(offset + n, ts, pid, tid)]
-        if c.spans[d].items:
-            c.spans[d].prune(offset + n)
+        end = offset + n
+        c.times[d].entries = [(end, ts, pid, tid)]
+        items = c.spans[d].items
+        while items and items[0][1] <= end:
+            items.popleft()
         return True
 
     def _h1(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:

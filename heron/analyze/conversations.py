@@ -48,6 +48,7 @@ from heron.analyze.providers.base import Message, history_chains
 
 _RECENT = 8  # last calls per process checked first for the parent
 _EMPTY_FULL: dict[int, list[Any]] = {}  # never written: only when there is no history
+_NO_RECENTS: list[tuple[int, int, list[Any]]] = []  # likewise
 
 
 def prefix_hashes(messages: Sequence[Message]) -> list[int]:
@@ -140,7 +141,7 @@ class ConversationIndex:
             conv = self._resp.get(previous_response_id)
         n = len(prefixes)
         full: dict[int, list[Any]] = _EMPTY_FULL
-        recents: list[tuple[int, int, list[Any]]] = []
+        recents = _NO_RECENTS
         last = 0
         same: list[Any] | None = None
         if n:

@@ -27,7 +27,7 @@ a plain ``json.loads`` with nothing reused, so results are always those of
 a full parse.  Message objects are shared between the calls of a slot and
 must not be mutated after creation.
 
-Memory: one body text per conversation thread (at most ``threads`` per
+Memory: one body per conversation thread (at most ``threads`` per
 slot), for at most ``max_slots`` slots (least recently used are dropped; a
 process's slots go when it exits), so it is bounded whatever the capture
 size.

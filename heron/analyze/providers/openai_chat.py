@@ -49,6 +49,8 @@ from heron.analyze.providers.base import (
 from heron.analyze.providers.history import RequestHistory, RequestView
 
 _AZURE = re.compile(r"/openai/deployments/([^/]+)/")
+# response Content-Type -> 1: event stream, 2: JSON, 3: neither (look at the body)
+_CTYPES: dict[str, int] = {}
 
 
 def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
@@ -92,10 +94,16 @@ def parse(ex: Exchange, history: RequestHistory | None = None) -> ParsedCall:
 
 
 def _is_stream(ex: Exchange, req: Any) -> bool:
-    ctype = (ex.header("content-type", response=True) or "").lower()
-    if "event-stream" in ctype:
+    ctype = ex.header("content-type", response=True)
+    verdict = _CTYPES.get(ctype) if ctype is not None else None
+    if verdict is None:
+        low = (ctype or "").lower()
+        verdict = 1 if "event-stream" in low else (2 if "json" in low else 3)
+        if ctype is not None and len(_CTYPES) < 256:
+            _CTYPES[ctype] = verdict
+    if verdict == 1:
         return True
-    if "json" in ctype:
+    if verdict == 2:
         return False
     if isinstance(req, dict) and req.get("stream") is True:
         return ex.response_body[:6] == b"data: " or ex.response_body[:5] == b"data:"
@@ -206,7 +214,9 @@ def _parse_response(resp: dict[str, Any], call: ParsedCall) -> None:
     rid = resp.get("id")
     if isinstance(rid, str):
         call.response_id = rid
-    _usage(resp.get("usage"), call)
+    u = resp.get("usage")
+    if isinstance(u, dict):
+        _usage(u, call)
     choices = resp.get("choices")
     if not isinstance(choices, list) or not choices:
         return

@@ -834,35 +834,42 @@ class Reassembler:
         self, c: _Conn, d: int, x: _Ex, data: bytes, offset: int, ts: int, resp: bool
     ) -> None:
         ex = x.ex
-        if c.spans[d].items and c.spans[d].overlaps(offset, offset + len(data)):
+        n = len(data)
+        if c.spans[d].items and c.spans[d].overlaps(offset, offset + n):
             ex.redacted = True
         if resp:
-            ex.response_body_size += len(data)
+            ex.response_body_size += n
             dec = x.resp_dec
-            if dec is None:
-                if len(x.resp_body) + len(data) > self.max_body:
-                    dec = x.resp_dec = self._overflowing(len(x.resp_body))
-                    out = dec.feed(data)
-                else:
-                    out = data
+            body = x.resp_body
+            if dec is None and len(body) + n <= self.max_body:
+                out = data  # no content coding, under the cap: the bytes as they are
             else:
+                if dec is None:
+                    dec = x.resp_dec = self._overflowing(len(body))
                 out = dec.feed(data)
             if out:
-                x.resp_body = body = _grow(x.resp_body, out)
-                self._tick(ex, len(body), ts)
+                x.resp_body = body = _grow(body, out)
+                # _tick, inline: one point per record that grew the body
+                tl = ex.response_timeline
+                m = len(body)
+                if not tl:
+                    tl.append((ts, m))
+                elif tl[-1][0] == ts:
+                    tl[-1] = (ts, m)
+                elif tl[-1][1] < m:
+                    tl.append((ts, m))
         else:
-            ex.request_body_size += len(data)
+            ex.request_body_size += n
             dec = x.req_dec
-            if dec is None:
-                if len(x.req_body) + len(data) > self.max_body:
-                    dec = x.req_dec = self._overflowing(len(x.req_body))
-                    out = dec.feed(data)
-                else:
-                    out = data
+            body = x.req_body
+            if dec is None and len(body) + n <= self.max_body:
+                out = data
             else:
+                if dec is None:
+                    dec = x.req_dec = self._overflowing(len(body))
                 out = dec.feed(data)
             if out:
-                x.req_body = _grow(x.req_body, out)
+                x.req_body = _grow(body, out)
 
     def _overflowing(self, kept: int) -> BodyDecoder:
         """An identity decoder that has passed *kept* bytes (it cuts what comes next)."""

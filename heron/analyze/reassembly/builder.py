@@ -1412,7 +1412,7 @@ class Reassembler:
         for ev in evs:
             if (
                 closed
-                and isinstance(ev, H2Data | H2Headers)
+                and isinstance(ev, (H2Data, H2Headers))  # a tuple: X | Y builds a union per call
                 and ev.stream_id in closed
                 and not (isinstance(ev, H2Headers) and ev.promised_stream_id is not None)
             ):

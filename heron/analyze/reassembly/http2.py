@@ -421,7 +421,7 @@ class H2Parser:
             try:
                 frame.parse_body(memoryview(payload))
             except HyperframeError as e:
-                if isinstance(frame, HeadersFrame | PushPromiseFrame | ContinuationFrame):
+                if isinstance(frame, (HeadersFrame, PushPromiseFrame, ContinuationFrame)):
                     self._lose_hpack(out, start, f"bad {type(frame).__name__}: {e}")
                     self._block = None
                 continue  # the frame's length is still known: framing survives
@@ -484,7 +484,7 @@ class H2Parser:
             out.append(
                 H2Data(frame.stream_id, data, "END_STREAM" in frame.flags, start, end, hole, kind)
             )
-        elif isinstance(frame, HeadersFrame | PushPromiseFrame):
+        elif isinstance(frame, (HeadersFrame, PushPromiseFrame)):
             self._block = [frame.data]
             self._block_len = len(frame.data)
             self._block_stream = frame.stream_id

@@ -37,6 +37,7 @@ import functools
 import os
 import re
 from collections.abc import Sequence
+from operator import itemgetter
 
 _INTERPRETERS = re.compile(
     r"^(python[0-9.]*|pypy[0-9.]*|node(js)?|bun|deno|ruby[0-9.]*|perl[0-9.]*|php[0-9.]*|"
@@ -141,7 +142,7 @@ def header_facts(headers: Sequence[tuple[str, str]]) -> tuple[str | None, str | 
     >>> header_facts([("user-agent", "OpenAI/Python 1.50.0"), ("X-Claude-Code-Session-Id", "abc")])
     ('claude-code', 'OpenAI/Python 1.50.0')
     """
-    names = tuple([k for k, _ in headers])
+    names = tuple(map(_first, headers))
     plan = _PLANS.get(names)
     if plan is None:
         if len(_PLANS) >= 1024:
@@ -158,6 +159,7 @@ def header_facts(headers: Sequence[tuple[str, str]]) -> tuple[str | None, str | 
     return _ua_agent(headers[last_ua][1]), headers[first_ua][1]
 
 
+_first = itemgetter(0)
 # header names -> (first User-Agent, last User-Agent, [(index, is originator)]
 # of the agent-naming headers in order); -1: none
 _PLANS: dict[tuple[str, ...], tuple[int, int, list[tuple[int, bool]]]] = {}

@@ -58,7 +58,7 @@ from typing import Any
 
 import polars as pl
 
-from heron.analyze.agents import header_facts, is_auxiliary, process_agent
+from heron.analyze.agents import _aux_text, header_facts, process_agent
 from heron.analyze.clock import Clock
 from heron.analyze.conversations import ConversationIndex
 from heron.analyze.exchange import Exchange
@@ -698,7 +698,8 @@ class Analysis:
                 if m.role in _HEAD_ROLES:
                     head = m.text
                     break
-            aux = is_auxiliary(head, p.n_tools_offered, None)
+            # is_auxiliary(head, p.n_tools_offered, None), inline
+            aux = False if p.n_tools_offered else _aux_text(head[:4000])
             self._n_chat += 1
             group = self.convs.assign(
                 pid=pid,

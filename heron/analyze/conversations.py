@@ -91,28 +91,6 @@ class ConversationIndex:
         # pid -> (history length, full-history hash, its entry) of its last few calls
         self._recents: dict[int | None, list[tuple[int, int, list[Any]]]] = {}
 
-    @staticmethod
-    def _recent(
-        recents: list[tuple[int, int, list[Any]]],
-        prefixes: Sequence[int],
-        n: int,
-        floor: int,
-        at: int,
-    ) -> list[Any] | None:
-        """The latest strict ancestor among the process's last calls, if any.
-
-        An agent's next turn almost always extends its previous call, so
-        this finds the parent without walking every prefix of a long
-        history.  Any ancestor not among the last calls is older than every
-        one of them, so a match here is also the latest ancestor overall.
-        """
-        best: list[Any] | None = None
-        for m, h, entry in recents:
-            t = entry[2]
-            if m < n and floor < t < at and (best is None or t > best[2]) and prefixes[m - 1] == h:
-                best = entry
-        return best
-
     def assign(
         self,
         *,
@@ -163,7 +141,21 @@ class ConversationIndex:
                     floor = same[2]
                 else:
                     best = same
-            recent = self._recent(recents, prefixes, n, floor, at)
+            # The latest strict ancestor among the process's last calls: an
+            # agent's next turn almost always extends its previous call, so
+            # this finds the parent without walking every prefix of a long
+            # history.  Any ancestor not among the last calls is older than
+            # every one of them, so a match here is also the latest overall.
+            recent: list[Any] | None = None
+            for m, h, rec in recents:
+                t = rec[2]
+                if (
+                    m < n
+                    and floor < t < at
+                    and (recent is None or t > recent[2])
+                    and prefixes[m - 1] == h
+                ):
+                    recent = rec
             if recent is not None:
                 if best is None or recent[2] > best[2]:
                     best = recent

@@ -33,7 +33,6 @@ from heron.analyze.providers.history import (
     _ZEROS,
     RequestHistory,
     RequestView,
-    json_loads,
 )
 from heron.analyze.reassembly.sse import SSEEvent, parse_events
 
@@ -459,8 +458,13 @@ def loads(text: str | bytes) -> Any | None:
     ({'a': 1}, None, [inf])
     """
     try:
-        if isinstance(text, bytes):
-            return json_loads(text)
+        if isinstance(text, bytes):  # json_loads(text), inline
+            if _LONG_INT not in text.translate(_ZEROS):
+                try:
+                    return orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    pass
+            return json.loads(text)
         data = text.encode("utf-8", "surrogatepass")
         if _LONG_INT not in data.translate(_ZEROS):
             try:

@@ -119,7 +119,7 @@ class RequestView:
             return [], 0
         prev = self._prev
         k = min(self.reused, len(prev.derived)) if prev is not None else 0
-        new = [convert(x) for x in arr[k:]] if k < len(arr) else []
+        new = list(map(convert, arr[k:])) if k < len(arr) else []
         if prev is not None and k:
             shared = prev.kept_before[k]
             if k == len(prev.derived):

@@ -41,7 +41,6 @@ from heron.analyze.providers.base import (
     history_items,
     json_text,
     loads,
-    mark_trailing,
     set_history,
     sse_events,
     text_of,
@@ -141,7 +140,12 @@ def parse_request(req: dict[str, Any], call: ParsedCall, view: RequestView | Non
     else:
         items, shared = history_items(req, "messages", None, _message_of)
     set_history(call, view, items, shared)
-    mark_trailing(call, ("assistant",))
+    # mark_trailing(call, ("assistant",)), inline
+    msgs = call.messages
+    i = len(msgs)
+    while i > 0 and msgs[i - 1].role != "assistant":
+        i -= 1
+    call.new_from = i
 
 
 def _message_of(m: Any) -> Message | None:
@@ -193,8 +197,10 @@ def _str(v: Any) -> str | None:
 def _usage(u: Any, call: ParsedCall) -> None:
     if not isinstance(u, dict):
         return
-    call.input_tokens = as_int(u.get("prompt_tokens"))
-    call.output_tokens = as_int(u.get("completion_tokens"))
+    v = u.get("prompt_tokens")
+    call.input_tokens = v if type(v) is int else as_int(v)
+    v = u.get("completion_tokens")
+    call.output_tokens = v if type(v) is int else as_int(v)
     ptd = u.get("prompt_tokens_details")
     if isinstance(ptd, dict):
         call.cache_read_tokens = as_int(ptd.get("cached_tokens"))

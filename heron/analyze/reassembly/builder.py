@@ -61,6 +61,18 @@ HTTP/2 body that reached its Content-Length without the END_STREAM frame
 being read (curl).  No body byte is missing in either case; whether the
 *stream* finished is for the provider layer to judge from its events.
 
+Per-record shortcut: most records of SDK traffic are either a whole head
+(body framed by Content-Length) or the next bytes of such a body.
+:meth:`Reassembler._h1_fast` hands those to :meth:`~.http1.HTTP1Parser.take_head`
+/ :meth:`~.http1.HTTP1Parser.take_body` and updates the exchange directly,
+with no parser events, buffer or time-index churn.  Both methods refuse
+(changing nothing) anything the general path would treat differently, and
+the shortcut itself stands aside for held pairings, h2c switches, upgrade
+answers and unanswered responses; ``tests/analyze/reassembly/test_fast_path.py``
+runs every scenario with it on and off.  Bodies are kept as the bytes object
+they arrived in when they come in one piece (no copy), and a body with no
+content coding needs no decoder object.
+
 Times: ``request_start_ns``/``response_start_ns`` are the times of the records
 that held the first byte of the request/response head;
 ``request_end_ns``/``response_end_ns`` the times of the records that completed

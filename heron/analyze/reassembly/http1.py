@@ -33,6 +33,12 @@ Events (all offsets are stream offsets of the connection+direction):
   (the builder keeps request/response pairing honest with it);
 * :class:`ParseError` — malformed input; the parser then resynchronises.
 
+:meth:`HTTP1Parser.take_head` and :meth:`HTTP1Parser.take_body` are the
+owner's per-record shortcut for the common case (a whole head framed by
+Content-Length, or the next bytes of such a body): the same state changes
+as :meth:`HTTP1Parser.feed`, without event objects, or None/-1 and nothing
+changed when :meth:`HTTP1Parser.feed` must decide.
+
 After a gap or an error the parser is in *resync* mode: it scans (with a
 regex, not a byte loop) for the next request line or status line at a line
 start and carries on from there.

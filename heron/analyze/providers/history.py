@@ -166,7 +166,7 @@ class _Last:
     post: dict[str, Any]  # top-level keys after the array
     view: RequestView
     prefix: memoryview  # body[:end]
-    tail: memoryview  # body[close:]
+    tail: bytes  # body[close:] (a copy: it stays the same while a thread grows)
 
 
 class RequestHistory:
@@ -276,9 +276,8 @@ class RequestHistory:
         if new:
             last.marks.append(e)
             last.counts.append(len(items))
-        mv = memoryview(body)
         last.body, last.end, last.close, last.items, last.view = body, e, close, items, view
-        last.prefix, last.tail = mv[:e], mv[close:]
+        last.prefix = memoryview(body)[:e]
         self.reused_items += len(old)
         self.parsed_items += len(new)
         return view
@@ -456,7 +455,7 @@ def _new_last(
     end = marks[-1] if marks else start
     mv = memoryview(body)
     return _Last(
-        body, start, end, close, items, marks, counts, pre, post, view, mv[:end], mv[close:]
+        body, start, end, close, items, marks, counts, pre, post, view, mv[:end], body[close:]
     )
 
 

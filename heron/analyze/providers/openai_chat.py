@@ -203,10 +203,12 @@ def _usage(u: Any, call: ParsedCall) -> None:
     call.output_tokens = v if type(v) is int else as_int(v)
     ptd = u.get("prompt_tokens_details")
     if isinstance(ptd, dict):
-        call.cache_read_tokens = as_int(ptd.get("cached_tokens"))
+        v = ptd.get("cached_tokens")
+        call.cache_read_tokens = v if type(v) is int else as_int(v)
     ctd = u.get("completion_tokens_details")
     if isinstance(ctd, dict):
-        call.reasoning_tokens = as_int(ctd.get("reasoning_tokens"))
+        v = ctd.get("reasoning_tokens")
+        call.reasoning_tokens = v if type(v) is int else as_int(v)
 
 
 def _parse_response(resp: dict[str, Any], call: ParsedCall) -> None:

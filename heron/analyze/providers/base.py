@@ -214,15 +214,15 @@ def history_chains(
         if link is not None and link[0] == h and link[2] == f:
             h, f = link[1], link[3]
         else:
-            e = m._exact
-            if e is None:
-                e = m._exact = hash(m.key())
-            lo = m._loose
-            if lo is None:
+            e, lo = m._exact, m._loose
+            if e is None or lo is None:
                 if m.tool_calls or m.tool_results:
+                    e = m._exact = hash(m.key())
                     lo = m.loose_digest()
-                else:  # loose_digest, inline for the commonest (text-only) message
-                    src = f"{m.role.strip()}\x1f{m.text.strip()}\x1f\x1f"
+                else:  # key() and loose_digest(), inline for the commonest (text-only) message
+                    role, text = m.role, m.text
+                    e = m._exact = hash(f"{role}\x1f{text}\x1f\x1f")
+                    src = f"{role.strip()}\x1f{text.strip()}\x1f\x1f"
                     lo = m._loose = blake2b(
                         b" ".join(src.encode("utf-8", "replace").split()), digest_size=16
                     ).digest()

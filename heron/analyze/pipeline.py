@@ -42,6 +42,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import os
 import pickle
@@ -63,7 +64,12 @@ _BATCH, _END = 0, 1
 #: A batch is sent once its bodies reach this many bytes (or it has _MAX_ITEMS items).
 _MAX_BLOB = 4 << 20
 _MAX_ITEMS = 4096
+#: Pipe capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default).
+_PIPE_SIZE = 1 << 20
 _FIELDS = tuple(f.name for f in fields(Exchange))
+_DATA = 8  # RecordKind.DATA
+#: The keys of a plain DATA record; one with any other field travels whole (minus its bytes).
+_DATA_KEYS = frozenset({"k", "s", "t", "conn", "pid", "tid", "dir", "offset", "len", "data", "fn"})
 _REQ = _FIELDS.index("request_body")
 _RESP = _FIELDS.index("response_body")
 
@@ -107,6 +113,8 @@ def run_split(open_reader: Callable[[], Any], analysis: Analysis) -> Any:
     ['list_files', 'read_file']
     """
     rfd, wfd = os.pipe()
+    with contextlib.suppress(OSError, AttributeError):  # fewer, larger hand-overs
+        fcntl.fcntl(wfd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
@@ -147,17 +155,22 @@ def _child(open_reader: Callable[[], Any], out: IO[bytes]) -> None:
     def flush() -> None:
         nonlocal size
         meta = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
-        blob = b"".join(bodies)
-        out.write(_HDR.pack(_BATCH, len(meta), len(blob)))
+        out.write(_HDR.pack(_BATCH, len(meta), size))
         out.write(meta)
-        out.write(blob)
+        for b in bodies:  # through the writer's buffer: no batch-sized allocation to fault in
+            out.write(b)
+        out.flush()  # the batch's tail must not wait in the buffer for the next batch
         items.clear()
         bodies.clear()
         size = 0
 
     def tap(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for rec in records:
-            if "data" in rec:
+            if rec.get("k") == _DATA and _DATA_KEYS.issuperset(rec):
+                # all the parent's observe() reads of a DATA record
+                g = rec.get
+                items.append((g("t"), g("conn"), g("pid"), g("dir"), g("offset"), g("len")))
+            elif "data" in rec:
                 light = rec.copy()
                 del light["data"]
                 items.append(light)
@@ -176,7 +189,7 @@ def _child(open_reader: Callable[[], Any], out: IO[bytes]) -> None:
             t = [getattr(ex, f) for f in _FIELDS]
             req, resp = t[_REQ], t[_RESP]
             t[_REQ], t[_RESP] = len(req), len(resp)
-            items.append(tuple(t))
+            items.append(t)
             bodies.append(req)
             bodies.append(resp)
             size += len(req) + len(resp)
@@ -201,12 +214,15 @@ def _parent(src: IO[bytes], analysis: Analysis) -> Any:
     observe = analysis.observe
     add = analysis.add_exchange
     new = Exchange
+    buf = _Buffer()
     while True:
-        head = _read(src, _HDR.size)
+        head = bytes(buf.read(src, _HDR.size))
         if len(head) < _HDR.size:
             raise SplitFailed("the reading process stopped without finishing the pass")
         kind, nmeta, nblob = _HDR.unpack(head)
-        meta = _read(src, nmeta)
+        meta = bytes(buf.read(src, nmeta))
+        if len(meta) < nmeta:
+            raise SplitFailed("the reading process stopped without finishing the pass")
         if kind == _END:
             error, crash, report = pickle.loads(meta)
             if crash is not None:
@@ -214,13 +230,22 @@ def _parent(src: IO[bytes], analysis: Analysis) -> Any:
             if error is not None:
                 analysis.warnings.append(f"stopped reading early: {error}")
             return report
-        blob = memoryview(_read(src, nblob))
+        blob = buf.read(src, nblob)
+        if len(blob) < nblob:
+            raise SplitFailed("the reading process stopped without finishing the pass")
         pos = 0
         for it in pickle.loads(meta):
-            if it.__class__ is dict:
+            cls = it.__class__
+            if cls is tuple:
+                t_, conn, pid, dr, off, ln = it
+                rec = {"k": _DATA, "t": t_, "conn": conn, "pid": pid, "dir": dr}
+                rec["offset"], rec["len"] = off, ln
+                observe(rec)
+                continue
+            if cls is dict:
                 observe(it)
                 continue
-            t = list(it)
+            t = it
             n = t[_REQ]
             t[_REQ] = bytes(blob[pos : pos + n])
             pos += n
@@ -230,16 +255,21 @@ def _parent(src: IO[bytes], analysis: Analysis) -> Any:
             add(new(*t))
 
 
-def _read(src: IO[bytes], n: int) -> bytes | bytearray:
-    """Exactly ``n`` bytes (fewer only at end of file)."""
-    if n == 0:
-        return b""
-    buf = bytearray(n)
-    view = memoryview(buf)
-    pos = 0
-    while pos < n:
-        k = src.readinto(view[pos:])  # type: ignore[attr-defined]
-        if not k:
-            return buf[:pos]
-        pos += k
-    return buf
+class _Buffer:
+    """One reusable receive buffer (a fresh one per batch would be page-faulted in each time)."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray(1 << 20)
+
+    def read(self, src: IO[bytes], n: int) -> memoryview:
+        """Exactly ``n`` bytes (fewer only at end of file), valid until the next read."""
+        if n > len(self.buf):
+            self.buf = bytearray(n)
+        view = memoryview(self.buf)
+        pos = 0
+        while pos < n:
+            k = src.readinto(view[pos:n])  # type: ignore[attr-defined]
+            if not k:
+                break
+            pos += k
+        return view[:pos]

@@ -179,7 +179,11 @@ def _emit(df: Any, fmt: str, out: str | None, title: str) -> None:
         )
         _write_text(text + "\n", out)
     elif fmt == "csv":
-        _write_text(_flatten_nested(df).write_csv(), out)
+        flat = _flatten_nested(df)
+        if out:
+            flat.write_csv(out)  # streamed by Polars: no whole-file string in memory
+        else:
+            _write_text(flat.write_csv(), out)
     elif fmt == "parquet":
         if out:
             df.write_parquet(out)

@@ -64,6 +64,8 @@ _BATCH, _END = 0, 1
 #: A batch is sent once its bodies reach this many bytes (or it has _MAX_ITEMS items).
 _MAX_BLOB = 4 << 20
 _MAX_ITEMS = 4096
+#: Buffers per writev call (Linux's IOV_MAX is 1024).
+_IOV_MAX = 512
 #: Pipe capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default).
 _PIPE_SIZE = 1 << 20
 _FIELDS = tuple(f.name for f in fields(Exchange))
@@ -122,8 +124,7 @@ def run_split(open_reader: Callable[[], Any], analysis: Analysis) -> Any:
         code = 0
         try:
             os.close(rfd)
-            with open(wfd, "wb", buffering=1 << 20) as out:
-                _child(open_reader, out)
+            _child(open_reader, wfd)
         except BaseException:  # report anything, then leave
             code = 1
         finally:
@@ -144,7 +145,7 @@ def run_split(open_reader: Callable[[], Any], analysis: Analysis) -> Any:
             raise SplitFailed(f"the reading process exited with status {status}")
 
 
-def _child(open_reader: Callable[[], Any], out: IO[bytes]) -> None:
+def _child(open_reader: Callable[[], Any], fd: int) -> None:
     from heron.analyze.reassembly import iter_exchanges
 
     gc.disable()  # as the one-process pass does (Capture._pass)
@@ -155,11 +156,8 @@ def _child(open_reader: Callable[[], Any], out: IO[bytes]) -> None:
     def flush() -> None:
         nonlocal size
         meta = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
-        out.write(_HDR.pack(_BATCH, len(meta), size))
-        out.write(meta)
-        for b in bodies:  # through the writer's buffer: no batch-sized allocation to fault in
-            out.write(b)
-        out.flush()  # the batch's tail must not wait in the buffer for the next batch
+        # straight from the bodies into the pipe: no user-space copy of the batch
+        _send(fd, [_HDR.pack(_BATCH, len(meta), size), meta, *bodies])
         items.clear()
         bodies.clear()
         size = 0
@@ -206,8 +204,23 @@ def _child(open_reader: Callable[[], Any], out: IO[bytes]) -> None:
         end = pickle.dumps((error, crash, report), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # an unpicklable report: send what we can
         end = pickle.dumps((error, crash, None), protocol=pickle.HIGHEST_PROTOCOL)
-    out.write(_HDR.pack(_END, len(end), 0))
-    out.write(end)
+    _send(fd, [_HDR.pack(_END, len(end), 0), end])
+
+
+def _send(fd: int, parts: list[bytes]) -> None:
+    """Write every byte of ``parts`` to ``fd`` with as few system calls as it takes."""
+    views = [memoryview(p) for p in parts if p]
+    i = 0
+    while i < len(views):
+        n = os.writev(fd, views[i : i + _IOV_MAX])
+        while n:
+            left = views[i].nbytes
+            if n >= left:
+                n -= left
+                i += 1
+            else:
+                views[i] = views[i][n:]
+                n = 0
 
 
 def _parent(src: IO[bytes], analysis: Analysis) -> Any:

@@ -19,7 +19,10 @@ than 40 s, so the whole bench stays within minutes):
   rebuilt from the writer's deduplication);
 * ``heron info``;
 * ``heron calls --format csv -o /dev/null`` (reassembly, HTTP and provider
-  parsing, the calls table).
+  parsing, the calls table).  On a capture this large it runs on two
+  processes (``heron.analyze.pipeline``: a forked child reads and
+  reassembles while the command builds the tables), so it is also timed
+  with ``HERON_JOBS=1``, all in one process, as on a one-CPU machine.
 
 Memory: peak RSS of
 each command on the full capture over its peak on the half-size one (bounded
@@ -34,6 +37,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bench._common import PY, Interleaved, Row, heron_cmd, ratio, run_measured
@@ -62,7 +66,12 @@ def commands(path: Path) -> dict[str, list[str]]:
         "iterate": [PY, "-m", "bench.read_tools", "iterate", str(path)],
         "info": [*heron_cmd(), "info", str(path)],
         "calls": [*heron_cmd(), "calls", str(path), "--format", "csv", "-o", "/dev/null"],
+        "calls1": [*heron_cmd(), "calls", str(path), "--format", "csv", "-o", "/dev/null"],
     }
+
+
+#: Extra environment per command (``calls1``: the one-process pass).
+ENV = {"calls1": {"HERON_JOBS": "1"}}
 
 
 def sized_captures(quick: bool) -> list[tuple[Path, dict[str, int]]]:
@@ -82,9 +91,12 @@ def run(quick: bool) -> list[Row]:
             for name, cmd in commands(path).items():
                 if name == "calls" and size == "half" and rep > 0:
                     continue  # only its memory is needed at half size
+                if name == "calls1" and size == "half":
+                    continue
                 if rep > 0 and wall.median(f"{size}/{name}") > SLOW_S:
                     continue  # one run of a command this slow is enough to judge it
-                t = run_measured(cmd, timeout=1800)
+                extra = ENV.get(name)
+                t = run_measured(cmd, timeout=1800, env={**os.environ, **extra} if extra else None)
                 wall.add(f"{size}/{name}", t.wall_s)
                 rss.add(f"{size}/{name}", t.maxrss_kib / 1024)
     mb = full_info["plaintext"] / 1e6
@@ -93,6 +105,7 @@ def run(quick: bool) -> list[Row]:
     floor = wall.median("full/floor")
     for name, title, goal, limit in (
         ("calls", "`heron calls`", "≤ 3x decode floor", 3.0),
+        ("calls1", "`heron calls` in one process (HERON_JOBS=1)", "info", None),
         ("iterate", "record iteration (Reader)", "≤ 2x decode floor", 2.0),
         ("info", "`heron info`", "info", None),
     ):

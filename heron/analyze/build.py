@@ -569,24 +569,48 @@ class Analysis:
         return str(rec.get("text") or "annotation")
 
     def _data(self, rec: dict[str, Any]) -> None:
-        conn = rec.get("conn")
+        g = rec.get
+        self._data_fields(g("t"), g("conn"), g("pid"), g("dir"), g("offset"), g("len"))
+
+    def _data_fields(self, t: Any, conn: Any, pid: Any, dr: Any, off: Any, ln: Any) -> None:
         if not isinstance(conn, int):
             return
         c = self.conns.get(conn)
         if c is None:
-            pid = rec.get("pid") if isinstance(rec.get("pid"), int) else None
+            pid = pid if isinstance(pid, int) else None
             c = self.conns[conn] = _Conn(conn, pid)
-            c.opened_ns = rec.get("t")
+            c.opened_ns = t
             if pid is not None:
                 self._proc(pid).n_connections += 1
-        off, ln = rec.get("offset"), rec.get("len")
         if isinstance(off, int) and isinstance(ln, int):
             end = off + ln
-            if rec.get("dir") == 0:
+            if dr == 0:
                 if end > c.bytes_out:
                     c.bytes_out = end
             elif end > c.bytes_in:
                 c.bytes_in = end
+
+    def observe_data(self, t: Any, conn: Any, pid: Any, dr: Any, off: Any, ln: Any) -> None:
+        """:meth:`observe` of a DATA record given as its fields, without building the record.
+
+        The two-process pass (:mod:`heron.analyze.pipeline`) sends DATA
+        records this way: these are all the fields the tables take from one.
+
+        Examples
+        --------
+        >>> a = Analysis("x")
+        >>> a.observe_data(5, 3, 7, 0, 0, 100)
+        >>> a.n_data, a.conns[3].bytes_out, a.procs[7].n_connections
+        (1, 100, 1)
+        """
+        self.n_records += 1
+        if isinstance(t, int):
+            if self.first_ns is None or t < self.first_ns:
+                self.first_ns = t
+            if self.last_ns is None or t > self.last_ns:
+                self.last_ns = t
+        self.n_data += 1
+        self._data_fields(t, conn, pid, dr, off, ln)
 
     # -- exchanges -------------------------------------------------------
 

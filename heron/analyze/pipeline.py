@@ -225,6 +225,7 @@ def _send(fd: int, parts: list[bytes]) -> None:
 
 def _parent(src: IO[bytes], analysis: Analysis) -> Any:
     observe = analysis.observe
+    observe_data = analysis.observe_data
     add = analysis.add_exchange
     new = Exchange
     buf = _Buffer()
@@ -250,10 +251,7 @@ def _parent(src: IO[bytes], analysis: Analysis) -> Any:
         for it in pickle.loads(meta):
             cls = it.__class__
             if cls is tuple:
-                t_, conn, pid, dr, off, ln = it
-                rec = {"k": _DATA, "t": t_, "conn": conn, "pid": pid, "dir": dr}
-                rec["offset"], rec["len"] = off, ln
-                observe(rec)
+                observe_data(*it)
                 continue
             if cls is dict:
                 observe(it)

@@ -139,6 +139,8 @@ REDACTED = "[REDACTED]"
 #: Default cap on a decoded body kept in an Exchange (the rest is counted in
 #: ``*_body_size`` and the exchange is flagged ``truncated``).
 MAX_BODY_BYTES = 64 << 20
+#: Entries in a Reassembler's head cache (cleared when full).
+_HEAD_CACHE_MAX = 256
 #: Bytes held per direction while deciding the protocol.
 DETECT_LIMIT = MAX_HEAD
 #: Decoded header fields by their raw bytes: ((name, value), (name, masked
@@ -172,6 +174,10 @@ _REQ_ANYWHERE = re.compile(
 # 0x17 after a join), version 3.x.
 _TLS_RECORD = re.compile(rb"[\x16\x17]\x03[\x00-\x04]")
 _STATUS_ANYWHERE = re.compile(rb"(?:\A|\n)HTTP/1\.[01] [1-5]\d\d[^\r\n]*\r?\n")
+
+
+#: An HTTP/1 head as :meth:`Reassembler._h1_decode` gives it.
+_Decoded = tuple[list[tuple[str, str]], bool, dict[bytes, str]]
 
 
 class _Ex:
@@ -399,6 +405,21 @@ class Reassembler:
         self._connections = 0
         self._exchanges = 0
         self._opaque = 0
+        #: The head cache (see :meth:`_h1_take_head`): (client side, the head's
+        #: bytes before its last line, its redaction spans relative to it) ->
+        #: (last field's name and colon, that name decoded, start line parse,
+        #: the other fields decoded and masked, redacted, first indexed values).
+        self._heads: dict[
+            tuple[bool, bytes, tuple[tuple[int, int], ...]],
+            tuple[
+                bytes,
+                str,
+                tuple[str, str | None, str | None, int | None, None],
+                list[tuple[str, str]],
+                bool,
+                dict[bytes, str],
+            ],
+        ] = {}
 
     @property
     def stats(self) -> dict[str, int]:
@@ -842,6 +863,26 @@ class Reassembler:
             pos = end
         return hits
 
+    def _h1_decode(
+        self,
+        c: _Conn,
+        d: int,
+        start: int,
+        end: int,
+        raw: bytes,
+        fields: list[tuple[bytes, bytes]],
+        plain: bool,
+    ) -> _Decoded:
+        """An HTTP/1 head's decoded, masked fields; whether the head was redacted
+        (a field masked, or capture redacted some of its bytes); the first
+        values of :data:`_INDEXED` fields."""
+        spans = c.spans[d]
+        if not spans.items:
+            return self._headers(fields, None)
+        hits = self._h1_hits(start, end, raw, spans, False if plain else None)
+        hs, red, first = self._headers(fields, hits)
+        return hs, red or spans.overlaps(start, end), first
+
     def _body(
         self, c: _Conn, d: int, x: _Ex, data: bytes, offset: int, ts: int, resp: bool
     ) -> None:
@@ -954,48 +995,14 @@ class Reassembler:
                 return False
             self._body(c, d, x, data, offset, ts, not client)
         else:
-            if client:
-                h = p.take_head(data, offset)
-                if h is None:
-                    return False
-                after, fields, version, method, target, _, length = h
-                x = self._h1_request_head(
-                    c,
-                    d,
-                    ts,
-                    (ts, pid, tid),
-                    offset,
-                    offset + after,
-                    data,
-                    version,
-                    method,
-                    target,
-                    fields,
-                    True,
-                )
-            else:
+            if not client:
                 q = c.h1_queue
                 if not q or q[0].upgrade:
                     return False
-                h = p.take_head(data, offset)
-                if h is None:
-                    return False
-                after, fields, version, _, _, status, length = h
-                x = q.popleft()
-                self._h1_response_head(
-                    c,
-                    d,
-                    x,
-                    ts,
-                    (ts, pid, tid),
-                    offset,
-                    offset + after,
-                    data,
-                    version,
-                    status,
-                    fields,
-                    True,
-                )
+            took = self._h1_take_head(c, d, p, data, offset, ts, pid, tid, client)
+            if took is None:
+                return False
+            x, after, length = took
             left = length - (n - after)
             if n > after:
                 self._body(c, d, x, data[after:], offset + after, ts, not client)
@@ -1018,6 +1025,97 @@ class Reassembler:
         while items and items[0][1] <= end:
             items.popleft()
         return True
+
+    def _h1_take_head(
+        self,
+        c: _Conn,
+        d: int,
+        p: HTTP1Parser,
+        data: bytes,
+        offset: int,
+        ts: int,
+        pid: int | None,
+        tid: int | None,
+        client: bool,
+    ) -> tuple[_Ex, int, int] | None:
+        """The head part of :meth:`_h1_fast`: the exchange, where the head ends in
+        *data*, and the body length; None (nothing changed): the general path.
+
+        The head cache: a client repeats every field of a request head but the
+        last, Content-Length, from one request to the next (a server likewise
+        its response heads), so a head whose bytes before the last line and
+        redaction spans (relative to the head) were seen before is taken from
+        :attr:`_heads` (the same parse, decoded and masked fields), and only the
+        last line is read.  Anything else (another last line, spans reaching it)
+        goes through :meth:`HTTP1Parser.take_head` and may fill the cache.
+        """
+        he = data.find(b"\r\n\r\n")
+        ls = data.rfind(b"\n", 0, he) + 1 if he > 0 else 0
+        key: tuple[bool, bytes, tuple[tuple[int, int], ...]] | None = None
+        if ls:
+            items = c.spans[d].items
+            if not items:
+                key = (client, data[:ls], ())
+            else:
+                rel = tuple([(s - offset, e - offset) for s, e in items])
+                if max([e for _, e in rel]) <= ls:
+                    key = (client, data[:ls], rel)
+        entry = self._heads.get(key) if key is not None else None
+        if entry is not None:
+            cl_name, cl_str, parsed, hdrs, red, first = entry
+            line = data[ls:he]
+            if line.startswith(cl_name):
+                v = line[len(cl_name) :].strip(b" \t")
+                if v.isdigit() and len(v) <= 18:
+                    after = he + 4
+                    length = p.take_known_head(data, offset, after, v, parsed)
+                    if length < 0:
+                        return None
+                    decoded = ([*hdrs, (cl_str, v.decode())], red, first)
+                    version, method, target, status, _ = parsed
+                    if client:
+                        x = self._h1_request_head(
+                            c, d, ts, (ts, pid, tid), offset, offset + after, data,
+                            version, method, target, [], True, decoded,
+                        )  # fmt: skip
+                    else:
+                        x = c.h1_queue.popleft()
+                        self._h1_response_head(
+                            c, d, x, ts, (ts, pid, tid), offset, offset + after, data,
+                            version, status, [], True, decoded,
+                        )  # fmt: skip
+                    return x, after, length
+        h = p.take_head(data, offset)
+        if h is None:
+            return None
+        after, fields, version, method, target, status, length = h
+        decoded = self._h1_decode(c, d, offset, offset + after, data, fields, True)
+        if key is not None and after == he + 4 and fields:
+            name = fields[-1][0]
+            hdrs = decoded[0]
+            if name.lower() == b"content-length" and hdrs[-1][1] != REDACTED:
+                if len(self._heads) >= _HEAD_CACHE_MAX:
+                    self._heads.clear()
+                self._heads[key] = (
+                    name + b":",
+                    hdrs[-1][0],
+                    (version, method, target, status, None),
+                    hdrs[:-1],
+                    decoded[1],
+                    decoded[2],
+                )
+        if client:
+            x = self._h1_request_head(
+                c, d, ts, (ts, pid, tid), offset, offset + after, data,
+                version, method, target, fields, True, decoded,
+            )  # fmt: skip
+        else:
+            x = c.h1_queue.popleft()
+            self._h1_response_head(
+                c, d, x, ts, (ts, pid, tid), offset, offset + after, data,
+                version, status, fields, True, decoded,
+            )  # fmt: skip
+        return x, after, length
 
     def _h1(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
         if d == c.client_dir:
@@ -1134,8 +1232,12 @@ class Reassembler:
         target: str | None,
         fields: list[tuple[bytes, bytes]],
         plain: bool = False,
+        decoded: _Decoded | None = None,
     ) -> _Ex:
-        """A request head at stream ``[start, end)``: a new exchange, queued."""
+        """A request head at stream ``[start, end)``: a new exchange, queued.
+
+        *decoded*: what :meth:`_h1_decode` gives for it, when already known.
+        """
         resp = c.h1_resp
         assert resp is not None
         x = self._new(c, "1.0" if version == "1.0" else "1.1", ts, at)
@@ -1151,13 +1253,10 @@ class Reassembler:
             netloc = u.netloc
             ex.scheme = u.scheme.lower()
             ex.path = (u.path or "/") + ("?" + u.query if u.query else "")
-        hits = (
-            self._h1_hits(start, end, raw, c.spans[d], False if plain else None)
-            if c.spans[d].items
-            else None
+        ex.request_headers, red, first = decoded or self._h1_decode(
+            c, d, start, end, raw, fields, plain
         )
-        ex.request_headers, red, first = self._headers(fields, hits)
-        ex.redacted = ex.redacted or red or self._span_hit(c, d, start, end)
+        ex.redacted = ex.redacted or red
         host = netloc or first.get(b"host")
         if host:  # else the SNI (set by _new), if any
             ex.authority = host
@@ -1254,23 +1353,22 @@ class Reassembler:
         status: int | None,
         fields: list[tuple[bytes, bytes]],
         plain: bool = False,
+        decoded: _Decoded | None = None,
     ) -> dict[bytes, str]:
         """A final response head at stream ``[start, end)`` answers *x*.
 
-        Returns the first values of :data:`_INDEXED` fields.
+        Returns the first values of :data:`_INDEXED` fields.  *decoded*: what
+        :meth:`_h1_decode` gives for it, when already known.
         """
         ex = x.ex
         if not x.req_seen:
             ex.http_version = "1.0" if version == "1.0" else "1.1"
         ex.status = status
         ex.response_start_ns = at[0] if at else ts
-        hits = (
-            self._h1_hits(start, end, raw, c.spans[d], False if plain else None)
-            if c.spans[d].items
-            else None
+        ex.response_headers, red, first = decoded or self._h1_decode(
+            c, d, start, end, raw, fields, plain
         )
-        ex.response_headers, red, first = self._headers(fields, hits)
-        ex.redacted = ex.redacted or red or self._span_hit(c, d, start, end)
+        ex.redacted = ex.redacted or red
         x.resp_dec = self._decoder(first.get(b"content-encoding"))
         x.resp_seen = True
         c.h1_cur_resp = x

@@ -700,24 +700,66 @@ class HTTP1Parser:
             if len(cache) >= _LINE_CACHE_MAX:
                 cache.clear()
             cache[first] = parsed
+        r = self._take_parsed(len(data), after, cl, parsed)
+        if r < 0:
+            return None
         version, method, target, status, _ = parsed
+        return after, fields, version, method, target, status, r  # type: ignore[return-value]
+
+    def take_known_head(
+        self, data: bytes, offset: int, after: int, cl: bytes, parsed: _Start
+    ) -> int:
+        """:meth:`take_head` for a head the owner has already seen parsed.
+
+        *data* starts with a head ending at *after* whose field lines are those
+        of an earlier head that :meth:`take_head` accepted, and whose start line
+        parses to *parsed*, except a last ``Content-Length`` line with the digits
+        *cl* (the owner checks that; no other line may decide framing).  Makes
+        the same checks and state changes as :meth:`take_head` and returns the
+        body length, or -1 having changed nothing.
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("request")
+        >>> head = b"POST /v1 HTTP/1.1\\r\\nContent-Length: 5\\r\\n\\r\\n"
+        >>> p.take_known_head(head + b"ab", 0, len(head), b"5", ("1.1", "POST", "/v1", None, None))
+        5
+        >>> p.state, p.pending_offset
+        ('BODY_LEN', 42)
+        """
+        if (
+            self._state != _S.IDLE
+            or self._buf
+            or self._resynced
+            or self._upgrade_pending
+            or self._scan
+            or self._base != offset
+            or not data
+            or data[0] in (0x0D, 0x0A)
+        ):
+            return -1
+        return self._take_parsed(len(data), after, cl, parsed)
+
+    def _take_parsed(self, n: int, after: int, cl: bytes | None, parsed: _Start) -> int:
+        """The framing part of :meth:`take_head`: body length, or -1 (nothing changed)."""
+        _, method, _, status, _ = parsed
+        role = self.role
         length = int(cl) if cl is not None else 0
         if role == "request":
             if method == "CONNECT":
-                return None
+                return -1
         else:
             if status is None or status < 200 or not self.methods:
-                return None
+                return -1
             answered = self.methods[0]
             if answered == "CONNECT":
-                return None
+                return -1
             if answered == "HEAD" or status in (204, 304):
                 length = 0
             elif cl is None:
-                return None  # close-delimited
-        n = len(data)
+                return -1  # close-delimited
         if n - after > length:
-            return None  # another message follows in the same bytes
+            return -1  # another message follows in the same bytes
         if role == "response":
             self.methods.popleft()
         self._base += n
@@ -728,7 +770,7 @@ class HTTP1Parser:
             self._in_message = True
         else:
             self._in_message = False
-        return after, fields, version, method, target, status, length  # type: ignore[return-value]
+        return length
 
     # -- internals --------------------------------------------------------
     def _skip(self, n: int) -> None:

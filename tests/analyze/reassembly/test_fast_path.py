@@ -138,13 +138,19 @@ def _sdk_turn() -> list[Call]:
 
 
 def test_sdk_traffic_takes_the_shortcut(monkeypatch: pytest.MonkeyPatch) -> None:
-    taken = {"head": 0, "body": 0}
+    taken = {"head": 0, "known": 0, "body": 0}
     head, body = HTTP1Parser.take_head, HTTP1Parser.take_body
+    known = HTTP1Parser.take_known_head
 
     def count_head(self: HTTP1Parser, data: bytes, offset: int) -> Any:
         h = head(self, data, offset)
         taken["head"] += h is not None
         return h
+
+    def count_known(self: HTTP1Parser, data: bytes, *args: Any) -> int:
+        n = known(self, data, *args)
+        taken["known"] += n >= 0
+        return n
 
     def count_body(self: HTTP1Parser, data: bytes, offset: int) -> int:
         left = body(self, data, offset)
@@ -153,9 +159,11 @@ def test_sdk_traffic_takes_the_shortcut(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(HTTP1Parser, "take_head", count_head)
     monkeypatch.setattr(HTTP1Parser, "take_body", count_body)
+    monkeypatch.setattr(HTTP1Parser, "take_known_head", count_known)
     exs = _run(_records(_sdk_turn() * 3, None), fast=True)
-    # the first record of each direction goes the general way (protocol detection)
-    assert taken == {"head": 4, "body": 6}
+    # the first record of each direction goes the general way (protocol
+    # detection), the second fills the head cache, the third comes from it
+    assert taken == {"head": 2, "known": 2, "body": 6}
     assert len(exs) == 3
     monkeypatch.undo()
     got = _check(_sdk_turn() * 3)
@@ -338,6 +346,60 @@ def test_content_codings_and_the_body_cap() -> None:
     _check(calls)
     for cap in (0, 5, 7, 11, 20):
         _check(calls, max_body=cap)
+
+
+def test_head_cache_reads_the_last_line_and_refuses_what_differs() -> None:
+    # Heads that repeat REQ_HEAD / RESP up to their last line, so the cache
+    # answers or must refuse; each turn also goes through every cut.
+    prefix = REQ_HEAD[: REQ_HEAD.index(b"Content-Length")]
+    rprefix = RESP[: RESP.index(b"content-length")]
+    cl_span = [(len(prefix) + 3, 5)]
+    bad = [
+        prefix + b"Content-Length: 1x\r\n\r\n",
+        prefix + b"Content-Length: 2, 2\r\n\r\nhi",
+        prefix + b"Content-Length: 12345678901234567890\r\n\r\n",
+    ]
+    calls = [
+        *_sdk_turn(),
+        *_sdk_turn(),  # now cached
+        Call(OUT, prefix + b"Content-Length: \t 3 \t\r\n\r\n", SPAN),
+        Call(OUT, b"abc"),
+        Call(IN, rprefix + b"content-length:2\r\n\r\nok"),
+        Call(OUT, prefix + b"content-length: 3\r\n\r\n", SPAN),  # another name case
+        Call(OUT, b"abc"),
+        Call(IN, rprefix + b"content-length: 0\r\n\r\n"),
+        Call(OUT, prefix + b"X-Trace: 7\r\n\r\n", SPAN),  # no body
+        Call(IN, rprefix + b"X-Trace: 7\r\n\r\nclose-delimited? no: a new head"),
+        *_sdk_turn(),
+        Call(OUT, REQ_HEAD, None),  # no spans this time
+        Call(OUT, b'{"a": "b"}\n'),
+        Call(IN, RESP + b'{"x":1}'),
+        Call(OUT, REQ_HEAD, cl_span),  # a span over the last line
+        Call(OUT, b'{"a": "b"}\n'),
+        Call(IN, RESP + b'{"x":1}'),
+        Call(OUT, REQ_HEAD, [(3, 4)]),  # a span elsewhere (the start line)
+        Call(OUT, b'{"a": "b"}\n'),
+        Call(IN, RESP, [(2, 3)]),
+        Call(IN, b'{"x":1}'),
+        Call(OUT, REQ_HEAD + b'{"a": "b"}\nGET / HTTP/1.1\r\n\r\n', SPAN),  # more after the body
+        Call(IN, RESP + b'{"x":1}'),
+        Call(IN, b"HTTP/1.1 204 No Content\r\n\r\n"),
+        *_sdk_turn(),
+        Call(OUT, prefix + b"Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", SPAN),
+        Call(IN, RESP + b'{"x":1}'),
+        *_sdk_turn(),
+        Call(OUT, b"HEAD" + REQ_HEAD[4:], None),
+        Call(OUT, b'{"a": "b"}\n'),
+        Call(IN, RESP),  # answers a HEAD: no body despite its Content-Length
+        *_sdk_turn(),
+        Call(OUT, b"POST /x HTTP/1.1\r\nUpgrade: h2c\r\nContent-Length: 0\r\n\r\n"),
+        Call(IN, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        *_sdk_turn(),
+    ]
+    for b in bad:
+        _check([*calls, Call(OUT, b, SPAN), Call(IN, RESP + b'{"x":1}')])
+    got = _check(calls)
+    assert len(got) == 18
 
 
 # -- random conversations ---------------------------------------------------

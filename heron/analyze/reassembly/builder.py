@@ -94,6 +94,7 @@ from heron.format.records import RecordKind
 
 from .content import BodyDecoder
 from .http1 import (
+    CHUNKED,
     MAX_HEAD,
     MAX_START_LINE,
     Body,
@@ -991,9 +992,16 @@ class Reassembler:
         assert p is not None
         if x is not None:
             left = p.take_body(data, offset)
-            if left < 0:
-                return False
-            self._body(c, d, x, data, offset, ts, not client)
+            if left >= 0:
+                self._body(c, d, x, data, offset, ts, not client)
+            else:
+                chunks = p.take_chunks(data, offset)
+                if chunks is None:
+                    return False
+                pieces, ended = chunks
+                for ds, de in pieces:
+                    self._body(c, d, x, data[ds:de], offset + ds, ts, not client)
+                left = 0 if ended else 1
         else:
             if not client:
                 q = c.h1_queue
@@ -1003,7 +1011,7 @@ class Reassembler:
             if took is None:
                 return False
             x, after, length = took
-            left = length - (n - after)
+            left = length - (n - after) if length != CHUNKED else 1
             if n > after:
                 self._body(c, d, x, data[after:], offset + after, ts, not client)
         if not left:

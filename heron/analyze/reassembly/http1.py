@@ -187,8 +187,12 @@ Event = Head | Body | BodyGap | Trailers | End | Lost | ParseError
 #: bytes: (after, fields, version, method, target, status, length).  ``after``
 #: is the head's length (body bytes, if any, follow it); ``length`` the body
 #: length (0: none); ``fields`` as in :class:`Head`.  A plain tuple: one is
-#: made per message.
+#: made per message.  The length is :data:`CHUNKED` for a chunked body.
 FastHead = tuple[int, list[tuple[bytes, bytes]], str, str | None, str | None, int | None, int]
+
+
+#: :meth:`HTTP1Parser.take_head`'s body length for a chunked body.
+CHUNKED = -2
 
 
 class _S:
@@ -654,6 +658,7 @@ class HTTP1Parser:
         # not seen before) one by one.
         fields: list[tuple[bytes, bytes] | None] = list(map(_PLAIN_LINES.get, lines))
         cl: bytes | None = None
+        chunked = False
         missing = fields.count(None)
         if missing:
             kinds = _NAME_KIND
@@ -683,12 +688,17 @@ class HTTP1Parser:
                         _PLAIN_LINES.clear()
                     _PLAIN_LINES[line] = f
                     continue
-                # transfer-encoding, upgrade, or more than one Content-Length
+                if kind == 1 and not chunked and value.strip().lower() == b"chunked":
+                    chunked = True
+                    continue
+                # other transfer-codings, upgrade, or more than one Content-Length
                 if kind != 2 or cl is not None or 44 in value:  # a comma
                     return None
                 cl = value.strip()
                 if not cl.isdigit() or len(cl) > 18:
                     return None
+        if chunked and cl is not None:
+            return None  # both: the general path decides
         role = self.role
         cache = _START_CACHE[role]
         parsed = cache.get(first)
@@ -700,8 +710,8 @@ class HTTP1Parser:
             if len(cache) >= _LINE_CACHE_MAX:
                 cache.clear()
             cache[first] = parsed
-        r = self._take_parsed(len(data), after, cl, parsed)
-        if r < 0:
+        r = self._take_parsed(len(data), after, cl, parsed, chunked)
+        if r == -1:
             return None
         version, method, target, status, _ = parsed
         return after, fields, version, method, target, status, r  # type: ignore[return-value]
@@ -740,8 +750,11 @@ class HTTP1Parser:
             return -1
         return self._take_parsed(len(data), after, cl, parsed)
 
-    def _take_parsed(self, n: int, after: int, cl: bytes | None, parsed: _Start) -> int:
-        """The framing part of :meth:`take_head`: body length, or -1 (nothing changed)."""
+    def _take_parsed(
+        self, n: int, after: int, cl: bytes | None, parsed: _Start, chunked: bool = False
+    ) -> int:
+        """The framing part of :meth:`take_head`: body length, :data:`CHUNKED`,
+        or -1 (nothing changed)."""
         _, method, _, status, _ = parsed
         role = self.role
         length = int(cl) if cl is not None else 0
@@ -756,8 +769,19 @@ class HTTP1Parser:
                 return -1
             if answered == "HEAD" or status in (204, 304):
                 length = 0
-            elif cl is None:
+                chunked = False
+            elif cl is None and not chunked:
                 return -1  # close-delimited
+        if chunked:
+            if n != after:
+                return -1  # chunks in the same record: the general path
+            if self.role == "response":
+                self.methods.popleft()
+            self._base += n
+            self._chunks = 0
+            self._state = _S.CHUNK_SIZE
+            self._in_message = True
+            return CHUNKED
         if n - after > length:
             return -1  # another message follows in the same bytes
         if role == "response":
@@ -771,6 +795,61 @@ class HTTP1Parser:
         else:
             self._in_message = False
         return length
+
+    def take_chunks(self, data: bytes, offset: int) -> tuple[list[tuple[int, int]], bool] | None:
+        """Consume *data*, whole chunks of a chunked body, without events.
+
+        The shortcut for what :meth:`feed` would report as one :class:`Body`
+        per chunk and, when *data* ends with the last chunk (exactly
+        ``0\\r\\n\\r\\n``, no trailers), an :class:`End`: returns the
+        ``(start, end)`` of each chunk's data in *data* and whether the
+        message ended; or None, having changed nothing, when :meth:`feed`
+        must handle *data* (not between chunks, bytes buffered, *offset* not
+        the next stream offset, a chunk cut by the record's end, chunk
+        extensions, trailers, or anything after the last chunk).
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("response"); p.methods.append("GET")
+        >>> _ = p.feed(b"HTTP/1.1 200 OK\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n")
+        >>> p.take_chunks(b"2\\r\\nhi\\r\\n1\\r\\n!\\r\\n", 47)
+        ([(3, 5), (10, 11)], False)
+        >>> p.take_chunks(b"0\\r\\n\\r\\n", 60), p.state
+        (([], True), 'IDLE')
+        >>> p.take_chunks(b"0\\r\\n\\r\\n", 65) is None   # not inside a chunked body
+        True
+        """
+        if self._state != _S.CHUNK_SIZE or self._buf or self._base != offset or not data:
+            return None
+        n = len(data)
+        pos = 0
+        count = 0
+        pieces: list[tuple[int, int]] = []
+        ended = False
+        match = _WHOLE_CHUNK.match
+        while pos < n:
+            m = match(data, pos)
+            if m is None:
+                return None
+            size = int(m.group(1), 16)
+            ds = m.end()
+            if not size:
+                if ds + 2 != n or data[ds:] != b"\r\n":
+                    return None
+                count += 1
+                ended = True
+                break
+            de = ds + size
+            if data[de : de + 2] != b"\r\n":
+                return None
+            pieces.append((ds, de))
+            count += 1
+            pos = de + 2
+        self._base += n
+        self._chunks += count
+        if ended:
+            self._end_message()
+        return pieces, ended
 
     # -- internals --------------------------------------------------------
     def _skip(self, n: int) -> None:

@@ -62,10 +62,16 @@ being read (curl).  No body byte is missing in either case; whether the
 *stream* finished is for the provider layer to judge from its events.
 
 Per-record shortcut: most records of SDK traffic are either a whole head
-(body framed by Content-Length) or the next bytes of such a body.
-:meth:`Reassembler._h1_fast` hands those to :meth:`~.http1.HTTP1Parser.take_head`
-/ :meth:`~.http1.HTTP1Parser.take_body` and updates the exchange directly,
-with no parser events, buffer or time-index churn.  Both methods refuse
+(body framed by Content-Length, or chunked), the next bytes of a
+Content-Length body, or whole chunks of a chunked one (a server writes each
+SSE event as one or more whole chunks).  :meth:`Reassembler._h1_fast` hands
+those to :meth:`~.http1.HTTP1Parser.take_head` /
+:meth:`~.http1.HTTP1Parser.take_body` / :meth:`~.http1.HTTP1Parser.take_chunks`
+and updates the exchange directly, with no parser events, buffer or
+time-index churn.  A head whose bytes before its last line (and redaction
+spans) repeat an earlier one's, the last line being ``Content-Length``, is
+taken from a per-reassembler cache (:meth:`Reassembler._h1_take_head`): only
+that last line is read.  Both methods refuse
 (changing nothing) anything the general path would treat differently, and
 the shortcut itself stands aside for held pairings, h2c switches, upgrade
 answers and unanswered responses; ``tests/analyze/reassembly/test_fast_path.py``
@@ -967,12 +973,13 @@ class Reassembler:
     ) -> bool:
         """The common record, handled without parser events; False: use the general path.
 
-        Two shapes, each the exact equivalent of what :meth:`_feed_bytes`
+        Three shapes, each the exact equivalent of what :meth:`_feed_bytes`
         does with the events :meth:`HTTP1Parser.feed` would produce: the
         next bytes of a Content-Length body (:meth:`HTTP1Parser.take_body`),
-        or a record that starts a message and holds its whole head
-        (:meth:`HTTP1Parser.take_head`: Content-Length or no body, nothing
-        after the message's end).  Both leave the parser with nothing
+        whole chunks of a chunked body (:meth:`HTTP1Parser.take_chunks`), or
+        a record that starts a message and holds its whole head
+        (:meth:`_h1_take_head`: Content-Length or no body, nothing after the
+        message's end; or chunked, nothing after the head).  Both leave the parser with nothing
         buffered, so the time index keeps just this record.  Anything
         unusual on the connection (a held resync pairing, a pending h2c
         switch, an upgrade answer, an unanswered response) goes the general
@@ -993,7 +1000,37 @@ class Reassembler:
         if x is not None:
             left = p.take_body(data, offset)
             if left >= 0:
-                self._body(c, d, x, data, offset, ts, not client)
+                if client:
+                    if (
+                        x.req_body
+                        or x.req_dec is not None
+                        or n > self.max_body
+                        or c.spans[d].items
+                        or data.__class__ is not bytes
+                    ):
+                        self._body(c, d, x, data, offset, ts, False)
+                    else:  # what _body does with the first piece of a plain body
+                        x.ex.request_body_size += n
+                        x.req_body = data
+                elif (
+                    x.resp_body
+                    or x.resp_dec is not None
+                    or n > self.max_body
+                    or c.spans[d].items
+                    or data.__class__ is not bytes
+                ):
+                    self._body(c, d, x, data, offset, ts, True)
+                else:
+                    ex = x.ex
+                    ex.response_body_size += n
+                    x.resp_body = data
+                    tl = ex.response_timeline
+                    if not tl:
+                        tl.append((ts, n))
+                    elif tl[-1][0] == ts:
+                        tl[-1] = (ts, n)
+                    elif tl[-1][1] < n:
+                        tl.append((ts, n))
             else:
                 chunks = p.take_chunks(data, offset)
                 if chunks is None:
@@ -1064,6 +1101,10 @@ class Reassembler:
             items = c.spans[d].items
             if not items:
                 key = (client, data[:ls], ())
+            elif len(items) == 1:  # the usual: one span (the API key)
+                s, e = items[0]
+                if e - offset <= ls:
+                    key = (client, data[:ls], ((s - offset, e - offset),))
             else:
                 rel = tuple([(s - offset, e - offset) for s, e in items])
                 if max([e for _, e in rel]) <= ls:

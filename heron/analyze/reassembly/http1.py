@@ -33,11 +33,13 @@ Events (all offsets are stream offsets of the connection+direction):
   (the builder keeps request/response pairing honest with it);
 * :class:`ParseError` — malformed input; the parser then resynchronises.
 
-:meth:`HTTP1Parser.take_head` and :meth:`HTTP1Parser.take_body` are the
+:meth:`HTTP1Parser.take_head`, :meth:`HTTP1Parser.take_known_head`,
+:meth:`HTTP1Parser.take_body` and :meth:`HTTP1Parser.take_chunks` are the
 owner's per-record shortcut for the common case (a whole head framed by
-Content-Length, or the next bytes of such a body): the same state changes
-as :meth:`HTTP1Parser.feed`, without event objects, or None/-1 and nothing
-changed when :meth:`HTTP1Parser.feed` must decide.
+Content-Length or chunked, the next bytes of a Content-Length body, whole
+chunks): the same state changes as :meth:`HTTP1Parser.feed`, without event
+objects, or None/-1 and nothing changed when :meth:`HTTP1Parser.feed` must
+decide.
 
 After a gap or an error the parser is in *resync* mode: it scans (with a
 regex, not a byte loop) for the next request line or status line at a line
@@ -612,11 +614,14 @@ class HTTP1Parser:
         the parser is between messages (not resynchronising), *data* starts
         with the start line and holds the whole head, the head is well-formed
         with one field per line, and the body is framed by Content-Length
-        (or absent) and does not end before *data* does.  Anything else
-        (chunked, close-delimited, upgrades, CONNECT, interim responses, an
-        unanswered response, malformed input) returns None having changed
-        nothing, and :meth:`feed` must be used.  A response consumes one
-        entry of :attr:`methods` (it is paired).
+        (or absent) and does not end before *data* does, or is chunked
+        (``Transfer-Encoding: chunked`` alone, no Content-Length) and *data*
+        ends with the head (the length is then :data:`CHUNKED`; see
+        :meth:`take_chunks`).  Anything else (other transfer-codings,
+        close-delimited, upgrades, CONNECT, interim responses, an unanswered
+        response, malformed input) returns None having changed nothing, and
+        :meth:`feed` must be used.  A response consumes one entry of
+        :attr:`methods` (it is paired).
 
         Examples
         --------

@@ -62,7 +62,7 @@ from heron.errors import HeronError
 _HDR = struct.Struct("<BQQ")
 _BATCH, _END = 0, 1
 #: A batch is sent once its bodies reach this many bytes (or it has _MAX_ITEMS items).
-_MAX_BLOB = 4 << 20
+_MAX_BLOB = 1 << 20
 _MAX_ITEMS = 4096
 #: Buffers per writev call (Linux's IOV_MAX is 1024).
 _IOV_MAX = 512

@@ -633,16 +633,7 @@ class HTTP1Parser:
         >>> p.take_head(b"GET / HTTP/1.1\\r\\n\\r\\n", 42) is None   # inside a body
         True
         """
-        if (
-            self._state != _S.IDLE
-            or self._buf
-            or self._resynced
-            or self._upgrade_pending
-            or self._scan
-            or self._base != offset
-            or not data
-            or data[0] in (0x0D, 0x0A)
-        ):
+        if not self._head_may_start(data, offset):
             return None
         # The first CRLFCRLF.  _find_head_end would stop at an earlier blank
         # line (LF LF or LF CRLF), but then a field line below is empty or a
@@ -742,7 +733,13 @@ class HTTP1Parser:
         >>> p.state, p.pending_offset
         ('BODY_LEN', 42)
         """
-        if (
+        if not self._head_may_start(data, offset):
+            return -1
+        return self._take_parsed(len(data), after, cl, parsed)
+
+    def _head_may_start(self, data: bytes, offset: int) -> bool:
+        """A shortcut may take a head at ``offset``: idle between messages, nothing held."""
+        return not (
             self._state != _S.IDLE
             or self._buf
             or self._resynced
@@ -751,9 +748,7 @@ class HTTP1Parser:
             or self._base != offset
             or not data
             or data[0] in (0x0D, 0x0A)
-        ):
-            return -1
-        return self._take_parsed(len(data), after, cl, parsed)
+        )
 
     def _take_parsed(
         self, n: int, after: int, cl: bytes | None, parsed: _Start, chunked: bool = False

@@ -275,6 +275,11 @@ FILLER_BY_LENGTH: dict[int, int] = {
 for _n, _c in FILLER_BY_LENGTH.items():
     assert REQUEST_CODES_LENGTH[_c] == _n, (chr(_c), _n)
 _MIN_BITS, _STAR_BITS, _MAX_BITS = 5, 8, 15
+#: The one visible ASCII character with a longer code: ``\\`` (19 bits).  A
+#: secret made mostly of backslashes averages more than 15 bits a character,
+#: and only backslashes can fill that many bits.
+_BACKSLASH_BITS = 19
+assert REQUEST_CODES_LENGTH[ord("\\")] == _BACKSLASH_BITS
 
 
 def encode(text: bytes, size: int) -> bytes:
@@ -376,6 +381,33 @@ _STEPS: dict[int, tuple[int, bytes, bool]] = {}
 
 
 def filler(n: int, bits: int) -> bytes | None:
+    """``n`` filler characters whose Huffman codes total exactly ``bits``.
+
+    :func:`_filler` (5 to 15 bits a character), with as few ``\\`` (19
+    bits) as it takes first when the average is above 15 bits.  ``None``
+    when no string fits (above 19 bits on average: non-ASCII or control
+    bytes; or a total only 9-bit or 16 to 18-bit codes could make).
+
+    Examples
+    --------
+    >>> [len(f) for f in (filler(1, 19), filler(2, 34), filler(3, 50))]
+    [1, 2, 3]
+    >>> filler(2, 34).count(b"\\\\"), filler(3, 50).count(b"\\\\"), filler(1, 17), filler(3, 58)
+    (1, 2, None, None)
+    """
+    over = bits - _MAX_BITS * n
+    if over <= 0:
+        return _filler(n, bits)
+    m = -(-over // (_BACKSLASH_BITS - _MAX_BITS))  # ceil: backslashes needed
+    if m > n:
+        return None
+    if m == n:
+        return b"\\" * n if bits == _BACKSLASH_BITS * n else None
+    rest = _filler(n - m, bits - _BACKSLASH_BITS * m)
+    return None if rest is None else rest + b"\\" * m
+
+
+def _filler(n: int, bits: int) -> bytes | None:
     """``n`` filler characters whose Huffman codes total exactly ``bits``.
 
     As many ``*`` (8 bits) as possible, then the few characters that make up

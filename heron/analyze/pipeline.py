@@ -9,10 +9,12 @@ caller, connected by a pipe, so a large capture is analysed on two cores
 at once.
 
 The result is exactly the one-process pass, by construction: the child
-sends, in order, every record (without its payload bytes, which only
-reassembly needs) followed by the exchanges that record completed, and the
-parent replays them into ``Analysis.observe`` and ``Analysis.add_exchange``
-in that same order -- the interleaving the one-process pass produces.  A
+sends, in order, every record (a DATA record as the six fields
+:meth:`~heron.analyze.build.Analysis.observe_data` reads, not its payload,
+which only reassembly needs) followed by the exchanges that record
+completed, and the parent replays them into ``observe`` and
+``add_exchange`` in that same order -- the interleaving the one-process
+pass produces.  A
 :class:`~heron.errors.HeronError` that stops the reader stops the child's
 pass at the same point (without flushing open exchanges, as in-process),
 and the reader's :class:`~heron.format.ReadReport` comes back with the end
@@ -20,10 +22,15 @@ message.
 
 Wire format (a private pipe, never stored): a header ``<BQQ`` (kind,
 metadata length, blob length), then a pickled metadata list, then a blob
-with every body of the batch back to back.  Bodies travel outside the
-pickle so each byte is copied a fixed number of times, and exchanges travel
-as tuples of their fields (a pickled slots object costs several times
-more).
+with every body of the batch back to back, written with ``writev``
+straight from the bodies.  Exchanges travel as lists of their fields (a
+pickled slots object costs several times more).
+
+What it buys depends on the balance of the two sides: on the bench's
+HTTP/1 corpus (small bodies, ~20 KB per call) table building is the longer
+side and the split gains little; reading and reassembly grow with body
+bytes, table building mostly with calls, so captures with large prompts
+should gain more (not measured here).
 
 If the child fails (killed, or a bug), :func:`run_split` raises
 :class:`SplitFailed` and the caller re-runs the pass in-process; nothing is
@@ -57,6 +64,7 @@ from typing import IO, Any
 from heron.analyze.build import Analysis
 from heron.analyze.exchange import Exchange
 from heron.errors import HeronError
+from heron.format.records import RecordKind
 
 #: kind, metadata bytes, blob bytes
 _HDR = struct.Struct("<BQQ")
@@ -69,9 +77,7 @@ _IOV_MAX = 512
 #: Pipe capacity asked for (Linux caps it at /proc/sys/fs/pipe-max-size, 1 MiB by default).
 _PIPE_SIZE = 1 << 20
 _FIELDS = tuple(f.name for f in fields(Exchange))
-_DATA = 8  # RecordKind.DATA
-#: The keys of a plain DATA record; one with any other field travels whole (minus its bytes).
-_DATA_KEYS = frozenset({"k", "s", "t", "conn", "pid", "tid", "dir", "offset", "len", "data", "fn"})
+_DATA = int(RecordKind.DATA)
 _REQ = _FIELDS.index("request_body")
 _RESP = _FIELDS.index("response_body")
 
@@ -164,14 +170,10 @@ def _child(open_reader: Callable[[], Any], fd: int) -> None:
 
     def tap(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for rec in records:
-            if rec.get("k") == _DATA and _DATA_KEYS.issuperset(rec):
-                # all the parent's observe() reads of a DATA record
+            if rec.get("k") == _DATA:
+                # all that Analysis.observe reads of a DATA record (observe_data)
                 g = rec.get
                 items.append((g("t"), g("conn"), g("pid"), g("dir"), g("offset"), g("len")))
-            elif "data" in rec:
-                light = rec.copy()
-                del light["data"]
-                items.append(light)
             else:
                 items.append(rec)
             if len(items) >= _MAX_ITEMS:

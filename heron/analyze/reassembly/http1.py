@@ -250,21 +250,28 @@ def _fast_fields(rest: bytes) -> list[tuple[bytes, bytes]] | None:
     lines = rest.split(b"\n")
     if len(lines) > MAX_FIELDS:
         return None
-    cache = _LINE_CACHE
-    get = cache.get
+    get = _LINE_CACHE.get
     out: list[tuple[bytes, bytes]] = []
     for line in lines:
         f = get(line)
         if f is None:
-            m = _FIELD_LINE.fullmatch(line)
-            if m is None:
+            f = _new_field(line)
+            if f is None:
                 return None
-            f = (m.group(1), m.group(2))
-            if len(cache) >= _LINE_CACHE_MAX:
-                cache.clear()
-            cache[line] = f
         out.append(f)
     return out
+
+
+def _new_field(line: bytes) -> tuple[bytes, bytes] | None:
+    """Parse a field line not in :data:`_LINE_CACHE` and remember it (None: not a field)."""
+    m = _FIELD_LINE.fullmatch(line)
+    if m is None:
+        return None
+    f = (m.group(1), m.group(2))
+    if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
+        _LINE_CACHE.clear()
+    _LINE_CACHE[line] = f
+    return f
 
 
 #: Parsed field lines by their bytes, shared by all parsers (bounded: cleared
@@ -662,15 +669,9 @@ class HTTP1Parser:
             for _ in range(missing):
                 at = fields.index(None, at + 1)
                 line = lines[at]
-                f = _LINE_CACHE.get(line)
+                f = _LINE_CACHE.get(line) or _new_field(line)
                 if f is None:
-                    m = _FIELD_LINE.fullmatch(line)
-                    if m is None:
-                        return None
-                    f = (m.group(1), m.group(2))
-                    if len(_LINE_CACHE) >= _LINE_CACHE_MAX:
-                        _LINE_CACHE.clear()
-                    _LINE_CACHE[line] = f
+                    return None
                 fields[at] = f
                 name, value = f
                 kind = kinds.get(name)

@@ -104,8 +104,9 @@ class Capture:
         Processes for a pass over the file: 1 reads, reassembles and builds
         the tables in this process; 2 reads and reassembles in a forked
         child while this process builds the tables
-        (:mod:`heron.analyze.pipeline`; same tables, about half the wall
-        time on a large capture).  None (the default) picks 2 for a path
+        (:mod:`heron.analyze.pipeline`; the same tables, sooner when
+        reading and reassembly are a large share of the work).  None (the
+        default) picks 2 for a path
         holding at least :data:`SPLIT_MIN_PLAINTEXT` bytes of traffic on a
         machine with two or more CPUs, else 1; the ``HERON_JOBS``
         environment variable overrides the default.
@@ -195,12 +196,10 @@ class Capture:
         if self._split():
             from heron.analyze import pipeline
 
-            path = self._path
-            assert path is not None
             split = Analysis(self.name, keep_bodies=keep_bodies, body_cap=self.body_cap)
             try:
                 with _no_gc():
-                    report = pipeline.run_split(functools.partial(_open_reader, path), split)
+                    report = pipeline.run_split(self._reader, split)
             except pipeline.SplitFailed as e:
                 # start again in this process: nothing is lost but time
                 self.split_failure = str(e)
@@ -470,12 +469,6 @@ def _no_gc() -> Iterator[None]:
 
 #: Traffic (DATA bytes, from the footer index) from which ``jobs=None`` splits a pass.
 SPLIT_MIN_PLAINTEXT = 32 << 20
-
-
-def _open_reader(path: str) -> Any:
-    from heron.format import Reader
-
-    return Reader(path)
 
 
 def _plaintext_estimate(path: str) -> int:

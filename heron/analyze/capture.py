@@ -106,10 +106,10 @@ class Capture:
         child while this process builds the tables
         (:mod:`heron.analyze.pipeline`; the same tables, sooner when
         reading and reassembly are a large share of the work).  None (the
-        default) picks 2 for a path
-        holding at least :data:`SPLIT_MIN_PLAINTEXT` bytes of traffic on a
-        machine with two or more CPUs, else 1; the ``HERON_JOBS``
-        environment variable overrides the default.
+        default) picks 2 for a path holding at least
+        :data:`SPLIT_MIN_PLAINTEXT` bytes of traffic on a machine with two
+        or more CPUs, else 1; the ``HERON_JOBS`` environment variable
+        overrides the default.
 
     Examples
     --------

@@ -42,13 +42,21 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--top", type=int, default=30)
     args = ap.parse_args(argv)
+    was = gc.isenabled()
+    gc.disable()  # as Capture._pass does
+    try:
+        _run(args, {})
+    finally:
+        if was:
+            gc.enable()
 
+
+def _run(args: argparse.Namespace, state: dict[str, Any]) -> None:
+    """Run (and time) the phases in order, each on the previous one's output."""
     from heron.analyze.build import Analysis
     from heron.analyze.reassembly import iter_exchanges
     from heron.format import Reader
 
-    gc.disable()  # as Capture._pass does
-    state: dict[str, Any] = {}
     analysis = Analysis("phases", keep_bodies=False)
 
     def read() -> None:

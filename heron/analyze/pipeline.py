@@ -83,7 +83,13 @@ _RESP = _FIELDS.index("response_body")
 
 
 class SplitFailed(HeronError):
-    """The reading child process failed; the caller should analyse in-process."""
+    """The reading child process failed; the caller should analyse in-process.
+
+    Examples
+    --------
+    >>> str(SplitFailed("the reading process stopped without finishing the pass"))
+    'the reading process stopped without finishing the pass'
+    """
 
 
 def available() -> bool:

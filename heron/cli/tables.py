@@ -193,6 +193,18 @@ def _emit(df: Any, fmt: str, out: str | None, title: str) -> None:
             df.write_parquet(sys.stdout.buffer)
 
 
+def _pid_list(pids: list[int], shown: int = 8) -> str:
+    """The first few pids, then how many more (an agent may run as hundreds of processes).
+
+    Examples
+    --------
+    >>> _pid_list([1, 2, 3]), _pid_list(list(range(10)), shown=2)
+    ('1, 2, 3', '0, 1 and 8 more')
+    """
+    head = ", ".join(str(p) for p in pids[:shown])
+    return head + (f" and {len(pids) - shown} more" if len(pids) > shown else "")
+
+
 def _write_text(text: str, out: str | None) -> None:
     if out:
         with open(out, "w", encoding="utf-8") as f:
@@ -541,8 +553,7 @@ def summary(file: str, fmt: str) -> None:
         return
     blocks = []
     for r in rows:
-        pids = ", ".join(str(p) for p in r["pids"])
-        title = f"{r['agent']}  (pid {pids})"
+        title = f"{r['agent']}  (pid {_pid_list(r['pids'])})"
         blocks.append((title, _agent_fields(r)))
     if _is_tty():
         from rich.console import Console

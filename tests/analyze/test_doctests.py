@@ -27,6 +27,7 @@ MODULES = [
     "heron.analyze.loops",
     "heron.analyze.build",
     "heron.analyze.capture",
+    "heron.analyze.pipeline",
     "heron.analyze.providers",
     "heron.analyze.providers.base",
     "heron.analyze.providers.history",

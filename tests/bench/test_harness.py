@@ -121,3 +121,22 @@ def test_markdown_output_is_one_table() -> None:
     buf.write(markdown_table([Row("a", "1", "2", 1.0, "g", True), Row("b", error="skipped: x")]))
     lines = buf.getvalue().splitlines()
     assert lines[0].startswith("| scenario |") and len(lines) == 4
+
+
+def test_phases_times_every_stage_and_can_profile_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import phases
+
+    fixture = str(Path(__file__).resolve().parents[1] / "fixtures" / "demo.heron")
+    phases.main([fixture, "--profile", "add_exchange", "--top", "3"])
+    out = capsys.readouterr().out
+    for name in ("read", "reassemble", "observe", "add_exchange", "finish", "total"):
+        assert f"{name}:" in out, name
+    assert "function calls" in out  # the cProfile table of the profiled phase
+    n_exchanges = len(_exchanges(fixture))
+    assert f"{n_exchanges} exchanges)" in out
+
+
+def _exchanges(path: str) -> list[object]:
+    from heron.analyze.reassembly import iter_exchanges
+
+    return list(iter_exchanges(Reader(path)))

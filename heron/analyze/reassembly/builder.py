@@ -1000,37 +1000,7 @@ class Reassembler:
         if x is not None:
             left = p.take_body(data, offset)
             if left >= 0:
-                if client:
-                    if (
-                        x.req_body
-                        or x.req_dec is not None
-                        or n > self.max_body
-                        or c.spans[d].items
-                        or data.__class__ is not bytes
-                    ):
-                        self._body(c, d, x, data, offset, ts, False)
-                    else:  # what _body does with the first piece of a plain body
-                        x.ex.request_body_size += n
-                        x.req_body = data
-                elif (
-                    x.resp_body
-                    or x.resp_dec is not None
-                    or n > self.max_body
-                    or c.spans[d].items
-                    or data.__class__ is not bytes
-                ):
-                    self._body(c, d, x, data, offset, ts, True)
-                else:
-                    ex = x.ex
-                    ex.response_body_size += n
-                    x.resp_body = data
-                    tl = ex.response_timeline
-                    if not tl:
-                        tl.append((ts, n))
-                    elif tl[-1][0] == ts:
-                        tl[-1] = (ts, n)
-                    elif tl[-1][1] < n:
-                        tl.append((ts, n))
+                self._body(c, d, x, data, offset, ts, not client)
             else:
                 chunks = p.take_chunks(data, offset)
                 if chunks is None:

@@ -603,14 +603,8 @@ class HTTP1Parser:
             return -1
         self._base += n
         left = self._remaining = self._remaining - n
-        if not left:  # _end_message, inline
-            self._in_message = False
-            if self._upgrade_pending and self.role == "request":
-                self._state = _S.WAIT
-            else:
-                self._state = _S.IDLE
-            self._upgrade_pending = False
-            self._scan = self._pos
+        if not left:
+            self._end_message()
         return left
 
     def take_head(self, data: bytes, offset: int) -> FastHead | None:

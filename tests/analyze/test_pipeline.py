@@ -164,3 +164,37 @@ def test_open_and_read_functions_take_jobs() -> None:
     b = heron.open(FIXTURES / "variant_b.heron", jobs=1).loops
     assert a.equals(b)
     assert isinstance(a, pl.DataFrame)
+
+
+def test_sender_queues_while_the_reader_is_behind_and_delivers_everything_in_order() -> None:
+    import threading
+    import time
+
+    r, w = os.pipe()
+    got = bytearray()
+
+    def slow_reader() -> None:
+        with open(r, "rb", buffering=0) as f:
+            while True:
+                time.sleep(0.001)  # slower than the writer: the pipe fills up
+                b = f.read(64 << 10)
+                if not b:
+                    return
+                got.extend(b)
+
+    t = threading.Thread(target=slow_reader)
+    t.start()
+    parts = [bytes([i % 251]) * (37 << 10) + i.to_bytes(4, "little") for i in range(200)]
+    out = pipeline._Sender(w, limit=256 << 10)
+    most = 0
+    for i in range(0, len(parts), 3):
+        out.send(parts[i : i + 3])
+        most = max(most, out.queued)
+    assert most > 0  # some batches had to wait in the queue
+    assert most <= (256 << 10) + 3 * ((37 << 10) + 4)  # never past the limit by more than a batch
+    out.close()
+    assert out.queued == 0
+    os.close(w)
+    t.join(timeout=60)
+    assert not t.is_alive()
+    assert bytes(got) == b"".join(parts)

@@ -107,7 +107,7 @@ class Capture:
         (:mod:`heron.analyze.pipeline`; the same tables, sooner when
         reading and reassembly are a large share of the work).  None (the
         default) picks 2 for a path holding at least
-        :data:`SPLIT_MIN_PLAINTEXT` bytes of traffic on a machine with two
+        :data:`heron.analyze.pipeline.SPLIT_MIN_PLAINTEXT` bytes of traffic on a machine with two
         or more CPUs, else 1; the ``HERON_JOBS`` environment variable
         overrides the default.
 
@@ -162,6 +162,7 @@ class Capture:
         #: Why the last two-process pass fell back to one process (None: it did not).
         self.split_failure: str | None = None
         self._exchanges: pl.DataFrame | None = None
+        self._child: Any = None  # a reading process started for the next pass (_adopt)
         self._header: dict[str, Any] = dict(self._reader().header or {})
 
     def __repr__(self) -> str:
@@ -180,26 +181,27 @@ class Capture:
         """Whether a pass runs on two processes (see the ``jobs`` parameter)."""
         from heron.analyze import pipeline
 
-        jobs = self.jobs
-        if jobs is None:
-            env = os.environ.get("HERON_JOBS", "").strip()
-            jobs = int(env) if env.isdigit() else None
-        if jobs is not None:
-            return jobs >= 2 and self._path is not None and pipeline.available()
-        return (
-            self._path is not None
-            and pipeline.available()
-            and _plaintext_estimate(self._path) >= SPLIT_MIN_PLAINTEXT
-        )
+        return pipeline.wanted(self._path, self.jobs)
+
+    def _adopt(self, child: Any) -> None:
+        """Use ``child``, a reading process already started on this path, for the next pass.
+
+        The CLI starts it (:func:`heron.analyze.pipeline.start`) before it
+        imports this module, so Polars loads while the child reads.
+        """
+        if self._child is not None:
+            self._child.cancel()
+        self._child = child
 
     def _pass(self, *, keep_bodies: bool) -> Tables:
-        if self._split():
+        child, self._child = self._child, None
+        if child is not None or self._split():
             from heron.analyze import pipeline
 
             split = Analysis(self.name, keep_bodies=keep_bodies, body_cap=self.body_cap)
             try:
                 with _no_gc():
-                    report = pipeline.run_split(self._reader, split)
+                    report = pipeline.run_split(self._reader, split, child)
             except pipeline.SplitFailed as e:
                 # start again in this process: nothing is lost but time
                 self.split_failure = str(e)
@@ -465,27 +467,6 @@ def _no_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
-
-
-#: Traffic (DATA bytes, from the footer index) from which ``jobs=None`` splits a pass.
-SPLIT_MIN_PLAINTEXT = 32 << 20
-
-
-def _plaintext_estimate(path: str) -> int:
-    """DATA bytes in the capture per its footer index; the file size when unknown."""
-    from heron.format import IndexedReader
-
-    try:
-        with IndexedReader(path) as r:
-            sizes = [c.data_bytes for c in r.chunks]
-    except (HeronError, OSError):
-        sizes = []
-    if sizes and min(sizes) >= 0:
-        return sum(sizes)
-    try:
-        return os.path.getsize(path) * 16  # no index (a killed writer): a low ratio
-    except OSError:
-        return 0
 
 
 def _report_lines(report: Any) -> list[str]:

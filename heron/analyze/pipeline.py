@@ -64,12 +64,14 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
 from itertools import islice
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from heron.analyze.build import Analysis
 from heron.analyze.exchange import Exchange
 from heron.errors import HeronError
 from heron.format.records import RecordKind
+
+if TYPE_CHECKING:  # the child needs no Polars: this module does not import build
+    from heron.analyze.build import Analysis
 
 #: kind, metadata bytes, blob bytes
 _HDR = struct.Struct("<BQQ")
@@ -117,21 +119,115 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
-def run_split(open_reader: Callable[[], Any], analysis: Analysis) -> Any:
-    """Run one pass with reading and reassembly in a child; return the reader's report.
+#: Captures with at least this much traffic (per the footer index) get two processes.
+SPLIT_MIN_PLAINTEXT = 32 << 20
 
-    ``open_reader`` is called in the child (so a path is opened there).
-    Raises :class:`SplitFailed` if the child dies or fails; a reader
-    :class:`~heron.errors.HeronError` is appended to ``analysis.warnings``
-    as the one-process pass does.
+
+def wanted(path: str | None, jobs: int | None = None) -> bool:
+    """The jobs policy: whether a pass over ``path`` should run on two processes.
+
+    ``jobs`` (else ``HERON_JOBS``) of 2 or more asks for it, 1 forbids it;
+    unset, a capture of :data:`SPLIT_MIN_PLAINTEXT` or more gets it.  File
+    objects (``path`` None) always run in one process.
+
+    Examples
+    --------
+    >>> wanted("tests/fixtures/demo.heron", jobs=1), wanted(None, jobs=2)
+    (False, False)
+    >>> wanted("tests/fixtures/demo.heron")   # small: one process
+    False
+    """
+    if jobs is None:
+        env = os.environ.get("HERON_JOBS", "").strip()
+        jobs = int(env) if env.isdigit() else None
+    if path is None or not available():
+        return False
+    if jobs is not None:
+        return jobs >= 2
+    return plaintext_estimate(path) >= SPLIT_MIN_PLAINTEXT
+
+
+def plaintext_estimate(path: str) -> int:
+    """DATA bytes in the capture per its footer index; the file size when unknown.
+
+    Examples
+    --------
+    >>> plaintext_estimate("tests/fixtures/demo.heron") > 0
+    True
+    """
+    from heron.format import IndexedReader
+
+    try:
+        with IndexedReader(path) as r:
+            sizes = [c.data_bytes for c in r.chunks]
+    except (HeronError, OSError):
+        sizes = []
+    if sizes and min(sizes) >= 0:
+        return sum(sizes)
+    try:
+        return os.path.getsize(path) * 16  # no index (a killed writer): a low ratio
+    except OSError:
+        return 0
+
+
+class Child:
+    """A started reading process: its pid and the read end of its pipe.
+
+    Made by :func:`start`; handed to :func:`run_split`, or stopped with :meth:`cancel`.
 
     Examples
     --------
     >>> from heron.format import Reader
-    >>> a = Analysis("openai_tools.heron")
-    >>> _ = run_split(lambda: Reader("tests/fixtures/openai_tools.heron"), a)
-    >>> sorted(a.finish().tools["name"].to_list())[:2]
-    ['list_files', 'read_file']
+    >>> c = start(lambda: Reader("tests/fixtures/demo.heron"))
+    >>> c.cancel()
+    >>> c.pid is None
+    True
+    """
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid: int | None = pid
+        self.fd = fd
+
+    def cancel(self) -> None:
+        """Stop the process (if it still runs) and reap it; safe to call twice.
+
+        Examples
+        --------
+        >>> from heron.format import Reader
+        >>> c = start(lambda: Reader("tests/fixtures/demo.heron"))
+        >>> c.cancel(); c.cancel()
+        >>> run_split(lambda: None, None, c)
+        Traceback (most recent call last):
+        ...
+        heron.analyze.pipeline.SplitFailed: the reading process was cancelled
+        """
+        pid, self.pid = self.pid, None
+        if pid is None:
+            return
+        with contextlib.suppress(OSError):
+            os.close(self.fd)
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+
+
+def start(open_reader: Callable[[], Any]) -> Child:
+    """Fork the reading process now; it starts reading at once.
+
+    The CLI starts it before importing Polars and the table code (~0.2 s),
+    which then load while the child already reads.  ``open_reader`` is
+    called in the child.
+
+    Examples
+    --------
+    >>> from heron.format import Reader
+    >>> from heron.analyze.build import Analysis
+    >>> a = Analysis("demo.heron")
+    >>> child = start(lambda: Reader("tests/fixtures/demo.heron"))
+    >>> report = run_split(lambda: None, a, child)   # open_reader is not called again
+    >>> a.finish().calls.height
+    8
     """
     rfd, wfd = os.pipe()
     with contextlib.suppress(OSError, AttributeError):  # fewer, larger hand-overs
@@ -149,9 +245,38 @@ def run_split(open_reader: Callable[[], Any], analysis: Analysis) -> Any:
         finally:
             os._exit(code)
     os.close(wfd)
+    return Child(pid, rfd)
+
+
+def run_split(
+    open_reader: Callable[[], Any], analysis: Analysis, child: Child | None = None
+) -> Any:
+    """Run one pass with reading and reassembly in a child; return the reader's report.
+
+    ``open_reader`` is called in the child (so a path is opened there),
+    unless ``child`` is one :func:`start` already started.
+    Raises :class:`SplitFailed` if the child dies or fails; a reader
+    :class:`~heron.errors.HeronError` is appended to ``analysis.warnings``
+    as the one-process pass does.
+
+    Examples
+    --------
+    >>> from heron.format import Reader
+    >>> from heron.analyze.build import Analysis
+    >>> a = Analysis("openai_tools.heron")
+    >>> _ = run_split(lambda: Reader("tests/fixtures/openai_tools.heron"), a)
+    >>> sorted(a.finish().tools["name"].to_list())[:2]
+    ['list_files', 'read_file']
+    """
+    if child is None:
+        child = start(open_reader)
+    pid, fd = child.pid, child.fd
+    if pid is None:
+        raise SplitFailed("the reading process was cancelled")
+    child.pid = None  # this call reaps it
     ok = False
     try:
-        with open(rfd, "rb", buffering=0) as src:
+        with open(fd, "rb", buffering=0) as src:
             report = _parent(src, analysis)
         ok = True
         return report

@@ -46,16 +46,38 @@ def _where(name: str, e: BaseException) -> str:
 
 
 def _open(path: str) -> Any:
-    # Import the module itself rather than the lazy ``heron.open``: an editable
-    # install can make ``heron`` a namespace package outside the checkout.
-    from heron.analyze.capture import open as open_capture
+    # A large capture's reading process starts before Polars and the table
+    # code are imported (~0.2 s), so they load while it already reads.
+    from heron.analyze import pipeline
 
+    child = pipeline.start(lambda: _reader(path)) if pipeline.wanted(path) else None
     try:
-        return open_capture(path)
+        # Import the module itself rather than the lazy ``heron.open``: an editable
+        # install can make ``heron`` a namespace package outside the checkout.
+        from heron.analyze.capture import open as open_capture
+
+        cap = open_capture(path)
     except HeronError as e:
+        if child is not None:
+            child.cancel()
         raise _UserError(_where(path, e)) from None
     except OSError as e:
+        if child is not None:
+            child.cancel()
         raise _UserError(f"{path}: {e.strerror or e}") from None
+    except BaseException:
+        if child is not None:
+            child.cancel()
+        raise
+    if child is not None:
+        cap._adopt(child)
+    return cap
+
+
+def _reader(path: str) -> Any:
+    from heron.format import Reader
+
+    return Reader(path)
 
 
 def _warn(cap: Any) -> None:

@@ -146,7 +146,7 @@ def test_jobs_policy(monkeypatch: Any, tmp_path: Path) -> None:
 
 
 def test_plaintext_estimate_uses_the_index_or_the_file_size(tmp_path: Path) -> None:
-    from heron.analyze.capture import _plaintext_estimate
+    from heron.analyze.pipeline import plaintext_estimate as _plaintext_estimate
 
     path = FIXTURES / "demo.heron"
     n = sum(len(r["data"]) for r in Reader(path) if "data" in r)
@@ -198,3 +198,63 @@ def test_sender_queues_while_the_reader_is_behind_and_delivers_everything_in_ord
     t.join(timeout=60)
     assert not t.is_alive()
     assert bytes(got) == b"".join(parts)
+
+
+@needs_split
+def test_the_cli_starts_the_reading_process_before_it_loads_the_tables(monkeypatch: Any) -> None:
+    import json
+
+    from click.testing import CliRunner
+
+    from heron.cli import main
+
+    started: list[pipeline.Child] = []
+    real_start = pipeline.start
+
+    def spy(open_reader: Any) -> pipeline.Child:
+        started.append(real_start(open_reader))
+        return started[-1]
+
+    monkeypatch.setattr(pipeline, "start", spy)
+    path = str(FIXTURES / "variant_b.heron")
+    out = {}
+    for jobs in ("1", "2"):
+        monkeypatch.setenv("HERON_JOBS", jobs)
+        r = CliRunner().invoke(main, ["calls", path, "--format", "json"])
+        assert r.exit_code == 0, r.output
+        out[jobs] = json.loads(r.stdout)
+    assert len(started) == 1  # only with HERON_JOBS=2, and it was used (reaped)
+    assert started[0].pid is None
+    assert out["1"] == out["2"] and out["2"]
+
+
+@needs_split
+def test_a_started_child_is_cancelled_when_the_file_cannot_be_opened(
+    monkeypatch: Any, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from heron.cli import main
+
+    bad = tmp_path / "bad.heron"
+    bad.write_bytes(b"not a heron file at all" * 100)
+    monkeypatch.setenv("HERON_JOBS", "2")
+    r = CliRunner().invoke(main, ["calls", str(bad)])
+    assert r.exit_code == 2
+    assert "bad.heron" in r.stderr
+    with pytest.raises(ChildProcessError):  # nothing left running or unreaped
+        os.waitpid(-1, os.WNOHANG)
+
+
+@needs_split
+def test_an_adopted_child_serves_the_next_pass_and_a_second_one_replaces_it() -> None:
+    path = FIXTURES / "openai_tools.heron"
+    cap = Capture(path, jobs=1)  # its own policy says one process ...
+    first = pipeline.start(lambda: Reader(path))
+    cap._adopt(first)
+    second = pipeline.start(lambda: Reader(path))
+    cap._adopt(second)
+    assert first.pid is None  # cancelled and reaped
+    got = tables(cap)  # ... but the adopted child serves the pass
+    assert second.pid is None and cap.split_failure is None
+    assert_same(got, tables(Capture(path, jobs=1)))

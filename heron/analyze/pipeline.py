@@ -20,11 +20,12 @@ pass at the same point (without flushing open exchanges, as in-process),
 and the reader's :class:`~heron.format.ReadReport` comes back with the end
 message.
 
-Wire format (a private pipe, never stored): a header ``<BQQ`` (kind,
-metadata length, blob length), then a pickled metadata list, then a blob
-with every body of the batch back to back, written with ``writev``
-straight from the bodies.  Exchanges travel as lists of their fields (a
-pickled slots object costs several times more).
+Wire format (a private pipe, never stored): a header ``<BQQi`` (kind,
+metadata length, blob length, shared-memory slot), then a pickled metadata
+list; the batch's bodies, back to back, are in that slot of the shared
+memory (:class:`_Shared`), or follow in the pipe when the slot is -1 (they
+did not fit one, or the system has no ``eventfd``).  Exchanges travel as
+lists of their fields (a pickled slots object costs several times more).
 
 The two sides' speeds swing: per call, reading and reassembly grow with
 body bytes and table building with new messages, so along a growing
@@ -53,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import gc
+import mmap
 import os
 import pickle
 import select
@@ -73,8 +75,9 @@ from heron.format.records import RecordKind
 if TYPE_CHECKING:  # the child needs no Polars: this module does not import build
     from heron.analyze.build import Analysis
 
-#: kind, metadata bytes, blob bytes
-_HDR = struct.Struct("<BQQ")
+#: kind, metadata bytes, blob bytes, shared-memory slot of the blob (-1: in the pipe)
+_HDR = struct.Struct("<BQQi")
+_INLINE = -1
 _BATCH, _END = 0, 1
 #: A batch is sent once its bodies reach this many bytes (or it has _MAX_ITEMS items).
 _MAX_BLOB = 262144
@@ -85,6 +88,11 @@ _IOV_MAX = 512
 _PIPE_SIZE = 1 << 20
 #: Bytes the child may queue beyond the pipe while the parent is behind (see _Sender).
 _MAX_PENDING = 64 << 20
+#: Shared memory for the bodies (see _Shared): slots, and bytes per slot.  A
+#: batch is cut at _MAX_BLOB, so its bodies fit a slot unless one exchange
+#: alone brings more than _SLOT - _MAX_BLOB; those go through the pipe.
+_SLOTS = 16
+_SLOT = 2 << 20
 _FIELDS = tuple(f.name for f in fields(Exchange))
 _DATA = int(RecordKind.DATA)
 _REQ = _FIELDS.index("request_body")
@@ -184,9 +192,10 @@ class Child:
     True
     """
 
-    def __init__(self, pid: int, fd: int) -> None:
+    def __init__(self, pid: int, fd: int, shared: _Shared | None = None) -> None:
         self.pid: int | None = pid
         self.fd = fd
+        self.shared = shared
 
     def cancel(self) -> None:
         """Stop the process (if it still runs) and reap it; safe to call twice.
@@ -210,6 +219,8 @@ class Child:
             os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
+        if self.shared is not None:
+            self.shared.close()
 
 
 def start(open_reader: Callable[[], Any]) -> Child:
@@ -229,6 +240,7 @@ def start(open_reader: Callable[[], Any]) -> Child:
     >>> a.finish().calls.height
     8
     """
+    shared = _Shared.make()
     rfd, wfd = os.pipe()
     with contextlib.suppress(OSError, AttributeError):  # fewer, larger hand-overs
         fcntl.fcntl(wfd, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
@@ -239,13 +251,13 @@ def start(open_reader: Callable[[], Any]) -> Child:
         code = 0
         try:
             os.close(rfd)
-            _child(open_reader, wfd)
+            _child(open_reader, wfd, shared)
         except BaseException:  # report anything, then leave
             code = 1
         finally:
             os._exit(code)
     os.close(wfd)
-    return Child(pid, rfd)
+    return Child(pid, rfd, shared)
 
 
 def run_split(
@@ -270,14 +282,14 @@ def run_split(
     """
     if child is None:
         child = start(open_reader)
-    pid, fd = child.pid, child.fd
+    pid, fd, shared = child.pid, child.fd, child.shared
     if pid is None:
         raise SplitFailed("the reading process was cancelled")
     child.pid = None  # this call reaps it
     ok = False
     try:
         with open(fd, "rb", buffering=0) as src:
-            report = _parent(src, analysis)
+            report = _parent(src, analysis, shared)
         ok = True
         return report
     finally:
@@ -285,11 +297,13 @@ def run_split(
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
         _, status = os.waitpid(pid, 0)
+        if shared is not None:
+            shared.close()
         if ok and status != 0:  # pragma: no cover - the end message came, then it failed
             raise SplitFailed(f"the reading process exited with status {status}")
 
 
-def _child(open_reader: Callable[[], Any], fd: int) -> None:
+def _child(open_reader: Callable[[], Any], fd: int, shared: _Shared | None = None) -> None:
     from heron.analyze.reassembly import iter_exchanges
 
     gc.disable()  # as the one-process pass does (Capture._pass)
@@ -301,8 +315,11 @@ def _child(open_reader: Callable[[], Any], fd: int) -> None:
     def flush() -> None:
         nonlocal size
         meta = pickle.dumps(items, protocol=pickle.HIGHEST_PROTOCOL)
-        # straight from the bodies into the pipe: no user-space copy of the batch
-        out.send([_HDR.pack(_BATCH, len(meta), size), meta, *bodies])
+        slot = shared.put(bodies, size, out) if shared is not None and size else _INLINE
+        if slot == _INLINE:  # straight from the bodies into the pipe
+            out.send([_HDR.pack(_BATCH, len(meta), size, slot), meta, *bodies])
+        else:
+            out.send([_HDR.pack(_BATCH, len(meta), size, slot), meta])
         items.clear()
         bodies.clear()
         size = 0
@@ -347,7 +364,7 @@ def _child(open_reader: Callable[[], Any], fd: int) -> None:
         end = pickle.dumps((error, crash, report), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # an unpicklable report: send what we can
         end = pickle.dumps((error, crash, None), protocol=pickle.HIGHEST_PROTOCOL)
-    out.send([_HDR.pack(_END, len(end), 0), end])
+    out.send([_HDR.pack(_END, len(end), 0, _INLINE), end])
     out.close()
 
 
@@ -423,7 +440,7 @@ class _Sender:
                 return
 
 
-def _parent(src: IO[bytes], analysis: Analysis) -> Any:
+def _parent(src: IO[bytes], analysis: Analysis, shared: _Shared | None = None) -> Any:
     observe = analysis.observe
     observe_data = analysis.observe_data
     add = analysis.add_exchange
@@ -433,7 +450,7 @@ def _parent(src: IO[bytes], analysis: Analysis) -> Any:
         head = bytes(buf.read(src, _HDR.size))
         if len(head) < _HDR.size:
             raise SplitFailed("the reading process stopped without finishing the pass")
-        kind, nmeta, nblob = _HDR.unpack(head)
+        kind, nmeta, nblob, slot = _HDR.unpack(head)
         meta = bytes(buf.read(src, nmeta))
         if len(meta) < nmeta:
             raise SplitFailed("the reading process stopped without finishing the pass")
@@ -444,9 +461,14 @@ def _parent(src: IO[bytes], analysis: Analysis) -> Any:
             if error is not None:
                 analysis.warnings.append(f"stopped reading early: {error}")
             return report
-        blob = buf.read(src, nblob)
-        if len(blob) < nblob:
-            raise SplitFailed("the reading process stopped without finishing the pass")
+        if slot == _INLINE:
+            blob = buf.read(src, nblob)
+            if len(blob) < nblob:
+                raise SplitFailed("the reading process stopped without finishing the pass")
+        elif shared is None or not 0 <= slot < _SLOTS or nblob > _SLOT:
+            raise SplitFailed(f"the reading process sent a bad slot ({slot}, {nblob} bytes)")
+        else:
+            blob = shared.view[slot * _SLOT : slot * _SLOT + nblob]
         pos = 0
         for it in pickle.loads(meta):
             cls = it.__class__
@@ -464,6 +486,97 @@ def _parent(src: IO[bytes], analysis: Analysis) -> Any:
             t[_RESP] = bytes(blob[pos : pos + n])
             pos += n
             add(new(*t))
+        if slot != _INLINE:
+            del blob
+            assert shared is not None
+            shared.release()
+
+
+class _Shared:
+    """Shared memory the child copies each batch's bodies into; the pipe then carries metadata.
+
+    A pipe costs two kernel copies and a system call per 64 KiB page of
+    body bytes; here the child copies a batch's bodies once into a slot and
+    the parent reads them in place.  Slots are used in turn; an eventfd
+    semaphore counts the free ones (the parent frees each after its
+    batch, in the same order), so the child waits only when all are full,
+    and then it keeps the metadata pipe moving.  Without ``eventfd`` or
+    anonymous shared memory, :meth:`make` returns None and bodies go
+    through the pipe.
+
+    Examples
+    --------
+    >>> sh = _Shared.make()
+    >>> r, w = os.pipe()
+    >>> out = _Sender(w)
+    >>> slot = sh.put([b"ab", b"cd"], 4, out)
+    >>> bytes(sh.view[slot * _SLOT : slot * _SLOT + 4])
+    b'abcd'
+    >>> sh.release(); sh.close(); out.close(); os.close(r); os.close(w)
+    """
+
+    def __init__(self, mem: mmap.mmap, free: int) -> None:
+        self.mem = mem
+        self.view = memoryview(mem)
+        self.free = free  # eventfd semaphore: free slots
+        self.next = 0  # the child's next slot
+
+    @classmethod
+    def make(cls) -> _Shared | None:
+        """Shared slots and their semaphore, or None where the system has none."""
+        try:
+            mem = mmap.mmap(-1, _SLOTS * _SLOT)  # anonymous, MAP_SHARED: survives fork
+        except (OSError, ValueError):
+            return None
+        try:
+            flags = os.EFD_SEMAPHORE | os.EFD_NONBLOCK | os.EFD_CLOEXEC
+            free = os.eventfd(_SLOTS, flags)
+        except (AttributeError, OSError):
+            mem.close()
+            return None
+        return cls(mem, free)
+
+    def put(self, bodies: list[bytes], size: int, out: _Sender) -> int:
+        """Copy ``bodies`` (``size`` bytes) into the next free slot; its number, or -1.
+
+        -1 (:data:`_INLINE`) when they do not fit a slot: the caller sends
+        them through the pipe.  Waits while every slot is in use, writing
+        queued metadata meanwhile (the parent frees slots as it reads it).
+        """
+        if size > _SLOT:
+            return _INLINE
+        while True:
+            try:
+                os.eventfd_read(self.free)
+                break
+            except BlockingIOError:
+                out.pump()
+                wait = select.poll()
+                wait.register(self.free, select.POLLIN)
+                if out.queued:
+                    wait.register(out.fd, select.POLLOUT)
+                wait.poll()
+        slot = self.next
+        self.next = (slot + 1) % _SLOTS
+        pos = slot * _SLOT
+        view = self.view
+        for b in bodies:
+            n = len(b)
+            view[pos : pos + n] = b
+            pos += n
+        return slot
+
+    def release(self) -> None:
+        """The parent is done with the oldest slot in use."""
+        os.eventfd_write(self.free, 1)
+
+    def close(self) -> None:
+        """Release the memory and the semaphore (views still held keep the memory mapped)."""
+        with contextlib.suppress(OSError):
+            os.close(self.free)
+        with contextlib.suppress(BufferError):
+            self.view.release()
+            self.mem.close()
 
 
 class _Buffer:

@@ -258,3 +258,47 @@ def test_an_adopted_child_serves_the_next_pass_and_a_second_one_replaces_it() ->
     got = tables(cap)  # ... but the adopted child serves the pass
     assert second.pid is None and cap.split_failure is None
     assert_same(got, tables(Capture(path, jobs=1)))
+
+
+@needs_split
+@pytest.mark.parametrize("path", CAPTURES, ids=lambda p: p.name)
+def test_tiny_shared_slots_wrap_wait_and_overflow_into_the_pipe(
+    monkeypatch: Any, path: Path
+) -> None:
+    # two 4 KiB slots and 2 KiB batches: the child waits for free slots, reuses
+    # them in turn, and sends any batch bigger than a slot through the pipe
+    monkeypatch.setattr(pipeline, "_SLOTS", 2)
+    monkeypatch.setattr(pipeline, "_SLOT", 4 << 10)
+    monkeypatch.setattr(pipeline, "_MAX_BLOB", 2 << 10)
+    two = Capture(path, jobs=2)
+    assert_same(tables(Capture(path, jobs=1)), tables(two))
+    assert two.split_failure is None
+
+
+def test_without_shared_memory_bodies_go_through_the_pipe(monkeypatch: Any) -> None:
+    monkeypatch.setattr(pipeline._Shared, "make", classmethod(lambda cls: None))
+    path = FIXTURES / "demo.heron"
+    two = Capture(path, jobs=2)
+    if pipeline.available():
+        assert_same(tables(Capture(path, jobs=1)), tables(two))
+        assert two.split_failure is None
+
+
+@needs_split
+def test_a_slow_parent_makes_the_child_wait_for_free_slots(monkeypatch: Any) -> None:
+    import time
+
+    monkeypatch.setattr(pipeline, "_SLOTS", 2)
+    monkeypatch.setattr(pipeline, "_MAX_BLOB", 256)  # a batch per exchange or two
+    real_add = Analysis.add_exchange
+
+    def slow_add(self: Analysis, ex: Any) -> None:
+        time.sleep(0.003)  # the child fills both slots and waits for the semaphore
+        real_add(self, ex)
+
+    path = FIXTURES / "variant_b.heron"
+    want = tables(Capture(path, jobs=1))
+    monkeypatch.setattr(Analysis, "add_exchange", slow_add)
+    two = Capture(path, jobs=2)
+    assert_same(want, tables(two))
+    assert two.split_failure is None

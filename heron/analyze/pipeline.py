@@ -91,8 +91,11 @@ _MAX_PENDING = 64 << 20
 #: Shared memory for the bodies (see _Shared): slots, and bytes per slot.  A
 #: batch is cut at _MAX_BLOB, so its bodies fit a slot unless one exchange
 #: alone brings more than _SLOT - _MAX_BLOB; those go through the pipe.
-_SLOTS = 16
-_SLOT = 2 << 20
+#: 32 slots hold ~32 MiB of bodies, ~70 ms of table building on the bench
+#: corpus: enough to cover the child decoding a whole chunk (~30-50 ms, in
+#: which it sends nothing); with 16 the parent waited ~0.5 s per 512 MiB.
+_SLOTS = 32
+_SLOT = 3 << 19
 _FIELDS = tuple(f.name for f in fields(Exchange))
 _DATA = int(RecordKind.DATA)
 _REQ = _FIELDS.index("request_body")

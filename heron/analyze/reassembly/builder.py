@@ -148,6 +148,9 @@ REDACTED = "[REDACTED]"
 MAX_BODY_BYTES = 64 << 20
 #: Entries in a Reassembler's head cache (cleared when full).
 _HEAD_CACHE_MAX = 256
+#: Response records fed while resynchronising that are remembered (see
+#: _Builder._h1_answered_in_skip): enough for a head split over many records.
+_SKIPPED_MAX = 256
 #: Bytes held per direction while deciding the protocol.
 DETECT_LIMIT = MAX_HEAD
 #: Decoded header fields by their raw bytes: ((name, value), (name, masked
@@ -237,6 +240,7 @@ class _Conn:
         "h1_queue",
         "h1_req",
         "h1_resp",
+        "h1_skipped",
         "h2",
         "h2_closed",
         "h2_lost",
@@ -274,6 +278,9 @@ class _Conn:
         # Orphan responses (no request queued) since the last request head;
         # a request loss discovered later is one of these, not a new gap.
         self.h1_orphans = 0
+        # (stream end, ns) of response records fed while the parser was
+        # resynchronising, since the last response head (None: none).
+        self.h1_skipped: deque[tuple[int, int]] | None = None
         # A request paired with a response found by resync, not handed out
         # until the request side shows it lost nothing in between (at most
         # one per connection), and the request's own flags at pairing time.
@@ -647,6 +654,10 @@ class Reassembler:
             evs = p.feed(data)
             if evs:
                 self._h1(c, d, evs, ts)
+            if p.resyncing and d != c.client_dir:  # for _h1_answered_in_skip
+                if c.h1_skipped is None:
+                    c.h1_skipped = deque(maxlen=_SKIPPED_MAX)
+                c.h1_skipped.append((p.fed_offset, ts))
             pend = p.pending_offset
         else:
             hp = c.h2[d]
@@ -1393,6 +1404,31 @@ class Reassembler:
         c.h1_cur_resp = x
         return first
 
+    def _h1_answered_in_skip(self, c: _Conn, skipped: int) -> bool:
+        """Whether bytes skipped before a resynced response head answered the oldest request.
+
+        The response side skipped whole records, the last at *skipped* ns
+        (the last :data:`_SKIPPED_MAX` records fed while resynchronising are
+        kept; a head split over more falls back to pairing),
+        after the oldest waiting request had been sent: clients wait for a
+        response before the next request, so those bytes were that request's
+        response, and the head found now answers a later request that was
+        lost.  The waiting request then ends without a response (gap), and
+        the caller makes the head an orphan.  Skipped bytes that came before
+        the request was sent belong to an earlier response; the pairing
+        stands.
+        """
+        x = c.h1_queue[0]
+        sent = x.ex.request_end_ns
+        if not x.req_done or sent is None or skipped <= sent:
+            return False
+        c.h1_queue.popleft()
+        x.ex.gap = True
+        x.ex.partial = True
+        x.resp_done = True
+        self._maybe_finish(c, x)
+        return True
+
     def _h1_response(self, c: _Conn, d: int, evs: list[H1Event], ts: int) -> None:
         for ev in evs:
             x = c.h1_cur_resp
@@ -1407,9 +1443,19 @@ class Reassembler:
                     # the held response was not for a later (lost) request.
                     self._h1_release(c)
                 at = c.times[d].at(ev.start)
-                if ev.paired and ev.resynced and len(c.h1_queue) > 1:
+                skipped = None
+                if c.h1_skipped is not None:
+                    # the last record that ended before this head: its bytes were skipped
+                    for end, t in c.h1_skipped:
+                        if end <= ev.start:
+                            skipped = t
+                    c.h1_skipped = None
+                paired = ev.paired
+                if paired and ev.resynced and len(c.h1_queue) > 1:
                     self._h1_skip_lost_responses(c, at[0] if at else ts)
-                if ev.paired and c.h1_queue:
+                if paired and ev.resynced and skipped is not None and c.h1_queue:
+                    paired = not self._h1_answered_in_skip(c, skipped)
+                if paired and c.h1_queue:
                     x = c.h1_queue.popleft()
                     if ev.resynced and x.req_seen and x.req_done and not x.upgrade:
                         self._h1_hold(c, x)

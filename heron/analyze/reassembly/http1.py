@@ -378,6 +378,17 @@ class HTTP1Parser:
         return self._base + self._pos
 
     @property
+    def fed_offset(self) -> int:
+        """Stream offset just past the last byte fed.
+
+        Examples
+        --------
+        >>> p = HTTP1Parser("request"); _ = p.feed(b"GET / HT"); p.fed_offset
+        8
+        """
+        return self._base + len(self._buf)
+
+    @property
     def state(self) -> str:
         """The parser state name (for diagnostics and tests).
 
@@ -387,6 +398,17 @@ class HTTP1Parser:
         'RESYNC'
         """
         return _STATE_NAMES[self._state]
+
+    @property
+    def resyncing(self) -> bool:
+        """True while the parser skips bytes looking for the next start line.
+
+        Examples
+        --------
+        >>> HTTP1Parser("response", resync=True).resyncing, HTTP1Parser("response").resyncing
+        (True, False)
+        """
+        return self._state == _S.RESYNC
 
     @property
     def in_message(self) -> bool:

@@ -222,8 +222,8 @@ def _h1_session_records() -> list[dict[str, Any]]:
 H1_SESSION = _h1_session_records()
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.sets(st.integers(0, 500), max_size=4), st.sets(st.integers(0, 500), max_size=3))
+@settings(max_examples=300, deadline=None)
+@given(st.sets(st.integers(0, 500), max_size=6), st.sets(st.integers(0, 500), max_size=3))
 def test_h1_drops_never_pair_a_response_with_the_wrong_request(
     drop: set[int], trunc: set[int]
 ) -> None:
@@ -274,6 +274,22 @@ def test_h1_resynced_response_is_unpaired_when_a_request_loss_shows_up_later() -
         ("/p5", b"answer to /p5 ", False),
     ]
     assert all(p == b"answer to " + path.encode() + b" " for path, p, _ in got[5:] if path)
+
+
+def test_h1_response_bytes_skipped_after_a_request_went_out_were_its_response() -> None:
+    # records 31 (p7's response), 34 (p8's response head) and 37-38 (p9's
+    # request, the last on the connection) lost. p8's response body arrives
+    # and is skipped (no head to frame it); p9's response head is found by
+    # resync. No later request can reveal p9's loss, so the only evidence is
+    # time: the skipped bytes came after p8 was sent, so they were p8's
+    # response, and the head answers a lost request. Before this, p8 was
+    # shown, unflagged, with p9's answer.
+    got = _pairs({31, 34, 37, 38})
+    assert got[7:] == [
+        ("/p7", b"", True),
+        ("/p8", b"", True),
+        (None, b"answer to /p9 ", True),
+    ]
 
 
 def test_h1_resynced_response_keeps_its_pair_when_the_next_response_comes_first() -> None:

@@ -40,6 +40,14 @@ before it, but a request lost on the other direction only shows up with the
 next request record; so such an exchange is held back (one per connection)
 until the request side shows a new request (pairing stands) or a loss (the
 response becomes an orphan), or another response head or the close comes.
+Time settles two more cases, since clients send a request only after the
+previous response: response bytes skipped unread after the waiting request
+went out were its answer (the found head answers a lost request: an
+orphan), and a second response head with no request between, after the
+response side lost bytes that may have held the held request's answer,
+leaves both answers unpaired rather than guessing.  One case stays
+ambiguous: a request lost at the very end of a connection (nothing after it
+to show the loss; ``CONN_CLOSE`` carries no byte counts).
 
 A ``101`` answering ``Upgrade: h2c`` switches the connection to HTTP/2 (the
 upgraded request becomes stream 1); any other ``101`` or a ``CONNECT``
@@ -236,6 +244,8 @@ class _Conn:
         "h1_cur_resp",
         "h1_held",
         "h1_held_flags",
+        "h1_held_sure",
+        "h1_lost_ns",
         "h1_orphans",
         "h1_queue",
         "h1_req",
@@ -286,6 +296,12 @@ class _Conn:
         # one per connection), and the request's own flags at pairing time.
         self.h1_held: _Ex | None = None
         self.h1_held_flags: tuple[bool, bool, bool, bool, str | None] | None = None
+        # Whether the held request's own answer cannot be in bytes the
+        # response side lost (they arrived before it was sent).
+        self.h1_held_sure = True
+        # When the response side last lost bytes (the time of the record that
+        # showed the gap) since the last response head; None: none lost.
+        self.h1_lost_ns: int | None = None
         self.h2: list[H2Parser] = []
         self.h2_streams: dict[int, _Ex] = {}
         self.h2_lost: list[str | None] = [None, None]
@@ -630,6 +646,8 @@ class Reassembler:
         if c.proto == "h1":
             p = c.h1_req if d == c.client_dir else c.h1_resp
             assert p is not None
+            if d != c.client_dir and item.kind == "drop":
+                c.h1_lost_ns = ts  # (a stale time only makes _h1_hold surer: older)
             evs = p.gap(item.length, item.kind)
             if evs:
                 self._h1(c, d, evs, ts)
@@ -1194,17 +1212,27 @@ class Reassembler:
             self._maybe_finish(c, lost)
 
     @staticmethod
-    def _h1_hold(c: _Conn, x: _Ex) -> None:
+    def _h1_hold(c: _Conn, x: _Ex, lost_ns: int | None = None) -> None:
         """Keep *x* back: its response was found by resync, so the request
         side may still reveal a lost request that the response answered.
 
         :meth:`_h1_skip_lost_responses` pairs with the newest request seen,
         but a request lost on the other direction only shows up when the
-        next request record arrives, after this pairing.
+        next request record arrives, after this pairing.  That includes a
+        request still being sent: a gap that ends its body may swallow the
+        next request too.
         """
         ex = x.ex
         c.h1_held = x
-        c.h1_held_flags = (ex.redacted, ex.truncated, ex.gap, ex.partial, ex.parse_error)
+        # (a request still being sent: before it started; its body may have
+        # ended in a gap)
+        sent = ex.request_end_ns if x.req_done else ex.request_start_ns
+        c.h1_held_sure = lost_ns is None or (sent is not None and lost_ns <= sent)
+        # A request still being sent can gain flags of its own after this;
+        # those are kept on unpairing (None: keep every flag it then has).
+        c.h1_held_flags = (
+            (ex.redacted, ex.truncated, ex.gap, ex.partial, ex.parse_error) if x.req_done else None
+        )
 
     def _h1_release(self, c: _Conn) -> None:
         """The held pairing stands: hand the exchange out once it has ended."""
@@ -1221,7 +1249,6 @@ class Reassembler:
         orphan takes the ones the response may have set).
         """
         flags = c.h1_held_flags
-        assert flags is not None
         c.h1_held = c.h1_held_flags = None
         ex = x.ex
         y = self._new(c, ex.http_version, None, None)
@@ -1239,13 +1266,14 @@ class Reassembler:
         y.resp_seen, y.resp_done = x.resp_seen, x.resp_done
         oy.redacted, oy.truncated, oy.parse_error = ex.redacted, ex.truncated, ex.parse_error
         oy.partial = oy.gap = True
-        ex.redacted, ex.truncated, _, _, ex.parse_error = flags
+        if flags is not None:
+            ex.redacted, ex.truncated, _, _, ex.parse_error = flags
         ex.gap = ex.partial = True
         x.resp_seen = False
         x.resp_done = True
         if c.h1_cur_resp is x:
             c.h1_cur_resp = y
-        self._finish(c, x)
+        self._maybe_finish(c, x)  # a request still being sent ends on its own side
         self._maybe_finish(c, y)
 
     def _h1_request_head(
@@ -1410,7 +1438,8 @@ class Reassembler:
         The response side skipped whole records, the last at *skipped* ns
         (the last :data:`_SKIPPED_MAX` records fed while resynchronising are
         kept; a head split over more falls back to pairing),
-        after the oldest waiting request had been sent: clients wait for a
+        after the oldest waiting request had been sent (or, if its body has
+        not ended, begun): clients wait for a
         response before the next request, so those bytes were that request's
         response, and the head found now answers a later request that was
         lost.  The waiting request then ends without a response (gap), and
@@ -1419,8 +1448,10 @@ class Reassembler:
         stands.
         """
         x = c.h1_queue[0]
-        sent = x.ex.request_end_ns
-        if not x.req_done or sent is None or skipped <= sent:
+        # a request still being sent (its body may have ended in a gap on
+        # the request side): bytes after it started already answer it
+        sent = x.ex.request_end_ns if x.req_done else x.ex.request_start_ns
+        if sent is None or skipped <= sent:
             return False
         c.h1_queue.popleft()
         x.ex.gap = True
@@ -1438,11 +1469,22 @@ class Reassembler:
             elif isinstance(ev, Head):
                 if ev.status is not None and 100 <= ev.status < 200 and ev.status != 101:
                     continue  # interim (100-continue, 103): the final response follows
-                if c.h1_held is not None:
-                    # Another response head came first: no pipelining, so
-                    # the held response was not for a later (lost) request.
-                    self._h1_release(c)
+                held = c.h1_held
+                if held is not None:
+                    if not c.h1_queue and not c.h1_held_sure:
+                        # A second response, and no request since the held
+                        # one: a request was lost.  The held request's own
+                        # answer may have been in the bytes the response side
+                        # lost after it was sent, so either response may
+                        # answer the lost request.  Do not guess: both become
+                        # orphans.
+                        self._h1_unpair(c, held)
+                    else:
+                        # Another response head came first: no pipelining, so
+                        # the held response was not for a later (lost) request.
+                        self._h1_release(c)
                 at = c.times[d].at(ev.start)
+                lost_ns, c.h1_lost_ns = c.h1_lost_ns, None
                 skipped = None
                 if c.h1_skipped is not None:
                     # the last record that ended before this head: its bytes were skipped
@@ -1457,8 +1499,8 @@ class Reassembler:
                     paired = not self._h1_answered_in_skip(c, skipped)
                 if paired and c.h1_queue:
                     x = c.h1_queue.popleft()
-                    if ev.resynced and x.req_seen and x.req_done and not x.upgrade:
-                        self._h1_hold(c, x)
+                    if ev.resynced and x.req_seen and not x.upgrade:
+                        self._h1_hold(c, x, lost_ns)
                 else:
                     x = self._new(c, "1.1", None, None)  # orphan: its request was lost
                     c.h1_orphans += 1

@@ -257,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--result", type=Path)
     a = ap.parse_args(argv)
     if a.cmd == "server":
-        serve(a.port_file, a.cert_dir)
+        try:
+            serve(a.port_file, a.cert_dir)
+        except KeyboardInterrupt:  # the bench stops the server with SIGINT
+            pass
         return 0
     cl = Client(a.port)
     out: dict[str, object] = {"pid": os.getpid(), "libssl": libssl_path()}

@@ -590,27 +590,60 @@ class Analysis:
             elif end > c.bytes_in:
                 c.bytes_in = end
 
-    def observe_data(self, t: Any, conn: Any, pid: Any, dr: Any, off: Any, ln: Any) -> None:
-        """:meth:`observe` of a DATA record given as its fields, without building the record.
+    def observe_data_counts(self, n: int, first: int | None, last: int | None) -> None:
+        """:meth:`observe` of ``n`` DATA records, given as their count and extreme times.
 
-        The two-process pass (:mod:`heron.analyze.pipeline`) sends DATA
-        records this way: these are all the fields the tables take from one.
+        The two-process pass (:mod:`heron.analyze.pipeline`) sums DATA
+        records in the reading process; with :meth:`observe_conn` and
+        :meth:`observe_ends` this is everything the tables take from them.
+        ``first``/``last``: the least and greatest integer ``t`` (None: none).
 
         Examples
         --------
         >>> a = Analysis("x")
-        >>> a.observe_data(5, 3, 7, 0, 0, 100)
-        >>> a.n_data, a.conns[3].bytes_out, a.procs[7].n_connections
-        (1, 100, 1)
+        >>> a.observe_data_counts(3, 5, 9); a.observe_data_counts(1, 2, 2)
+        >>> a.n_records, a.n_data, a.first_ns, a.last_ns
+        (4, 4, 2, 9)
         """
-        self.n_records += 1
-        if isinstance(t, int):
-            if self.first_ns is None or t < self.first_ns:
-                self.first_ns = t
-            if self.last_ns is None or t > self.last_ns:
-                self.last_ns = t
-        self.n_data += 1
-        self._data_fields(t, conn, pid, dr, off, ln)
+        self.n_records += n
+        self.n_data += n
+        if first is not None and (self.first_ns is None or first < self.first_ns):
+            self.first_ns = first
+        if last is not None and (self.last_ns is None or last > self.last_ns):
+            self.last_ns = last
+
+    def observe_conn(self, t: Any, conn: int, pid: Any) -> None:
+        """The connection a DATA record makes when it is the first of ``conn``.
+
+        Examples
+        --------
+        >>> a = Analysis("x")
+        >>> a.observe_conn(5, 3, 7); a.observe_conn(6, 3, 7)
+        >>> a.conns[3].opened_ns, a.procs[7].n_connections
+        (5, 1)
+        """
+        self._data_fields(t, conn, pid, None, None, None)
+
+    def observe_ends(self, ends: Iterable[tuple[int, int, int]]) -> None:
+        """Stream ends of DATA records: ``(conn, outgoing, end)``, the greatest per direction.
+
+        Examples
+        --------
+        >>> a = Analysis("x")
+        >>> a.observe_conn(5, 3, 7)
+        >>> a.observe_ends([(3, 1, 100), (3, 0, 40)]); a.observe_ends([(3, 1, 60)])
+        >>> a.conns[3].bytes_out, a.conns[3].bytes_in
+        (100, 40)
+        """
+        for conn, out, end in ends:
+            c = self.conns.get(conn)
+            if c is None:  # pragma: no cover - observe_conn came first
+                continue
+            if out:
+                if end > c.bytes_out:
+                    c.bytes_out = end
+            elif end > c.bytes_in:
+                c.bytes_in = end
 
     # -- exchanges -------------------------------------------------------
 

@@ -9,12 +9,17 @@ caller, connected by a pipe, so a large capture is analysed on two cores
 at once.
 
 The result is exactly the one-process pass, by construction: the child
-sends, in order, every record (a DATA record as the six fields
-:meth:`~heron.analyze.build.Analysis.observe_data` reads, not its payload,
-which only reassembly needs) followed by the exchanges that record
-completed, and the parent replays them into ``observe`` and
+sends, in order, every record other than DATA, then the exchanges each
+record completed, and the parent replays them into ``observe`` and
 ``add_exchange`` in that same order -- the interleaving the one-process
-pass produces.  A
+pass produces.  DATA records themselves (their payloads only reassembly
+needs) are summed in the child into exactly what ``observe`` takes from
+them: counts and extreme times (sent before any other item, since a call's
+row can read the last time seen), each connection's first record (in
+place: it opens the connection), and the greatest stream end per
+direction (:meth:`~heron.analyze.build.Analysis.observe_data_counts`,
+:meth:`~heron.analyze.build.Analysis.observe_conn`,
+:meth:`~heron.analyze.build.Analysis.observe_ends`).  A
 :class:`~heron.errors.HeronError` that stops the reader stops the child's
 pass at the same point (without flushing open exchanges, as in-process),
 and the reader's :class:`~heron.format.ReadReport` comes back with the end
@@ -98,6 +103,8 @@ _SLOTS = 32
 _SLOT = 3 << 19
 _FIELDS = tuple(f.name for f in fields(Exchange))
 _DATA = int(RecordKind.DATA)
+#: Tags of the summed DATA observations (see _child).
+_COUNTS, _CONN, _ENDS = 0, 1, 2
 _REQ = _FIELDS.index("request_body")
 _RESP = _FIELDS.index("response_body")
 
@@ -327,13 +334,52 @@ def _child(open_reader: Callable[[], Any], fd: int, shared: _Shared | None = Non
         bodies.clear()
         size = 0
 
+    # DATA records are summed, not sent one by one (what Analysis.observe
+    # takes from them): counts and extreme times, flushed before any other
+    # item (an exchange's row can read the last time seen); each
+    # connection's first DATA record, in place (it makes the connection);
+    # the greatest stream end per direction, flushed before other records.
+    counts: list[Any] = [0, None, None]  # records, least and greatest int t
+    ends: dict[tuple[int, bool], int] = {}
+    seen: set[int] = set()
+
+    def flush_counts() -> None:
+        if counts[0]:
+            items.append((_COUNTS, counts[0], counts[1], counts[2]))
+            counts[0] = 0
+            counts[1] = counts[2] = None
+
+    def flush_ends() -> None:
+        if ends:
+            items.append((_ENDS, [(c, o, e) for (c, o), e in ends.items()]))
+            ends.clear()
+
     def tap(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for rec in records:
             if rec.get("k") == _DATA:
-                # all that Analysis.observe reads of a DATA record (observe_data)
                 g = rec.get
-                items.append((g("t"), g("conn"), g("pid"), g("dir"), g("offset"), g("len")))
+                t = g("t")
+                counts[0] += 1
+                if isinstance(t, int):
+                    if counts[1] is None or t < counts[1]:
+                        counts[1] = t
+                    if counts[2] is None or t > counts[2]:
+                        counts[2] = t
+                conn = g("conn")
+                if isinstance(conn, int):
+                    if conn not in seen:
+                        seen.add(conn)
+                        flush_counts()
+                        items.append((_CONN, t, conn, g("pid")))
+                    off, ln = g("offset"), g("len")
+                    if isinstance(off, int) and isinstance(ln, int):
+                        key = (conn, g("dir") == 0)
+                        end = off + ln
+                        if end > ends.get(key, -1):
+                            ends[key] = end
             else:
+                flush_counts()
+                flush_ends()
                 items.append(rec)
             if len(items) >= _MAX_ITEMS:
                 flush()
@@ -345,6 +391,7 @@ def _child(open_reader: Callable[[], Any], fd: int, shared: _Shared | None = Non
     try:
         reader = open_reader()
         for ex in iter_exchanges(tap(reader)):
+            flush_counts()
             t = [getattr(ex, f) for f in _FIELDS]
             req, resp = t[_REQ], t[_RESP]
             t[_REQ], t[_RESP] = len(req), len(resp)
@@ -360,6 +407,8 @@ def _child(open_reader: Callable[[], Any], fd: int, shared: _Shared | None = Non
         error = str(e)
     except Exception:  # the parent falls back to an in-process pass
         crash = traceback.format_exc()
+    flush_counts()
+    flush_ends()
     if items:
         flush()
     report = getattr(reader, "report", None)
@@ -445,7 +494,9 @@ class _Sender:
 
 def _parent(src: IO[bytes], analysis: Analysis, shared: _Shared | None = None) -> Any:
     observe = analysis.observe
-    observe_data = analysis.observe_data
+    counts = analysis.observe_data_counts
+    conn = analysis.observe_conn
+    ends = analysis.observe_ends
     add = analysis.add_exchange
     new = Exchange
     buf = _Buffer()
@@ -476,7 +527,13 @@ def _parent(src: IO[bytes], analysis: Analysis, shared: _Shared | None = None) -
         for it in pickle.loads(meta):
             cls = it.__class__
             if cls is tuple:
-                observe_data(*it)
+                tag = it[0]
+                if tag == _COUNTS:
+                    counts(it[1], it[2], it[3])
+                elif tag == _CONN:
+                    conn(it[1], it[2], it[3])
+                else:
+                    ends(it[1])
                 continue
             if cls is dict:
                 observe(it)

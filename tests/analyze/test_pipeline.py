@@ -302,3 +302,20 @@ def test_a_slow_parent_makes_the_child_wait_for_free_slots(monkeypatch: Any) -> 
     two = Capture(path, jobs=2)
     assert_same(want, tables(two))
     assert two.split_failure is None
+
+
+@needs_split
+def test_metadata_marshal_cannot_take_goes_pickled(monkeypatch: Any) -> None:
+    import types
+
+    def refuse(obj: Any) -> bytes:
+        raise ValueError("unmarshallable object")
+
+    # the child is forked after this, so its marshal refuses every batch
+    monkeypatch.setattr(pipeline, "marshal", types.SimpleNamespace(dumps=refuse, loads=None))
+    path = FIXTURES / "variant_b.heron"
+    two = Capture(path, jobs=2)
+    got = tables(two)
+    monkeypatch.undo()
+    assert_same(tables(Capture(path, jobs=1)), got)
+    assert two.split_failure is None

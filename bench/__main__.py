@@ -1,8 +1,9 @@
 """``python -m bench [--quick] [--only N ...]``: run the scenarios, print one table.
 
 The full run writes ``bench/RESULTS.md`` (the table, the machine and the
-date); ``--quick`` writes ``bench/out/RESULTS-quick.md`` instead, so the smoke
-test never overwrites the committed results.  A scenario that fails still
+date); ``--quick`` writes ``bench/out/RESULTS-quick.md`` and ``--only``
+``bench/out/RESULTS-only.md`` instead, so neither the smoke test nor a
+partial run replaces the committed results of a full one.  A scenario that fails still
 gets a row, carrying its error, and the table is always printed.
 
 Exit status: 0 when every scenario ran (a missed goal is a result, not a
@@ -142,9 +143,14 @@ def main(argv: list[str] | None = None) -> int:
             notes.append(f"### {_label(key)}. {title}\n\n{_method(doc)}\n")
     elapsed = time.monotonic() - t0
     text = render(rows, quick=args.quick, elapsed=elapsed, notes=notes)
-    dest = args.output or (
-        OUT / "RESULTS-quick.md" if args.quick else Path(__file__).parent / "RESULTS.md"
-    )
+    if args.output:
+        dest = args.output
+    elif args.quick:
+        dest = OUT / "RESULTS-quick.md"
+    elif args.only:
+        dest = OUT / "RESULTS-only.md"  # a partial run keeps the full results
+    else:
+        dest = Path(__file__).parent / "RESULTS.md"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(text)
     print(markdown_table(rows))

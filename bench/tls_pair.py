@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import ctypes.util
 import json
@@ -257,10 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--result", type=Path)
     a = ap.parse_args(argv)
     if a.cmd == "server":
-        try:
+        with contextlib.suppress(KeyboardInterrupt):  # the bench stops it with SIGINT
             serve(a.port_file, a.cert_dir)
-        except KeyboardInterrupt:  # the bench stops the server with SIGINT
-            pass
         return 0
     cl = Client(a.port)
     out: dict[str, object] = {"pid": os.getpid(), "libssl": libssl_path()}

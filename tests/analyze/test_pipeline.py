@@ -319,3 +319,123 @@ def test_metadata_marshal_cannot_take_goes_pickled(monkeypatch: Any) -> None:
     monkeypatch.undo()
     assert_same(tables(Capture(path, jobs=1)), got)
     assert two.split_failure is None
+
+
+def _odd_records() -> list[dict[str, Any]]:
+    """DATA records with odd fields among ordinary ones, in an order that matters."""
+    req = b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.test\r\nContent-Length: 2\r\n\r\n{}"
+    resp = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    recs: list[dict[str, Any]] = [
+        {"k": 3, "s": 0, "t": 5, "pid": 7, "comm": "agent"},
+        {"k": 9, "s": 1, "t": 6, "conn": 4, "reason": "close"},  # closes a conn never opened
+        {
+            "k": 8,
+            "s": 2,
+            "t": 9,
+            "conn": 1,
+            "pid": 7,
+            "dir": 0,
+            "offset": 0,
+            "len": len(req),
+            "data": req,
+        },
+        {
+            "k": 8,
+            "s": 3,
+            "t": "late",
+            "conn": 1,
+            "pid": 7,
+            "dir": 1,
+            "offset": 0,
+            "len": len(resp),
+            "data": resp,
+        },
+        {
+            "k": 8,
+            "s": 4,
+            "t": 3,
+            "conn": "x",
+            "pid": 7,
+            "dir": 0,
+            "offset": 0,
+            "len": 1,
+            "data": b"z",
+        },
+        {
+            "k": 8,
+            "s": 5,
+            "t": 12,
+            "conn": 4,
+            "pid": "p",
+            "dir": None,
+            "offset": None,
+            "len": 3,
+            "data": b"abc",
+        },
+        {"k": 7, "s": 6, "t": 13, "conn": 2, "pid": 8, "sni": "api.test"},
+        {
+            "k": 8,
+            "s": 7,
+            "t": 14,
+            "conn": 2,
+            "pid": 8,
+            "dir": 0,
+            "offset": 0,
+            "len": len(req),
+            "data": req,
+        },
+        {
+            "k": 8,
+            "s": 8,
+            "t": 2,
+            "conn": 2,
+            "pid": 8,
+            "dir": 1,
+            "offset": 0,
+            "len": len(resp),
+            "data": resp,
+        },
+        {
+            "k": 8,
+            "s": 9,
+            "t": 15,
+            "conn": 5,
+            "pid": 9,
+            "dir": False,
+            "offset": 7,
+            "len": 1,
+            "data": b"q",
+        },
+    ]
+    return recs
+
+
+@needs_split
+def test_summed_data_observations_equal_record_by_record_ones() -> None:
+    from dataclasses import asdict
+
+    from heron.analyze.reassembly import iter_exchanges
+
+    one = Analysis("odd")
+    for ex in iter_exchanges(one.tap(_odd_records())):
+        one.add_exchange(ex)
+    two = Analysis("odd")
+    pipeline.run_split(_odd_records, two)
+    for a in (one, two):
+        assert a.n_calls == 2
+    assert (two.n_records, two.n_data, two.first_ns, two.last_ns) == (
+        one.n_records,
+        one.n_data,
+        one.first_ns,
+        one.last_ns,
+    )
+    assert {k: asdict(c) for k, c in two.conns.items()} == {
+        k: asdict(c) for k, c in one.conns.items()
+    }
+    assert {k: asdict(p) for k, p in two.procs.items()} == {
+        k: asdict(p) for k, p in one.procs.items()
+    }
+    t1, t2 = one.finish(), two.finish()
+    for name in ("calls", "processes", "connections", "events"):
+        assert getattr(t1, name).equals(getattr(t2, name), null_equal=True), name
+    assert t1.info == t2.info

@@ -544,8 +544,12 @@ class Reassembler:
             offset = 0
         if not length:
             length = n
-        if not ts:
-            ts = 0
+        if ts.__class__ is not int:
+            ts = 0  # missing or not an integer (a buggy writer): unknown, as 0
+        if pid.__class__ is not int:
+            pid = None  # likewise unknown: it names a process in the tables
+        if tid.__class__ is not int:
+            tid = None
         self._data_bytes += n
         red = get("redacted")
         if red:

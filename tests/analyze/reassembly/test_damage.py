@@ -377,3 +377,36 @@ def test_h2_mid_stream_compressed_bodies_are_sniffed() -> None:
         (3, True, {"gz": 1}),
         (5, True, {"zstd": 1}),
     ]
+
+
+def test_records_with_odd_time_or_pid_types_are_unknown_not_fatal() -> None:
+    # A buggy writer's strings where the format says integers: the time and
+    # process are unknown (0 and None), and the tables built from them work.
+    recs: list[dict[str, Any]] = [
+        {
+            "k": 8,
+            "s": 0,
+            "t": "9",
+            "conn": 1,
+            "pid": "7",
+            "tid": 1.5,
+            "dir": 0,
+            "offset": 0,
+            "len": len(REQ),
+            "data": REQ,
+        },
+        {
+            "k": 8,
+            "s": 1,
+            "t": 10,
+            "conn": 1,
+            "pid": 7,
+            "dir": 1,
+            "offset": 0,
+            "len": len(RESP),
+            "data": RESP,
+        },
+    ]
+    (ex,) = run(recs)
+    assert ex.pid is None and ex.request_start_ns == 0 and ex.response_start_ns == 10
+    assert clean_next(ex)

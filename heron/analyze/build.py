@@ -68,7 +68,7 @@ from heron.analyze.providers.base import history_chains
 from heron.analyze.providers.history import RequestHistory
 from heron.analyze.schema import frame, frame_columns, schema
 from heron.analyze.tools import RESULT_CAP, ToolPairer
-from heron.format.records import RecordKind
+from heron.format.records import RecordKind, typed_fields
 
 #: Bytes of each body kept in the exchanges table.
 BODY_CAP = 64 * 1024
@@ -431,15 +431,22 @@ class Analysis:
             kind = RecordKind(k).name if isinstance(k, int) else f"UNKNOWN_{k}"
         except ValueError:
             kind = f"UNKNOWN_{k}"
-        pid = rec.get("pid") if isinstance(rec.get("pid"), int) else None
-        conn = rec.get("conn") if isinstance(rec.get("conn"), int) else None
+        raw = rec
+        rec = typed_fields(rec)
+        t = rec.get("t")
+        pid = rec.get("pid") if rec.get("pid").__class__ is int else None
+        conn = rec.get("conn") if rec.get("conn").__class__ is int else None
         handler = self._handlers.get(k) if isinstance(k, int) else None
         summary = handler(rec, t) if handler is not None else None
         fields = {
-            key: (f"<{len(v)} bytes>" if isinstance(v, bytes) else v)
-            for key, v in rec.items()
+            str(key): (f"<{len(v)} bytes>" if isinstance(v, bytes) else v)
+            for key, v in raw.items()
             if key not in ("k", "s", "t")
         }
+        try:
+            shown = json.dumps(fields, default=str, ensure_ascii=False)
+        except (TypeError, ValueError):  # keys json cannot take, deep inside
+            shown = json.dumps({k: repr(v) for k, v in fields.items()}, ensure_ascii=False)
         self.event_rows.append(
             {
                 "seq": rec.get("s"),
@@ -448,7 +455,7 @@ class Analysis:
                 "pid": pid,
                 "conn": conn,
                 "summary": summary or kind.lower(),
-                "fields": json.dumps(fields, default=str, ensure_ascii=False),
+                "fields": shown,
             }
         )
 

@@ -557,6 +557,14 @@ class _Decoder:
                         size = len(x)
                     else:
                         d, size, lost = self._rebuild(s, x, conn, offset, idx)
+                    # after the payload, so that its literal bytes are used up
+                    # even when the record is then refused
+                    if conn.__class__ is not int or dr.__class__ is not int:
+                        raise TypeError("DATA conn or dir is not an integer")
+                    if pid is not None and pid.__class__ is not int:
+                        pid = None  # unknown, as when absent; the bytes are good
+                    if tid is not None and tid.__class__ is not int:
+                        tid = None
                     key = (conn, dr)
                     o = (next_off.get(key, 0) + od) & _U64
                     ln = size + xl
@@ -569,7 +577,14 @@ class _Decoder:
                         rec["tid"] = tid
                     rec["data"] = d
                     if fn is not None:
-                        rec["fn"] = _FN_TABLE[fn] if fn.__class__ is int else fn
+                        if fn.__class__ is int:
+                            if not 0 <= fn < len(_FN_TABLE):
+                                raise ValueError("hooked-function index out of range")
+                            rec["fn"] = _FN_TABLE[fn]
+                        elif fn.__class__ is str:
+                            rec["fn"] = fn
+                        else:
+                            raise TypeError("DATA fn is not a string or an index")
                     if lost:
                         rec["lost"] = lost
                     else:
@@ -580,12 +595,14 @@ class _Decoder:
                         for k2, v2 in ex.items():
                             if k2 not in rec:
                                 rec[k2] = v2
+                        _check_optional(rec)
                     recs[i] = rec
                     ndata += 1
                     nbytes += len(d)
                     continue
                 k = r["k"]
                 if k == _DATA:
+                    _check_data(r)
                     s = first_seq + i
                     while total > window and order:
                         total -= len(win.pop(order.popleft()))
@@ -711,6 +728,63 @@ class _Decoder:
         if missing is not None:
             return b"", size + lost, self._lost(s, missing, size + lost, offset, idx)
         return b"".join(parts), size, 0
+
+
+def _check_data(r: dict[str, Any]) -> None:
+    """Raise TypeError unless a DATA record's fields have their spec'd types.
+
+    A CRC-valid record of the wrong shape only comes from a buggy or hostile
+    writer; it is reported as malformed, like any other undecodable record,
+    instead of reaching the analysis (format-spec.md section 8).  A ``pid``
+    or ``tid`` that is not an integer is dropped instead (the bytes are
+    still good).
+
+    Examples
+    --------
+    >>> _check_data({"k": 8, "s": 0, "t": 1, "conn": 2, "pid": 3, "dir": 0, "offset": 0,
+    ...              "len": 1, "data": b"x"})
+    >>> _check_data({"k": 8, "s": 0, "t": "1", "conn": 2, "dir": 0, "offset": 0, "len": 1})
+    Traceback (most recent call last):
+    ...
+    TypeError: DATA field of the wrong type
+    >>> r = {"k": 8, "s": 0, "t": 1, "conn": 2, "pid": "3", "dir": 0, "offset": 0, "len": 0}
+    >>> _check_data(r); "pid" in r
+    False
+    """
+    g = r.get
+    if (
+        g("t").__class__ is not int
+        or g("conn").__class__ is not int
+        or g("dir").__class__ is not int
+        or g("offset").__class__ is not int
+        or g("len").__class__ is not int
+    ):
+        raise TypeError("DATA field of the wrong type")
+    for key in ("pid", "tid"):  # unknown, as when absent: the bytes are good
+        v = g(key)
+        if v is not None and v.__class__ is not int:
+            del r[key]
+    _check_optional(r)
+
+
+def _check_optional(r: dict[str, Any]) -> None:
+    """The optional DATA fields: ``trunc`` bool, ``redacted`` [[uint, uint], ...], ``fn`` str."""
+    trunc, red, fn = r.get("trunc"), r.get("redacted"), r.get("fn")
+    if trunc is not None and trunc.__class__ is not bool:
+        raise TypeError("DATA trunc is not a bool")
+    if fn is not None and fn.__class__ is not str:
+        raise TypeError("DATA fn is not a string")
+    if red is not None:
+        if red.__class__ is not list:
+            raise TypeError("DATA redacted is not an array")
+        for span in red:
+            if (
+                span.__class__ is not list
+                or len(span) != 2
+                or span[0].__class__ is not int
+                or span[1].__class__ is not int
+            ):
+                raise TypeError("DATA redacted span is not [start, length]")
 
 
 def _columns(

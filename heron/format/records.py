@@ -24,8 +24,10 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Any
 
 
 class RecordKind(IntEnum):
@@ -211,3 +213,58 @@ RECORD_FIELDS: dict[RecordKind, tuple[Field, ...]] = {
         _f("fields", "map", "free-form structured data"),
     ),
 }
+
+
+def _typed(type_: str, v: Any) -> bool:
+    """Whether ``v`` is of the format's field type ``type_`` (format-spec.md section 8)."""
+    if type_ == "int":
+        return v.__class__ is int
+    if type_ == "uint":
+        return v.__class__ is int and v >= 0
+    if type_ == "str":
+        return v.__class__ is str
+    if type_ == "bool":
+        return v.__class__ is bool
+    if type_ == "bin":
+        return v.__class__ is bytes
+    if type_ == "map":
+        return v.__class__ is dict
+    if type_ == "map[str,uint]":
+        return v.__class__ is dict and all(
+            k.__class__ is str and x.__class__ is int and x >= 0 for k, x in v.items()
+        )
+    if type_ == "array[str]":
+        return v.__class__ is list and all(x.__class__ is str for x in v)
+    return True  # a type this version does not check
+
+
+_FIELD_TYPES: dict[int, dict[str, str]] = {
+    int(kind): {f.name: f.type for f in fs} for kind, fs in RECORD_FIELDS.items()
+}
+
+
+def typed_fields(rec: Mapping[str, Any]) -> dict[str, Any]:
+    """``rec`` without the fields whose value is not of the type the format gives them.
+
+    Only a buggy or hostile writer produces such values; the analysis then
+    treats the field as absent (a ``t`` that is not an integer, too) rather
+    than failing on it.  Returns ``rec`` itself when every field is fine.
+
+    Examples
+    --------
+    >>> typed_fields({"k": 3, "s": 0, "t": 1, "pid": 7, "comm": "node"})["comm"]
+    'node'
+    >>> typed_fields({"k": 3, "s": 0, "t": "1", "pid": "7", "cmdline": ["a", 1]})
+    {'k': 3, 's': 0}
+    """
+    k = rec.get("k")
+    types = _FIELD_TYPES.get(k) if k.__class__ is int else None
+    bad = [
+        key
+        for key, v in rec.items()
+        if (key == "t" and v.__class__ is not int)
+        or (types is not None and key in types and not _typed(types[key], v))
+    ]
+    if not bad:
+        return rec if isinstance(rec, dict) else dict(rec)
+    return {key: v for key, v in rec.items() if key not in bad}

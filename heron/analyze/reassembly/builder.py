@@ -104,7 +104,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from heron.analyze.exchange import Exchange
-from heron.format.records import RecordKind
+from heron.format.records import RecordKind, typed_fields
 
 from .content import BodyDecoder
 from .http1 import (
@@ -493,10 +493,15 @@ class Reassembler:
         if k == _DATA:
             self._data(rec)
         elif k == _CONN_OPEN:
-            c = self._conn(rec["conn"])
-            c.info.update({f: v for f, v in rec.items() if v is not None and f not in _COMMON})
+            rec = typed_fields(rec)  # a field of the wrong type is absent
+            conn = rec.get("conn")
+            if conn is not None:
+                c = self._conn(conn)
+                c.info.update({f: v for f, v in rec.items() if v is not None and f not in _COMMON})
         elif k == _CONN_CLOSE:
-            c2 = self._conns.pop(rec["conn"], None)
+            rec = typed_fields(rec)
+            conn = rec.get("conn")
+            c2 = self._conns.pop(conn, None) if conn is not None else None
             if c2 is not None:
                 self._close(c2, clean=rec.get("reason") != "capture-end")
         out, self._out = self._out, []

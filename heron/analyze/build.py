@@ -1117,4 +1117,7 @@ def _dt(ns: int | None) -> str | None:
         return None
     from datetime import UTC, datetime
 
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat()
+    try:
+        return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat()
+    except (OverflowError, ValueError, OSError):  # not a time a clock gives
+        return None

@@ -303,7 +303,9 @@ def frame(table: str, rows: Iterable[Mapping[str, Any]]) -> pl.DataFrame:
         raise KeyError(f"table {table}: unknown columns {sorted(extra)}")
     if not rows:
         return pl.DataFrame(schema=sch)
-    return pl.from_dicts(rows, schema=sch, strict=False)
+    # column by column, like frame_columns: a value its column cannot hold
+    # (an integer past 64 bits from a hostile file, say) becomes null
+    return frame_columns(table, {name: [r.get(name) for r in rows] for name in sch.names()})
 
 
 def frame_columns(table: str, columns: Mapping[str, pl.Series | Sequence[Any]]) -> pl.DataFrame:

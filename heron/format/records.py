@@ -215,12 +215,16 @@ RECORD_FIELDS: dict[RecordKind, tuple[Field, ...]] = {
 }
 
 
+#: Integers the analysis keeps must fit a signed 64-bit column (Arrow Int64).
+I64_MIN, I64_END = -(1 << 63), 1 << 63
+
+
 def _typed(type_: str, v: Any) -> bool:
     """Whether ``v`` is of the format's field type ``type_`` (format-spec.md section 8)."""
     if type_ == "int":
-        return v.__class__ is int
+        return v.__class__ is int and I64_MIN <= v < I64_END
     if type_ == "uint":
-        return v.__class__ is int and v >= 0
+        return v.__class__ is int and 0 <= v < I64_END
     if type_ == "str":
         return v.__class__ is str
     if type_ == "bool":
@@ -248,7 +252,8 @@ def typed_fields(rec: Mapping[str, Any]) -> dict[str, Any]:
 
     Only a buggy or hostile writer produces such values; the analysis then
     treats the field as absent (a ``t`` that is not an integer, too) rather
-    than failing on it.  Returns ``rec`` itself when every field is fine.
+    than failing on it.  Integers must also fit 64 signed bits, as the
+    tables keep them.  Returns ``rec`` itself when every field is fine.
 
     Examples
     --------
@@ -262,7 +267,7 @@ def typed_fields(rec: Mapping[str, Any]) -> dict[str, Any]:
     bad = [
         key
         for key, v in rec.items()
-        if (key == "t" and v.__class__ is not int)
+        if (key == "t" and (v.__class__ is not int or not 0 <= v < I64_END))
         or (types is not None and key in types and not _typed(types[key], v))
     ]
     if not bad:

@@ -101,3 +101,25 @@ def test_hostile_records_give_tables_or_a_heron_error(recs: list[dict[str, Any]]
         assert cap.info is not None
     except HeronError:
         pass
+
+
+def test_integers_past_64_bits_become_nulls() -> None:
+    # valid msgpack uint64 values no Int64 column can hold: a time past 2**63
+    # in a CONN_OPEN (found by the test above) and a DATA record's offset
+    recs = [
+        {"k": 7, "t": 7_487_682_436_854_775_808, "conn": 99, "pid": 7, "sni": "api.test"},
+        {
+            "k": 8,
+            "t": 2**64 - 1,
+            "conn": 2**63 + 1,
+            "pid": 7,
+            "dir": 0,
+            "offset": 2**64 - 9,
+            "len": 4,
+            "data": b"GET ",
+        },
+    ]
+    cap = Capture(io.BytesIO(_with_chunk(recs)), jobs=1)
+    conns = cap.connections
+    assert conns.filter(conns["conn"] == 99)["opened_at"].to_list() == [None]
+    assert cap.info["records"] > 0

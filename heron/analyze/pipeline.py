@@ -95,6 +95,8 @@ _IOV_MAX = 512
 _PIPE_SIZE = 1 << 20
 #: Bytes the child may queue beyond the pipe while the parent is behind (see _Sender).
 _MAX_PENDING = 64 << 20
+#: Seconds without a byte from the child after which the pass gives up on it.
+STALL_S = 120.0
 #: Shared memory for the bodies (see _Shared): slots, and bytes per slot.  A
 #: batch is cut at _MAX_BLOB, so its bodies fit a slot unless one exchange
 #: alone brings more than _SLOT - _MAX_BLOB; those go through the pipe.
@@ -647,10 +649,16 @@ class _Shared:
 
 
 class _Buffer:
-    """One reusable receive buffer (a fresh one per batch would be page-faulted in each time)."""
+    """One reusable receive buffer (a fresh one per batch would be page-faulted in each time).
+
+    A read that gets no byte for :data:`STALL_S` seconds raises
+    :class:`SplitFailed`: a child that hangs (a lock inherited mid-use
+    when forking a threaded process, say) costs a fallback, not a hang.
+    """
 
     def __init__(self) -> None:
         self.buf = bytearray(1 << 20)
+        self.poll: Any = None
 
     def read(self, src: IO[bytes], n: int) -> memoryview:
         """Exactly ``n`` bytes (fewer only at end of file), valid until the next read."""
@@ -659,6 +667,11 @@ class _Buffer:
         view = memoryview(self.buf)
         pos = 0
         while pos < n:
+            if self.poll is None:
+                self.poll = select.poll()
+                self.poll.register(src.fileno(), select.POLLIN)
+            if not self.poll.poll(STALL_S * 1000):
+                raise SplitFailed(f"the reading process sent nothing for {STALL_S:g} s")
             k = src.readinto(view[pos:n])  # type: ignore[attr-defined]
             if not k:
                 break

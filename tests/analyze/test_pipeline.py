@@ -439,3 +439,22 @@ def test_summed_data_observations_equal_record_by_record_ones() -> None:
     for name in ("calls", "processes", "connections", "events"):
         assert getattr(t1, name).equals(getattr(t2, name), null_equal=True), name
     assert t1.info == t2.info
+
+
+@needs_split
+def test_a_child_that_stops_sending_is_given_up_on_not_waited_for(monkeypatch: Any) -> None:
+    import time
+
+    def stuck(open_reader: Any, fd: int, shared: Any = None) -> None:
+        time.sleep(60)  # alive, silent: as if deadlocked
+
+    monkeypatch.setattr(pipeline, "_child", stuck)
+    monkeypatch.setattr(pipeline, "STALL_S", 0.5)
+    path = FIXTURES / "demo.heron"
+    t0 = time.monotonic()
+    cap = Capture(path, jobs=2)
+    got = tables(cap)
+    assert time.monotonic() - t0 < 30
+    assert cap.split_failure == "the reading process sent nothing for 0.5 s"
+    monkeypatch.undo()
+    assert_same(tables(Capture(path, jobs=1)), got)

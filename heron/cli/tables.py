@@ -57,17 +57,13 @@ def _open(path: str) -> Any:
         from heron.analyze.capture import open as open_capture
 
         cap = open_capture(path)
-    except HeronError as e:
+    except BaseException as e:
         if child is not None:
             child.cancel()
-        raise _UserError(_where(path, e)) from None
-    except OSError as e:
-        if child is not None:
-            child.cancel()
-        raise _UserError(f"{path}: {e.strerror or e}") from None
-    except BaseException:
-        if child is not None:
-            child.cancel()
+        if isinstance(e, HeronError):
+            raise _UserError(_where(path, e)) from None
+        if isinstance(e, OSError):
+            raise _UserError(f"{path}: {e.strerror or e}") from None
         raise
     if child is not None:
         cap._adopt(child)

@@ -602,7 +602,6 @@ class _Decoder:
                     continue
                 k = r["k"]
                 if k == _DATA:
-                    _check_data(r)
                     s = first_seq + i
                     while total > window and order:
                         total -= len(win.pop(order.popleft()))
@@ -617,6 +616,7 @@ class _Decoder:
                         lost = 0
                     if d.__class__ is not bytes:
                         raise TypeError("data is not bytes")
+                    _check_data(r)  # after the payload: its literal bytes are used up
                     if not lost:
                         win[s] = d
                         order.append(s)

@@ -38,7 +38,8 @@ import glob as _glob
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
@@ -163,6 +164,11 @@ class Capture:
         self.split_failure: str | None = None
         self._exchanges: pl.DataFrame | None = None
         self._child: Any = None  # a reading process started for the next pass (_adopt)
+        #: Called as a pass goes (at most every PROGRESS_S) and when it ends:
+        #: ``progress(records, records_in_file or None, calls, done)``.  The
+        #: CLI sets it to draw live counters on a terminal.
+        self.progress: Callable[[int, int | None, int, bool], None] | None = None
+        self._total_records: int | None = None  # from the footer index, 0: none
         self._header: dict[str, Any] = dict(self._reader().header or {})
 
     def __repr__(self) -> str:
@@ -199,27 +205,55 @@ class Capture:
             from heron.analyze import pipeline
 
             split = Analysis(self.name, keep_bodies=keep_bodies, body_cap=self.body_cap)
+            tick = self._ticker(split)
             try:
                 with _no_gc():
-                    report = pipeline.run_split(self._reader, split, child)
+                    report = pipeline.run_split(self._reader, split, child, tick)
             except pipeline.SplitFailed as e:
                 # start again in this process: nothing is lost but time
                 self.split_failure = str(e)
             else:
                 split.warnings[:0] = _report_lines(report)
                 split.info["header"] = self._header
+                self._report(split, done=True)
                 return split.finish()
         analysis = Analysis(self.name, keep_bodies=keep_bodies, body_cap=self.body_cap)
+        tick = self._ticker(analysis)
         reader = self._reader()
         with _no_gc():
             try:
                 for ex in _records_and_exchanges(reader, analysis):
                     analysis.add_exchange(ex)
+                    if tick is not None:
+                        tick()
             except HeronError as e:  # damage the reader could not skip: keep what we have
                 analysis.warnings.append(f"stopped reading early: {e}")
             analysis.warnings[:0] = _report_lines(getattr(reader, "report", None))
             analysis.info["header"] = self._header
+            self._report(analysis, done=True)
             return analysis.finish()
+
+    def _ticker(self, analysis: Analysis) -> Callable[[], None] | None:
+        """What the pass calls as it goes: :attr:`progress` at most every PROGRESS_S."""
+        if self.progress is None:
+            return None
+        last = time.monotonic()
+
+        def tick() -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_S:
+                last = now
+                self._report(analysis, done=False)
+
+        return tick
+
+    def _report(self, analysis: Analysis, *, done: bool) -> None:
+        if self.progress is None:
+            return
+        if self._total_records is None and self._path is not None:
+            self._total_records = _index_records(self._path)
+        self.progress(analysis.n_records, self._total_records or None, analysis.n_calls, done)
 
     def _built(self) -> Tables:
         if self._tables is None:
@@ -467,6 +501,23 @@ def _no_gc() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+#: Seconds between two progress reports of a pass.
+PROGRESS_S = 0.2
+
+
+def _index_records(path: str) -> int:
+    """Records the capture holds per its footer index; 0 when it has none."""
+    from heron.format import IndexedReader
+
+    try:
+        with IndexedReader(path) as r:
+            idx = r.index
+            total = idx.get("records") if isinstance(idx, dict) else None
+    except (HeronError, OSError):
+        return 0
+    return total if isinstance(total, int) and total > 0 else 0
 
 
 def _report_lines(report: Any) -> list[str]:

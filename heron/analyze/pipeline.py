@@ -275,12 +275,16 @@ def start(open_reader: Callable[[], Any]) -> Child:
 
 
 def run_split(
-    open_reader: Callable[[], Any], analysis: Analysis, child: Child | None = None
+    open_reader: Callable[[], Any],
+    analysis: Analysis,
+    child: Child | None = None,
+    tick: Callable[[], None] | None = None,
 ) -> Any:
     """Run one pass with reading and reassembly in a child; return the reader's report.
 
     ``open_reader`` is called in the child (so a path is opened there),
-    unless ``child`` is one :func:`start` already started.
+    unless ``child`` is one :func:`start` already started.  ``tick`` is
+    called after each batch the parent takes in (progress reporting).
     Raises :class:`SplitFailed` if the child dies or fails; a reader
     :class:`~heron.errors.HeronError` is appended to ``analysis.warnings``
     as the one-process pass does.
@@ -303,7 +307,7 @@ def run_split(
     ok = False
     try:
         with open(fd, "rb", buffering=0) as src:
-            report = _parent(src, analysis, shared)
+            report = _parent(src, analysis, shared, tick)
         ok = True
         return report
     finally:
@@ -501,7 +505,12 @@ class _Sender:
                 return
 
 
-def _parent(src: IO[bytes], analysis: Analysis, shared: _Shared | None = None) -> Any:
+def _parent(
+    src: IO[bytes],
+    analysis: Analysis,
+    shared: _Shared | None = None,
+    tick: Callable[[], None] | None = None,
+) -> Any:
     observe = analysis.observe
     counts = analysis.observe_data_counts
     conn = analysis.observe_conn
@@ -559,6 +568,8 @@ def _parent(src: IO[bytes], analysis: Analysis, shared: _Shared | None = None) -
             del blob
             assert shared is not None
             shared.release()
+        if tick is not None:
+            tick()
 
 
 class _Shared:

@@ -67,7 +67,58 @@ def _open(path: str) -> Any:
         raise
     if child is not None:
         cap._adopt(child)
+    if sys.stderr.isatty():
+        cap.progress = Progress(cap.name)
     return cap
+
+
+class Progress:
+    """Live counters for a long pass, drawn on one line of a terminal, then erased.
+
+    Nothing shows for the first ``delay`` seconds, so quick commands print
+    nothing extra; the line goes to ``stream`` (stderr), never into the
+    table on stdout.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> p = Progress("run.heron", stream=out, delay=0)
+    >>> p(52_000, 104_000, 12_900, False); out.getvalue()
+    '\\rheron: run.heron: 50% of 104,000 records, 12,900 calls\\x1b[K'
+    >>> p(104_000, 104_000, 25_800, True); out.getvalue().endswith("\\r\\x1b[K")
+    True
+    """
+
+    def __init__(self, name: str, *, stream: Any = None, delay: float = 1.0) -> None:
+        import time
+
+        self.name = name
+        self.stream = sys.stderr if stream is None else stream
+        self.delay = delay
+        self.start = time.monotonic()
+        self.shown = False
+
+    def __call__(self, records: int, total: int | None, calls: int, done: bool) -> None:
+        """One report from the pass (see :attr:`heron.analyze.capture.Capture.progress`)."""
+        import time
+
+        if done:
+            if self.shown:  # erase the line before the table or the next report
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+                self.shown = False
+            return
+        if time.monotonic() - self.start < self.delay:
+            return
+        done_part = (
+            f"{min(100, 100 * records // total)}% of {total:,} records"
+            if total
+            else f"{records:,} records"
+        )
+        self.stream.write(f"\rheron: {self.name}: {done_part}, {calls:,} calls\x1b[K")
+        self.stream.flush()
+        self.shown = True
 
 
 def _reader(path: str) -> Any:

@@ -458,3 +458,40 @@ def test_a_child_that_stops_sending_is_given_up_on_not_waited_for(monkeypatch: A
     assert cap.split_failure == "the reading process sent nothing for 0.5 s"
     monkeypatch.undo()
     assert_same(tables(Capture(path, jobs=1)), got)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_progress_is_reported_as_the_pass_goes_and_when_it_ends(
+    monkeypatch: Any, jobs: int
+) -> None:
+    from heron.analyze import capture
+
+    monkeypatch.setattr(capture, "PROGRESS_S", 0.0)
+    if jobs == 2 and not pipeline.available():
+        pytest.skip("needs Linux fork and 2 CPUs")
+    cap = Capture(FIXTURES / "variant_b.heron", jobs=jobs)
+    seen: list[tuple[int, int | None, int, bool]] = []
+    cap.progress = lambda *a: seen.append(a)
+    n = cap.calls.height
+    assert len(seen) >= 2 and seen[-1][3] is True and not any(d for *_, d in seen[:-1])
+    records = [r for r, *_ in seen]
+    assert records == sorted(records) and records[-1] == cap.info["records"]
+    assert seen[-1][1] == cap.info["records"]  # the footer index's count
+    assert seen[-1][2] == n
+
+
+def test_the_cli_draws_progress_only_on_a_terminal_and_erases_it() -> None:
+    import io
+
+    from heron.cli.tables import Progress
+
+    out = io.StringIO()
+    p = Progress("x.heron", stream=out, delay=3600)  # a quick pass: nothing shows
+    p(10, 100, 1, False)
+    p(100, 100, 2, True)
+    assert out.getvalue() == ""
+    p = Progress("x.heron", stream=out, delay=0)
+    p(10, None, 1, False)  # no footer index: counts only
+    assert "10 records, 1 calls" in out.getvalue()
+    p(100, None, 2, True)
+    assert out.getvalue().endswith("\r\x1b[K")

@@ -252,7 +252,9 @@ class Capture:
         if self.progress is None:
             return
         if self._total_records is None and self._path is not None:
-            self._total_records = _index_records(self._path)
+            from heron.analyze import pipeline
+
+            self._total_records = pipeline.index_counts(self._path)[1] or 0
         self.progress(analysis.n_records, self._total_records or None, analysis.n_calls, done)
 
     def _built(self) -> Tables:
@@ -505,19 +507,6 @@ def _no_gc() -> Iterator[None]:
 
 #: Seconds between two progress reports of a pass.
 PROGRESS_S = 0.2
-
-
-def _index_records(path: str) -> int:
-    """Records the capture holds per its footer index; 0 when it has none."""
-    from heron.format import IndexedReader
-
-    try:
-        with IndexedReader(path) as r:
-            idx = r.index
-            total = idx.get("records") if isinstance(idx, dict) else None
-    except (HeronError, OSError):
-        return 0
-    return total if isinstance(total, int) and total > 0 else 0
 
 
 def _report_lines(report: Any) -> list[str]:

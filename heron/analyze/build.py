@@ -872,8 +872,7 @@ class Analysis:
         return self.clock.to_utc(ns) if isinstance(ns, int) else None
 
     def _utc_list(self, values: Iterable[Any]) -> list[int | None]:
-        to_utc = self.clock.to_utc
-        return [to_utc(v) if isinstance(v, int) else None for v in values]
+        return self.clock.to_utc_many(values)
 
     def finish(self) -> Tables:
         """Order, group, pair and convert everything into the public tables.
@@ -920,21 +919,23 @@ class Analysis:
         by_pid = {
             pid: self.procs.get(pid) if pid is not None else None for pid in dict.fromkeys(pids)
         }
-        # One column at a time, each turned into a Series at once: the
-        # intermediate lists never all exist together.
+        # Rows to columns in one C-speed transpose (the columns hold the
+        # rows' own objects); the columns that make new values (hex digests,
+        # UTC times) are made one at a time, each turned into a Series at once.
         sch = schema("calls")
         columns: dict[str, pl.Series | Sequence[Any]] = {}
+        cols: list[Any] = list(zip(*order, strict=True)) if order else [()] * len(_CALL_COLUMNS)
         for i, name in enumerate(_CALL_COLUMNS):
+            values: Sequence[Any] = cols[i]
+            cols[i] = None
             if i == _C_FINGERPRINT:
-                values: list[Any] = [
-                    d.hex() if d is not None else None for d in (r[i] for r in order)
-                ]
+                values = [d.hex() if d is not None else None for d in values]
             elif i in (_C_START, _C_END):
-                values = self._utc_list(r[i] for r in order)
-            else:
-                values = pids if i == _C_PID else [r[i] for r in order]
+                values = self._utc_list(values)
+            elif i == _C_PID:
+                values = pids
             columns[name] = pl.Series(name, values, sch[name], strict=False)
-        del values
+        del values, cols
         columns.update(
             call_id=range(n),
             conversation_id=convs,

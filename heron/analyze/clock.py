@@ -21,6 +21,11 @@ True
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
+from itertools import pairwise
+from typing import Any
+
+_INF = float("inf")
 
 
 class Clock:
@@ -47,6 +52,47 @@ class Clock:
         i = bisect.bisect_left(self._mono, mono_ns)
         self._mono.insert(i, mono_ns)
         self._off.insert(i, realtime_ns - mono_ns)
+
+    def to_utc_many(self, values: Iterable[Any]) -> list[int | None]:
+        """:meth:`to_utc` of each value; anything but an int gives None.
+
+        The same results, several times faster on a long column: the
+        nearest sample is looked up once per run of values it covers (a
+        table's times mostly rise), not once per value.
+
+        Examples
+        --------
+        >>> c = Clock(); c.add(1_000, 5_000); c.add(3_000, 7_100)
+        >>> c.to_utc_many([1_500, 2_000, 2_001, None, "x", 9_000])
+        [5500, 6000, 6101, None, None, 13100]
+        """
+        mono, off = self._mono, self._off
+        if not mono:
+            return [None for _ in values]
+        if len(mono) == 1:
+            o = off[0]
+            return [v + o if isinstance(v, int) else None for v in values]
+        # Sample j is the nearest for 2v in (mids[j-1], mids[j]] with
+        # mids[k] = mono[k] + mono[k+1]: ties go to the earlier sample, as in to_utc.
+        mids = [a + b for a, b in pairwise(mono)]
+        last = len(mids)
+        out: list[int | None] = []
+        append = out.append
+        lo: float = _INF
+        hi: float = -_INF
+        o = 0
+        for v in values:
+            if not isinstance(v, int):
+                append(None)
+                continue
+            w = v + v
+            if not lo < w <= hi:
+                j = bisect.bisect_left(mids, w)
+                lo = mids[j - 1] if j else -_INF
+                hi = mids[j] if j < last else _INF
+                o = off[j]
+            append(v + o)
+        return out
 
     def __bool__(self) -> bool:
         return bool(self._mono)

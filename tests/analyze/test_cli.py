@@ -100,3 +100,27 @@ def test_damaged_file_warns_and_still_prints(cap: Path, tmp_path: Path) -> None:
     assert code == 0
     assert 0 < len(json.loads(out)) < 10
     assert "warning" in err and "not closed cleanly" in err
+
+
+def test_console_command_exits_fast_with_mains_codes_and_output(cap: Path, tmp_path: Path) -> None:
+    """The installed ``heron`` (``heron.cli:run``) ends with os._exit: same output, same codes."""
+    import subprocess
+    import sys
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "heron.cli", *args], capture_output=True, text=True, timeout=120
+        )
+
+    r = cli("calls", str(cap), "--format", "json")
+    assert r.returncode == 0 and r.stderr == ""
+    assert json.loads(r.stdout) == json.loads(run("calls", str(cap), "--format", "json")[1])
+    out = tmp_path / "calls.csv"  # a file written by -o is complete when the process ends
+    assert cli("calls", str(cap), "--format", "csv", "-o", str(out)).returncode == 0
+    assert pl.read_csv(out).height == len(json.loads(r.stdout))
+    junk = tmp_path / "junk.heron"
+    junk.write_text("not a capture at all\n")
+    r = cli("calls", str(junk))
+    assert r.returncode == 2 and "not a .heron file" in r.stderr and "Traceback" not in r.stderr
+    r = cli("no-such-command")
+    assert r.returncode == 2 and "No such command" in r.stderr

@@ -61,6 +61,7 @@ import polars as pl
 from heron.analyze.agents import _aux_text, header_facts, process_agent
 from heron.analyze.clock import Clock
 from heron.analyze.conversations import ConversationIndex
+from heron.analyze.duplicates import CallView, ConnView, find_duplicates
 from heron.analyze.exchange import Exchange
 from heron.analyze.loops import detect_loops
 from heron.analyze.providers import ParsedCall, parse_exchange
@@ -192,9 +193,12 @@ _C_PID, _C_START, _C_END, _C_PARSE_ERROR, _C_XID, _C_FINGERPRINT = (
     )
 )
 # then: conversation (arrival index of its first call; chat only), tool
-# requests and new tool results (None when there are none), header agent, chat
+# requests and new tool results (None when there are none), header agent,
+# chat, and the model-free history digest (duplicates: see heron.analyze.duplicates)
+_COL_CONN = _CALL_COLUMNS.index("conn")
+_COL_REQUEST_BYTES = _CALL_COLUMNS.index("request_bytes")
 _C_GROUP = len(_CALL_COLUMNS)
-_C_REQUESTS, _C_RESULTS, _C_AGENT, _C_CHAT = range(_C_GROUP + 1, _C_GROUP + 5)
+_C_REQUESTS, _C_RESULTS, _C_AGENT, _C_CHAT, _C_DIGEST = range(_C_GROUP + 1, _C_GROUP + 6)
 
 # One stored exchange: the exchanges-table values (``_EXCHANGE_COLUMNS``)
 # but headers and bodies, which only a ``keep_bodies`` pass keeps (apart).
@@ -290,6 +294,14 @@ def _fingerprint(call: ParsedCall, loose: bytes) -> str:
     h = hashlib.blake2b(f"{call.api}\x1e{call.model}\x1e".encode(), digest_size=16)
     h.update(loose)
     return h.hexdigest()
+
+
+def _endpoint(addr: Any, port: Any) -> tuple[str | None, int | None]:
+    """(addr, port) of a CONN_OPEN's fields; a missing or mistyped part is None."""
+    return (
+        addr if isinstance(addr, str) else None,
+        port if isinstance(port, int) and not isinstance(port, bool) else None,
+    )
 
 
 # (api, model) -> the fingerprint hash fed with its prefix, to copy per call
@@ -766,6 +778,7 @@ class Analysis:
         chat = p.chat
         msgs = p.messages
         fp = None
+        loose = None
         aux = False
         group = None
         if chat:
@@ -855,6 +868,7 @@ class Analysis:
             results,
             agent,
             chat,
+            loose if msgs else None,
         )
 
     @staticmethod
@@ -902,11 +916,14 @@ class Analysis:
                 convs.append(None)
             else:
                 convs.append(first.setdefault(g, call_id))
+        dups = self._duplicates(order)
         pairer = ToolPairer(result_cap=self.result_cap)
         for call_id, r in enumerate(order):
             results, requests = r[_C_RESULTS], r[_C_REQUESTS]
             if not r[_C_CHAT] or (results is None and requests is None):
                 continue  # nothing to pair (an empty list changes nothing either)
+            if call_id in dups:
+                continue  # another view of a call: its tools are that call's
             pid, conv = pids[call_id], convs[call_id]
             if results is not None:
                 pairer.results(
@@ -944,6 +961,9 @@ class Analysis:
             exe=[(q.exe if q else None) for q in map(by_pid.__getitem__, pids)],
             agent=[agents.get(pid) for pid in pids],
         )
+        if dups:  # else null (frame_columns)
+            columns["duplicate_of"] = [dups[i][0] if i in dups else None for i in range(n)]
+            columns["duplicate_kind"] = [dups[i][1] if i in dups else None for i in range(n)]
         calls = frame_columns("calls", columns)
         del columns
         by_exchange = {r[_C_XID]: call_id for call_id, r in enumerate(order)}
@@ -987,6 +1007,7 @@ class Analysis:
                 {
                     "conn": c.conn,
                     "pid": c.pid,
+                    "role": c.fields.get("role"),
                     "transport": c.fields.get("transport"),
                     "lib": c.fields.get("lib"),
                     "sni": c.fields.get("sni"),
@@ -1040,6 +1061,7 @@ class Analysis:
                 if self.first_ns is not None and self.last_ns is not None
                 else None,
                 "calls": n,
+                "duplicate_calls": len(dups),
                 "tools": len(tool_rows),
                 "loops": loops.height,
                 "processes": processes.height,
@@ -1052,6 +1074,35 @@ class Analysis:
         return Tables(
             calls, tools, loops, processes, connections, exchanges, events, self.info, self.warnings
         )
+
+    def _duplicates(self, order: Sequence[tuple[Any, ...]]) -> dict[int, tuple[int, str]]:
+        """Calls that are another view of a call (:mod:`heron.analyze.duplicates`), by call_id."""
+        conns = {}
+        for c in self.conns.values():
+            f = c.fields
+            role = f.get("role")
+            conns[c.conn] = ConnView(
+                c.conn,
+                role if isinstance(role, str) else None,
+                _endpoint(f.get("local_addr"), f.get("local_port")),
+                _endpoint(f.get("remote_addr"), f.get("remote_port")),
+                c.opened_ns,
+            )
+        if not any(v.role == "server" for v in conns.values()):
+            return {}  # the common capture: only clients, nothing seen twice
+        views = [
+            CallView(
+                i,
+                pid=r[_C_PID],
+                conn=r[_COL_CONN],
+                start=r[_C_START],
+                end=r[_C_END],
+                request_bytes=r[_COL_REQUEST_BYTES],
+                digest=r[_C_DIGEST],
+            )
+            for i, r in enumerate(order)
+        ]
+        return find_duplicates(views, conns)
 
     def _agents(
         self, pids: Sequence[int | None], header_agents: Sequence[str | None]

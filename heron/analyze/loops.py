@@ -98,7 +98,11 @@ def detect_loops(
     ----------
     calls, tools
         Tables built to :data:`~heron.analyze.schema.CALLS` and
-        :data:`~heron.analyze.schema.TOOLS`.
+        :data:`~heron.analyze.schema.TOOLS`.  Calls that are another view
+        of a call (``duplicate_of`` set: a gateway's server side or upstream
+        request, see :mod:`heron.analyze.duplicates`) are left out, so a
+        call seen three times repeats nothing; a gateway's own upstream
+        retries stay visible in ``calls``.
     min_tool_repeats
         Same tool + same canonical arguments in one conversation at least
         this many times is a ``repeated_tool_call``.
@@ -115,6 +119,8 @@ def detect_loops(
     >>> detect_loops(frame("calls", []), frame("tools", [])).height
     0
     """
+    if "duplicate_of" in calls.columns:
+        calls = calls.filter(pl.col("duplicate_of").is_null())
     found: list[dict[str, Any]] = []
     found += _tool_loops(tools, min_tool_repeats)
     found += _request_loops(calls, min_request_repeats)

@@ -129,6 +129,13 @@ CALLS: tuple[Column, ...] = (
         _S,
         "hash of api, model and normalised messages without ids (see loops)",
     ),
+    _c(
+        "duplicate_of",
+        _I,
+        "the call this row is another view of (a gateway's server side or upstream request);"
+        " null for an agent's own call (see heron.analyze.duplicates)",
+    ),
+    _c("duplicate_kind", _S, "server_side or upstream (null when duplicate_of is)"),
 )
 
 TOOLS: tuple[Column, ...] = (
@@ -192,6 +199,7 @@ PROCESSES: tuple[Column, ...] = (
 CONNECTIONS: tuple[Column, ...] = (
     _c("conn", _I, "connection id"),
     _c("pid", _I, "owning process"),
+    _c("role", _S, "client (the process connected) or server (it accepted)"),
     _c("transport", _S, "tls or tcp"),
     _c("lib", _S, "library hooked: openssl, syscall, ..."),
     _c("sni", _S, "TLS server name"),

@@ -152,7 +152,7 @@ class Sock:
     family: str
     addr: str  # the peer
     port: int
-    local_port: int  # accept: the listener's bound port (connect: see Local)
+    local_port: int  # accept: the listener's bound port; connect: 0 until known (see Local)
     conn: int  # plain-port connection id, 0 if not recorded
     local_addr: str = ""
 
@@ -270,10 +270,12 @@ def decode(raw: bytes | memoryview) -> Event:
                 return Exit(ts, pid, None, sig, _cstr(comm))
             return Exit(ts, pid, (code >> 8) & 0xFF, None, _cstr(comm))
         if typ in (EV_CONNECT, EV_ACCEPT):
-            fd, family, port, addr, conn, _ = SOCK.unpack_from(raw)
+            fd, family, port, addr, conn, laddr = SOCK.unpack_from(raw)
             fam, text = _addr(family, addr)
-            role = "client" if typ == EV_CONNECT else "server"
-            return Sock(ts, pid, tid, fd, role, fam, text, port, aux, conn)
+            if typ == EV_CONNECT:  # local known when established before connect() returned
+                local = _addr(family, laddr)[1] if aux else ""
+                return Sock(ts, pid, tid, fd, "client", fam, text, port, aux, conn, local)
+            return Sock(ts, pid, tid, fd, "server", fam, text, port, aux, conn)
         if typ == EV_LOCAL:
             fd, family, port, addr, _, _ = SOCK.unpack_from(raw)
             return Local(ts, pid, fd, _addr(family, addr)[1], port)

@@ -425,7 +425,9 @@ class Capture:
             if e.role == "client":
                 self._rescan_on_connect(e.pid)
             local = self._local.pop((e.pid, e.fd), None) if e.role == "client" else None
-            if local is not None:  # blocking connect: established before it returned
+            if local is not None and not e.local_port:
+                # established before connect() returned (the event carries it
+                # itself since the kernel side fills it in; this is the fallback)
                 e = dataclasses.replace(e, local_addr=local.addr, local_port=local.port)
             self._socks[(e.pid, e.fd)] = e
             if e.conn:

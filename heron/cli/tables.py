@@ -454,6 +454,9 @@ def summary_rows(cap: Any) -> list[dict[str, Any]]:
     import polars as pl
 
     calls_df, tools_df, loops_df = cap.calls, cap.tools, cap.loops
+    # a call seen again (a gateway's server side or upstream request) counts once
+    dups = calls_df.filter(pl.col("duplicate_of").is_not_null())
+    calls_df = calls_df.filter(pl.col("duplicate_of").is_null())
     out = []
     for agent in sorted({a for a in calls_df["agent"].to_list()}, key=lambda a: a or ""):
         c = calls_df.filter(
@@ -470,6 +473,9 @@ def summary_rows(cap: Any) -> list[dict[str, Any]]:
                 "agent": agent,
                 "pids": sorted(p for p in pids if p is not None),
                 "calls": c.height,
+                "seen_again": dups.filter(
+                    pl.col("duplicate_of").is_in(c["call_id"].to_list())
+                ).height,
                 "conversations": c["conversation_id"].drop_nulls().n_unique(),
                 "streamed": c.filter(pl.col("streamed")).height,
                 "errors": err.height,
@@ -539,6 +545,8 @@ def _agent_fields(r: dict[str, Any]) -> list[tuple[str, str]]:
     calls = f"{r['calls']} in {_plural(r['conversations'], 'conversation')}"
     if r["auxiliary"]:
         calls += f" · {r['auxiliary']} auxiliary"
+    if r.get("seen_again"):
+        calls += f" · seen {_plural(r['seen_again'], 'more time')} via a gateway or server"
     errors = (
         "no errors" if not r["errors"] else f"{r['errors']} failed ({_times(r['error_kinds'])})"
     )
@@ -610,9 +618,11 @@ def summary(file: str, fmt: str) -> None:
         when = (
             f" · {_clock(a, date=True)} → {_clock(b)[:8]} UTC ({info.get('duration_s') or 0:.1f} s)"
         )
+    dups = info.get("duplicate_calls", 0)
+    again = f" (+{dups} seen again via a gateway or server)" if dups else ""
     head = [
         f"{cap.name}{when}",
-        f"{_plural(info.get('calls', 0), 'LLM call')} from {_plural(len(rows), 'agent')}"
+        f"{_plural(info.get('calls', 0) - dups, 'LLM call')}{again} from {_plural(len(rows), 'agent')}"
         f" · {_plural(info.get('processes', 0), 'process', 'processes')}"
         f" · {_plural(info.get('connections', 0), 'connection')}"
         f" · {_plural(info.get('exchanges', 0), 'HTTP exchange')}",

@@ -36,12 +36,15 @@ def test_summary_and_json_tables(name: str) -> None:
     assert code == 0 and err == "", err
     lines = out.splitlines()
     assert lines[0].startswith(f"{name}.heron · ") and lines[0].endswith(" s)")
-    assert lines[1].startswith(f"{cap.calls.height} LLM call")
-    for agent in set(cap.calls["agent"].to_list()):
+    own = cap.calls.filter(pl.col("duplicate_of").is_null())  # each call once
+    assert lines[1].startswith(f"{own.height} LLM call")
+    for agent in set(own["agent"].to_list()):
         assert any(line.startswith(f"{agent}  (pid ") for line in lines), agent
     data = json.loads(run("summary", path(name), "--format", "json")[1])
-    assert sum(a["calls"] for a in data["agents"]) == cap.calls.height
+    assert sum(a["calls"] for a in data["agents"]) == own.height
+    assert sum(a["seen_again"] for a in data["agents"]) == cap.calls.height - own.height
     assert data["info"]["calls"] == cap.calls.height
+    assert data["info"]["duplicate_calls"] == cap.calls.height - own.height
     for table in ("calls", "tools", "loops"):
         code, out, err = run(table, path(name), "--format", "json")
         assert code == 0, err

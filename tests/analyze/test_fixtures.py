@@ -84,8 +84,14 @@ def check_common(name: str) -> None:
     assert st["ttft_ms"].is_not_null().all()
     assert ((st["ttft_ms"] > 0) & (st["ttft_ms"] <= st["duration_ms"])).all()
     assert calls.filter(~pl.col("streamed"))["ttft_ms"].is_null().all()
-    # prompt tokens = tokens(request body as sent), wherever usage was reported
-    known = calls.filter(pl.col("input_tokens").is_not_null())
+    # prompt tokens = tokens(request body as sent), wherever usage was reported;
+    # behind a gateway, "as sent" to the provider is the upstream request's body
+    sent_on = calls.filter(pl.col("duplicate_kind") == "upstream")["duplicate_of"].to_list()
+    known = calls.filter(
+        pl.col("input_tokens").is_not_null()
+        & (pl.col("duplicate_kind").is_null() | (pl.col("duplicate_kind") == "upstream"))
+        & ~pl.col("call_id").is_in(sent_on)
+    )
     assert known["input_tokens"].to_list() == [(n + 3) // 4 for n in known["request_bytes"]]
     # every tool row: its times are ordered and its result (if any) is the real one
     for t in c.tools.iter_rows(named=True):
@@ -303,6 +309,54 @@ def test_ollama_plain() -> None:
     assert [_cols(r, "tool_call_id", "name", "arguments", "result_call_id") for r in t] == [
         ("0:0", "list_files", '{"directory":"."}', 1)
     ]
+
+
+def test_proxied() -> None:
+    """An agent behind a local gateway (heron.standin.gateway): each call is seen three times."""
+    c = rows("proxied")
+    agent = [r for r in c if r["duplicate_of"] is None]
+    assert [_cols(r, *KEY) for r in agent] == [
+        ("openai", "chat.completions", "gpt-4o-mini", False, 200, "stop", 1),
+        ("openai", "chat.completions", "gpt-4o-mini", True, 200, "tool_calls", 2),
+        ("openai", "chat.completions", "gpt-4o-mini", True, 200, "stop", 4),
+    ]
+    assert {r["agent"] for r in agent} == {"heron.standin.agents.proxied"}
+    # the gateway's views: its server side (the very same bytes) and its upstream request
+    for a in agent:
+        views = [r for r in c if r["duplicate_of"] == a["call_id"]]
+        side, up = sorted(views, key=lambda r: r["duplicate_kind"])
+        assert (side["duplicate_kind"], up["duplicate_kind"]) == ("server_side", "upstream")
+        assert side["pid"] == up["pid"] != a["pid"]
+        assert {side["agent"], up["agent"]} == {"heron.standin.gateway"}
+        assert side["host"] == a["host"] != up["host"]  # the gateway, then the provider
+        assert side["request_bytes"] == a["request_bytes"] < up["request_bytes"]  # model mapped
+        assert _cols(side, *KEY, *USAGE) == _cols(a, *KEY, *USAGE) == _cols(up, *KEY, *USAGE)
+        # the provider counted the upstream body, the one it received
+        assert a["input_tokens"] == (up["request_bytes"] + 3) // 4
+        assert a["started_at"] <= side["started_at"] <= up["started_at"]
+        assert up["ended_at"] <= side["ended_at"]
+    assert [r["output_tokens"] for r in agent] == [
+        answer_tokens(0, "Say hello in five words."),
+        tool_tokens("read_file", READ_CALC),
+        answer_tokens(1, "Read src/calc.py and summarise it."),
+    ]
+    assert [r["conversation_id"] for r in agent] == [0, 3, 3]
+    # tools and loops count each call once
+    t = rows("proxied", "tools")
+    assert [_cols(r, "name", "arguments", "call_id", "result_call_id") for r in t] == [
+        ("read_file", READ_CALC, agent[1]["call_id"], agent[2]["call_id"])
+    ]
+    assert cap("proxied").loops.height == 0
+    # both ends of each agent -> gateway connection are in the capture, tied by address
+    conns = {r["conn"]: r for r in cap("proxied").connections.iter_rows(named=True)}
+    for a in agent:
+        mine = conns[a["conn"]]
+        side = conns[next(r["conn"] for r in c if r["duplicate_of"] == a["call_id"]
+                          and r["duplicate_kind"] == "server_side")]  # fmt: skip
+        assert (mine["role"], side["role"]) == ("client", "server")
+        assert (
+            mine["local_port"] == side["remote_port"] and mine["remote_port"] == side["local_port"]
+        )
 
 
 def test_node_fetch() -> None:

@@ -110,6 +110,13 @@ def test_decode_every_kind() -> None:
         443,
         4,
     )
+    assert (s.local_port, s.local_addr) == (0, "")  # not established yet: EV_LOCAL follows
+    # established before connect() returned (loopback): the event carries the local end
+    laddr = bytes([127, 0, 0, 1]).ljust(16, b"\0")
+    s = ev.decode(
+        ev.HDR.pack(ev.EV_CONNECT, 5, 6, 53962, 9) + ev.SOCK.pack(4, 2, 443, addr, 7, laddr)[24:]
+    )
+    assert isinstance(s, ev.Sock) and (s.local_addr, s.local_port) == ("127.0.0.1", 53962)
     v6 = b"\0" * 10 + b"\xff\xff" + bytes([10, 0, 0, 2])
     s = ev.decode(
         ev.HDR.pack(ev.EV_ACCEPT, 5, 6, 8080, 9) + ev.SOCK.pack(9, 10, 5555, v6, 3, b"\0" * 16)[24:]

@@ -22,6 +22,9 @@ Matching rules
   response is complete (not ``partial``).
 - **Hosts** on loopback are compared without their port (a local stand-in or
   mock provider binds an ephemeral port each run).
+- **Duplicates**: a call seen again through a local gateway or from the
+  server end of a connection (``calls.duplicate_of`` set, see
+  :mod:`heron.analyze.duplicates`) is left out: each call counts once.
 """
 
 from __future__ import annotations
@@ -165,6 +168,8 @@ def prepare_side(calls: pl.DataFrame, tools: pl.DataFrame, loops: pl.DataFrame) 
     >>> s.agents
     ['(unknown)']
     """
+    if "duplicate_of" in calls.columns:  # a call seen again via a gateway counts once
+        calls = calls.filter(pl.col("duplicate_of").is_null())
     c = _conform(calls, _CALL_COLS).with_columns(
         pl.col("agent").fill_null(UNKNOWN_AGENT),
         pl.col("host").str.replace(_LOOPBACK_PORT, "$1"),

@@ -395,6 +395,8 @@ struct sockcall_t {
     u64 addr;
     s32 fd;
     u32 kind; /* 0 connect, 1 accept, 2 bind */
+    u16 lport; /* connect: local port, when established before connect() returned */
+    u8 laddr[16]; /* ... and local address */
 };
 BPF_HASH(sockcalls, u32, struct sockcall_t, 16384);
 /* (tgid, listening fd) -> bound port, so accepted sockets know their local port */
@@ -678,6 +680,10 @@ static __always_inline int sock_exit(long ret) {
         e->fd = c.fd;
         if (port > 0)
             plain_port = port;
+        if (c.lport) { /* established before connect() returned */
+            e->h.aux = c.lport;
+            __builtin_memcpy(e->laddr, c.laddr, 16);
+        }
     } else {
         e->fd = ret; /* the accepted socket */
         sk.fd = c.fd;
@@ -707,7 +713,7 @@ static __always_inline int sock_exit(long ret) {
  * at SYN_SENT -> ESTABLISHED (often in softirq, any task).  The socket
  * address links the two; EV_LOCAL then tells userspace the exact local
  * address of (pid, fd), with no racy /proc lookup (fds are reused fast). */
-struct sk_owner { u32 tgid; s32 fd; };
+struct sk_owner { u32 tgid; s32 fd; u32 tid; };
 BPF_TABLE("lru_hash", u64, struct sk_owner, sk_pending, 16384);
 
 TRACEPOINT_PROBE(sock, inet_sock_set_state) {
@@ -720,7 +726,7 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state) {
         struct sockcall_t *c = sockcalls.lookup(&tid);
         if (!c || c->kind != 0)
             return 0;
-        struct sk_owner o = {.tgid = pid_tgid >> 32, .fd = c->fd};
+        struct sk_owner o = {.tgid = pid_tgid >> 32, .fd = c->fd, .tid = tid};
         sk_pending.update(&sk, &o);
         return 0;
     }
@@ -729,6 +735,20 @@ TRACEPOINT_PROBE(sock, inet_sock_set_state) {
     struct sk_owner *o = sk_pending.lookup(&sk);
     if (!o)
         return 0;
+    /* Established while connect() is still running (loopback does that):
+     * the connect event itself carries the local address, since this
+     * EV_LOCAL then reaches userspace before the connect it belongs to,
+     * where an older socket on the same fd (a refused attempt) may still be
+     * known. */
+    u32 otid = o->tid;
+    struct sockcall_t *inflight = sockcalls.lookup(&otid);
+    if (inflight && inflight->kind == 0 && inflight->fd == o->fd) {
+        inflight->lport = args->sport;
+        if (args->family == AF_INET6)
+            __builtin_memcpy(inflight->laddr, args->saddr_v6, 16);
+        else
+            __builtin_memcpy(inflight->laddr, args->saddr, 4);
+    }
     struct sock_ev *e = events.ringbuf_reserve(sizeof(struct sock_ev));
     if (e) {
         fill_hdr(&e->h, EV_LOCAL);

@@ -153,13 +153,13 @@ struct fork_ev { struct ev_hdr h; u32 ppid; u32 _pad; char comm[16]; };
 struct exit_ev { struct ev_hdr h; s32 exit_code; u32 _pad; char comm[16]; };
 
 struct sock_ev {
-    struct ev_hdr h; /* aux: accept: the listener's bound port */
+    struct ev_hdr h; /* aux: accept: the listener's bound port; connect: local port if known */
     s32 fd;
     u16 family;
     u16 port; /* peer port, host order */
     u8 addr[16]; /* peer address */
     u64 conn; /* plain-port connection id, 0 when not recorded */
-    u8 laddr[16]; /* unused, zero */
+    u8 laddr[16]; /* connect: local address when aux is set, else zero */
 };
 
 struct sni_ev { struct ev_hdr h; u64 ssl; char name[NAME_MAX_]; };

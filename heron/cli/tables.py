@@ -301,7 +301,10 @@ def _table_command(name: str, doc: str, default_cols: list[str]) -> click.Comman
         cap = _open(file)
         df = _build(cap, name)
         if fmt == "table" and not all_columns:
-            df = df.select([c for c in default_cols if c in df.columns])
+            cols = [c for c in default_cols if c in df.columns]
+            if "duplicate_of" in df.columns and df["duplicate_of"].is_not_null().any():
+                cols.insert(2, "duplicate_of")  # calls seen again via a gateway: say which
+            df = df.select(cols)
         _emit(df, fmt, out, f"{name} — {cap.name}")
 
     return cmd

@@ -157,3 +157,11 @@ def test_terminal_output_uses_rich(monkeypatch: pytest.MonkeyPatch) -> None:
     assert code == 0 and "loops — variant_b.heron" in out and "read_file" in out
     code, _, err = run("calls", path("demo"), "--format", "parquet")
     assert code == 2 and "parquet is binary" in err
+
+
+def test_calls_table_shows_duplicate_of_only_when_a_call_was_seen_again() -> None:
+    code, out, _ = run("calls", path("proxied"))
+    head = out.splitlines()[0].split()
+    assert code == 0 and head[:3] == ["call_id", "conversation_id", "duplicate_of"]
+    code, out, _ = run("calls", path("demo"))
+    assert code == 0 and "duplicate_of" not in out.splitlines()[0]

@@ -714,6 +714,13 @@ def render_call(detail: Any, *, abandoned: bool = False) -> str:
     ]
     if r["auxiliary"]:
         out.append("auxiliary call (side task, not a main turn)")
+    if r.get("duplicate_of") is not None:
+        how = (
+            "the request a gateway sent upstream for it"
+            if r.get("duplicate_kind") == "upstream"
+            else "the same request, seen from the server's end"
+        )
+        out.append(f"another view of call {r['duplicate_of']}: {how}")
     out.append("")
     out.append(f"── request: {len(p.messages)} messages, {p.n_tools_offered or 0} tools offered ──")
     for m in p.messages:

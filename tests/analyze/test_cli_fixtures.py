@@ -165,3 +165,13 @@ def test_calls_table_shows_duplicate_of_only_when_a_call_was_seen_again() -> Non
     assert code == 0 and head[:3] == ["call_id", "conversation_id", "duplicate_of"]
     code, out, _ = run("calls", path("demo"))
     assert code == 0 and "duplicate_of" not in out.splitlines()[0]
+
+
+def test_show_says_which_call_a_duplicate_is_a_view_of() -> None:
+    calls = heron.open(path("proxied")).calls
+    up = calls.filter(pl.col("duplicate_kind") == "upstream").row(0, named=True)
+    code, out, _ = run("show", path("proxied"), str(up["call_id"]))
+    assert code == 0
+    assert f"another view of call {up['duplicate_of']}: the request a gateway sent upstream" in out
+    code, out, _ = run("show", path("proxied"), str(up["duplicate_of"]))
+    assert code == 0 and "another view" not in out

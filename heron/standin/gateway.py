@@ -5,7 +5,8 @@ Run::
     python -m heron.standin.gateway --port 4000 --upstream https://127.0.0.1:PORT --ca ca.pem
 
 An OpenAI-compatible HTTP/1.1 server on loopback (plain HTTP, as a local
-LiteLLM proxy listens by default, keep-alive on) that forwards each
+LiteLLM proxy listens by default, or HTTPS with ``--tls-dir``; keep-alive
+on) that forwards each
 request to ``--upstream`` over TLS with its own ``httpx`` client, as a
 gateway does:
 
@@ -43,6 +44,7 @@ from typing import Any
 import httpx
 
 from heron.standin.agents._common import ssl_context
+from heron.standin.certs import ensure_certs, server_context
 
 #: The gateway's model map: alias -> upstream model.
 MODEL_MAP = {"team-default": "gpt-4o-mini"}
@@ -100,16 +102,26 @@ class _Handler(BaseHTTPRequestHandler):
 class _Gateway(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, port: int, upstream: str, ca: str | None) -> None:
+    def __init__(self, port: int, upstream: str, ca: str | None, tls_dir: str | None) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
+        if tls_dir is not None:  # serve HTTPS with the stand-in's certificate
+            ctx = server_context(ensure_certs(tls_dir))
+            self.socket = ctx.wrap_socket(self.socket, server_side=True)
         self.upstream = upstream.rstrip("/")
         self.client = httpx.Client(verify=ssl_context(ca), timeout=60.0)
 
 
-def serve(port: int, upstream: str, ca: str | None, ready: threading.Event | None = None) -> None:
-    """Serve until interrupted (SIGTERM/SIGINT end the process)."""
-    with _Gateway(port, upstream, ca) as gw:
-        print(f"gateway: listening on http://127.0.0.1:{gw.server_address[1]}", flush=True)
+def serve(
+    port: int,
+    upstream: str,
+    ca: str | None,
+    tls_dir: str | None = None,
+    ready: threading.Event | None = None,
+) -> None:
+    """Serve until interrupted (SIGTERM/SIGINT end the process); HTTPS with ``tls_dir``."""
+    with _Gateway(port, upstream, ca, tls_dir) as gw:
+        scheme = "https" if tls_dir is not None else "http"
+        print(f"gateway: listening on {scheme}://127.0.0.1:{gw.server_address[1]}", flush=True)
         if ready is not None:
             ready.set()
         gw.serve_forever()
@@ -121,9 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--upstream", required=True)
     p.add_argument("--ca")
+    p.add_argument("--tls-dir", help="serve HTTPS with the certificate in this directory")
     args = p.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        serve(args.port, args.upstream, args.ca)
+        serve(args.port, args.upstream, args.ca, args.tls_dir)
     return 0
 
 

@@ -626,11 +626,12 @@ def test_duration_stops_a_hostwide_capture(bpf: None, tmp_path: Path) -> None:
     assert report.closed and records[-1]["reason"] == "duration"
 
 
-def test_gateway_seen_from_both_ends_and_upstream(standin: Any, tmp_path: Path) -> None:
-    """An agent behind a local gateway (both traced): the agent's connections keep
-    their local ports although the agent's first connects to the starting gateway
-    were refused on the same fd (the local end then rides on the connect event),
-    so the analysis ties each call's three views together."""
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+def test_gateway_seen_from_both_ends_and_upstream(standin: Any, tmp_path: Path, tls: bool) -> None:
+    """An agent behind a local gateway (both traced), over plain HTTP or HTTPS: the
+    agent's connections keep their local ports although its first connects to the
+    starting gateway were refused on the same fd (the local end then rides on the
+    connect event), so the analysis ties each call's three views together."""
     import heron
 
     out = tmp_path / "proxied.heron"
@@ -639,12 +640,16 @@ def test_gateway_seen_from_both_ends_and_upstream(standin: Any, tmp_path: Path) 
         sys.executable, "-m", "heron.standin.agents.proxied", "--gateway-port", str(gw),
         "--base-url", standin.https_url, "--ca", standin.ca_file,
     ]  # fmt: skip
-    run = run_capture(out, agent, "--plain-ports", str(gw), env=clean_env(**standin.client_env()))
+    opts = [] if tls else ["--plain-ports", str(gw)]
+    if tls:
+        agent.append("--gateway-tls")
+    run = run_capture(out, agent, *opts, env=clean_env(**standin.client_env()))
     assert run.returncode == 0, run.stderr[-3000:]
     records, _ = read_records(out)
     opens = [r for r in records if r["k"] == 7]
     to_gw = [r for r in opens if r.get("role") == "client" and r.get("remote_port") == gw]
     assert len(to_gw) == 2  # the openai client's two keep-alive connections
+    assert {r["transport"] for r in to_gw} == {"tls" if tls else "tcp"}
     assert all(r.get("local_addr") == "127.0.0.1" and r.get("local_port") for r in to_gw), to_gw
     sides = [r for r in opens if r.get("role") == "server" and r.get("local_port") == gw]
     assert sorted(r["remote_port"] for r in sides) == sorted(r["local_port"] for r in to_gw)

@@ -7,8 +7,9 @@ Run::
 
 Starts :mod:`heron.standin.gateway` as a child process on
 ``--gateway-port`` (so a capture of this command traces both), forwarding
-to ``--base-url``, then talks to the gateway over plain HTTP with the
-model alias ``team-default``:
+to ``--base-url``, then talks to the gateway over plain HTTP (HTTPS with
+``--gateway-tls``, the stand-in's certificate) with the model alias
+``team-default``:
 
 1. one non-streamed ``chat.completions.create``;
 2. a streamed tool loop (``read_file`` offered, scenario ``tools=1``):
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from heron.standin.agents._common import (
     FAKE_OPENAI_KEY,
@@ -36,6 +38,7 @@ from heron.standin.agents._common import (
     finish_args,
     main_wrapper,
     parser,
+    ssl_context,
 )
 from heron.standin.agents.openai_sync import tool_loop
 
@@ -61,15 +64,28 @@ def run(argv: Sequence[str] | None = None) -> Summary:
 
     p = parser(NAME, __doc__)
     p.add_argument("--gateway-port", type=int, default=4000)
+    p.add_argument(
+        "--gateway-tls",
+        action="store_true",
+        help="the gateway serves HTTPS (the stand-in's certificate, next to --ca)",
+    )
     args = finish_args(p, argv)
+    check(not args.gateway_tls or args.ca, "--gateway-tls needs --ca")
     summary = Summary(NAME)
     cmd = [sys.executable, "-m", "heron.standin.gateway", "--port", str(args.gateway_port)]
     cmd += ["--upstream", args.base_url] + (["--ca", args.ca] if args.ca else [])
+    if args.gateway_tls:
+        cmd += ["--tls-dir", str(Path(args.ca).parent)]
     gw = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     try:
         _wait_listening(args.gateway_port, gw)
+        scheme = "https" if args.gateway_tls else "http"
         client = openai.OpenAI(
-            base_url=f"http://127.0.0.1:{args.gateway_port}/v1", api_key=FAKE_OPENAI_KEY
+            base_url=f"{scheme}://127.0.0.1:{args.gateway_port}/v1",
+            api_key=FAKE_OPENAI_KEY,
+            http_client=openai.DefaultHttpxClient(verify=ssl_context(args.ca))
+            if args.gateway_tls
+            else None,
         )
         resp = client.chat.completions.create(
             model=ALIAS, messages=[{"role": "user", "content": "Say hello in five words."}]

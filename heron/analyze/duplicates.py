@@ -186,10 +186,7 @@ def find_duplicates(
         for c in lst:
             if c.pid is None or c.start is None or c.end is None:
                 continue
-            if cv.role == "server":
-                served[c.pid].append((c.start, c.end, c))
-            elif c.index not in link:
-                clients[c.pid].append((c.start, c.end, c))
+            (served if cv.role == "server" else clients)[c.pid].append((c.start, c.end, c))
     for pid, sides in served.items():
         sides.sort(key=lambda x: (x[0], x[2].index))
         starts = [x[0] for x in sides]

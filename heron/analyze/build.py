@@ -1077,6 +1077,8 @@ class Analysis:
 
     def _duplicates(self, order: Sequence[tuple[Any, ...]]) -> dict[int, tuple[int, str]]:
         """Calls that are another view of a call (:mod:`heron.analyze.duplicates`), by call_id."""
+        if not any(c.fields.get("role") == "server" for c in self.conns.values()):
+            return {}  # the common capture: only clients, nothing seen twice
         conns = {}
         for c in self.conns.values():
             f = c.fields
@@ -1088,8 +1090,6 @@ class Analysis:
                 _endpoint(f.get("remote_addr"), f.get("remote_port")),
                 c.opened_ns,
             )
-        if not any(v.role == "server" for v in conns.values()):
-            return {}  # the common capture: only clients, nothing seen twice
         views = [
             CallView(
                 i,

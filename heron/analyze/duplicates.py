@@ -126,7 +126,7 @@ def twins(conns: Mapping[int, ConnView]) -> dict[int, int]:
     """
     clients: dict[tuple[str, int, int], list[ConnView]] = defaultdict(list)
     for c in conns.values():
-        lo, re = _addr(c.local), _addr(c.remote)
+        lo = _addr(c.local)
         if c.role != "server" and lo is not None and c.remote is not None and c.remote[1]:
             clients[(lo[0], lo[1], c.remote[1])].append(c)
     out: dict[int, int] = {}

@@ -54,6 +54,7 @@ import json
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import polars as pl
@@ -900,10 +901,11 @@ class Analysis:
         """
         if not self.clock and (self._calls or self.event_rows):
             self.warnings.append("no clock samples in the capture: UTC times are unknown (null)")
-        order = sorted(
-            self._calls,
-            key=lambda c: (c[_C_START] is None, c[_C_START] or 0, c[_C_XID]),
-        )
+        rows = self._calls
+        if None in [c[_C_START] for c in rows]:  # unknown starts go last
+            order = sorted(rows, key=lambda c: (c[_C_START] is None, c[_C_START] or 0, c[_C_XID]))
+        else:  # the same order, with a key made in C
+            order = sorted(rows, key=itemgetter(_C_START, _C_XID))
         n = len(order)
         pids = [r[_C_PID] for r in order]
         agents = self._agents(pids, [r[_C_AGENT] for r in order])

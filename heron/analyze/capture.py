@@ -216,7 +216,8 @@ class Capture:
                 split.warnings[:0] = _report_lines(report)
                 split.info["header"] = self._header
                 self._report(split, done=True)
-                return split.finish()
+                with _no_gc():  # finish makes a row's worth of objects per call too
+                    return split.finish()
         analysis = Analysis(self.name, keep_bodies=keep_bodies, body_cap=self.body_cap)
         tick = self._ticker(analysis)
         reader = self._reader()

@@ -226,11 +226,21 @@ def machine_description() -> dict[str, str]:
         "OpenSSL": ssl.OPENSSL_VERSION,
         "bcc (python3-bpfcc)": bcc,
         "heron": _version("heron"),
+        "heron compiled modules (heron.accel)": _compiled(),
         "zstandard": _version("zstandard"),
         "msgpack": _version("msgpack"),
         "polars": _version("polars"),
         "load average at start": load,
     }
+
+
+def _compiled() -> str:
+    """How many of the hot analysis modules run compiled (heron.accel)."""
+    from heron import accel
+
+    states = list(accel.status().values())
+    off = " (off: HERON_PURE)" if accel.disabled() else ""
+    return f"{states.count('compiled')} of {len(states)}{off}"
 
 
 def _os_name() -> str:

@@ -22,7 +22,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from heron import accel
 from heron.errors import HeronError
+
+accel.install()  # compiled hot modules, where built and current (heron.accel)
 
 __version__ = "0.1.0"
 

@@ -385,7 +385,7 @@ def _child(open_reader: Callable[[], Any], fd: int, shared: _Shared | None = Non
 
     def flush_ends() -> None:
         if ends:
-            items.append((_ENDS, [(c, o, e) for (c, o), e in ends.items()]))
+            items.append((_ENDS, [(c, o, end) for (c, o), end in ends.items()]))
             ends.clear()
 
     def tap(records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:

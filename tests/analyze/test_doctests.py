@@ -19,6 +19,8 @@ import heron
 ROOT = Path(__file__).resolve().parents[2]
 MODULES = [
     "heron",
+    "heron.accel",
+    "heron.accel.__main__",
     "heron.analyze.schema",
     "heron.analyze.agents",
     "heron.analyze.clock",

@@ -1,0 +1,232 @@
+"""Optional compiled copies of the hot analysis modules (Cython), never stale.
+
+The analysis is plain Python.  Its hottest modules -- the record reader,
+HTTP reassembly, the provider parsers and the table builder -- can also be
+compiled, unchanged, with Cython in pure-Python mode, which runs them ~15%
+faster (``bench/`` scenario 5).  ``make setup`` does that.  Source stays
+the single truth:
+
+* a compiled module is stored as ``heron/_compiled/<module>.<hash>.<abi>.so``,
+  where ``<hash>`` is the SHA-256 (first 16 hex digits) of the ``.py`` source
+  it was compiled from;
+* :class:`Finder`, installed by ``import heron``, loads it in place of the
+  source only while that source is byte-for-byte the same.  Edit a module
+  and its source runs again, at once, until the next ``make setup``: a stale
+  build can slow Heron down, never change what it does;
+* ``HERON_PURE=1`` turns the compiled modules off altogether (the test
+  suite checks that both ways give the same tables).
+
+Build with ``python -m heron.accel build`` (needs Cython and a C compiler:
+the ``dev`` extra); ``python -m heron.accel status`` lists what is in use.
+
+Examples
+--------
+>>> name = "heron.analyze.clock"
+>>> compiled_path(name, b"x = 1\\n").name.startswith("heron.analyze.clock.9e26bf369911c45c.")
+True
+>>> name in MODULES
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+#: The modules compiled: where a large capture's analysis spends its time.
+#: (No package ``__init__``: a compiled package would lose its search path.)
+MODULES = (
+    "heron.format.reader",
+    "heron.analyze.reassembly.builder",
+    "heron.analyze.reassembly.http1",
+    "heron.analyze.reassembly.http2",
+    "heron.analyze.reassembly.sse",
+    "heron.analyze.reassembly.streams",
+    "heron.analyze.pipeline",
+    "heron.analyze.exchange",
+    "heron.analyze.build",
+    "heron.analyze.conversations",
+    "heron.analyze.agents",
+    "heron.analyze.clock",
+    "heron.analyze.providers.base",
+    "heron.analyze.providers.history",
+    "heron.analyze.providers.openai_chat",
+    "heron.analyze.providers.openai_responses",
+    "heron.analyze.providers.anthropic",
+    "heron.analyze.providers.gemini",
+    "heron.analyze.providers.ollama",
+)
+#: Where compiled modules live (inside the package; not in git).
+COMPILED_DIR = Path(__file__).resolve().parent.parent / "_compiled"
+_SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
+_PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+#: Cython directives: plain Python semantics (annotations are not C types).
+_DIRECTIVES = {"language_level": 3, "annotation_typing": False}
+
+
+def disabled() -> bool:
+    """Whether ``HERON_PURE`` asks for the source modules only.
+
+    Examples
+    --------
+    >>> isinstance(disabled(), bool)
+    True
+    """
+    return os.environ.get("HERON_PURE", "") not in ("", "0")
+
+
+def source_hash(source: bytes) -> str:
+    """The 16 hex digits that tie a compiled module to its source.
+
+    Examples
+    --------
+    >>> source_hash(b"x = 1\\n")
+    '9e26bf369911c45c'
+    """
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
+def compiled_path(name: str, source: bytes) -> Path:
+    """Where module ``name`` compiled from ``source`` is (or would be) stored.
+
+    Examples
+    --------
+    >>> compiled_path("heron.analyze.clock", b"").parent.name
+    '_compiled'
+    """
+    return COMPILED_DIR / f"{name}.{source_hash(source)}{_SUFFIX}"
+
+
+def _source_file(name: str) -> Path:
+    return _PACKAGE_ROOT.joinpath(*name.split(".")).with_suffix(".py")
+
+
+class Finder(importlib.abc.MetaPathFinder):
+    """Loads the compiled copy of a :data:`MODULES` module whose source it matches.
+
+    Anything else (another module, no compiled copy, a source edited since
+    it was built) falls through to the normal import of the ``.py`` file.
+
+    Examples
+    --------
+    >>> Finder().find_spec("json", None) is None
+    True
+    """
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        """A spec for the compiled module, or None (the source is imported)."""
+        if fullname not in MODULES or disabled():
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+            return None
+        try:
+            so = compiled_path(fullname, Path(spec.origin).read_bytes())
+        except OSError:
+            return None
+        if not so.is_file():
+            return None
+        loader = importlib.machinery.ExtensionFileLoader(fullname, str(so))
+        return importlib.util.spec_from_file_location(fullname, so, loader=loader)
+
+
+def install() -> None:
+    """Put :class:`Finder` first on ``sys.meta_path`` (once; ``import heron`` does this).
+
+    Examples
+    --------
+    >>> install(); install()
+    >>> sum(isinstance(f, Finder) for f in sys.meta_path)
+    1
+    """
+    if not any(isinstance(f, Finder) for f in sys.meta_path):
+        sys.meta_path.insert(0, Finder())
+
+
+def status() -> dict[str, str]:
+    """Per module: ``compiled`` (in use), ``stale`` (built from other source), ``source`` (none).
+
+    Examples
+    --------
+    >>> sorted(set(status().values()) - {"compiled", "stale", "source"})
+    []
+    """
+    out: dict[str, str] = {}
+    for name in MODULES:
+        if compiled_path(name, _source_file(name).read_bytes()).is_file():
+            out[name] = "compiled"
+        elif COMPILED_DIR.is_dir() and any(COMPILED_DIR.glob(f"{name}.*{_SUFFIX}")):
+            out[name] = "stale"
+        else:
+            out[name] = "source"
+    return out
+
+
+def build(names: Sequence[str] = MODULES, *, jobs: int | None = None) -> list[str]:
+    """Compile the modules whose current source has no compiled copy; return their names.
+
+    Older copies of a rebuilt module are removed.  Raises ImportError
+    without Cython, and whatever the compiler raises if it fails.
+
+    Examples
+    --------
+    ::
+
+        >>> build()          # doctest: +SKIP
+        ['heron.analyze.build']
+    """
+    todo = []
+    for name in names:
+        src = _source_file(name).read_bytes()
+        if not compiled_path(name, src).is_file():
+            todo.append((name, src))
+    if not todo:
+        return []
+    import shutil
+    import tempfile
+
+    from Cython.Build import cythonize
+    from setuptools import Distribution, Extension
+
+    COMPILED_DIR.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="heron-accel-") as tmp:
+        exts = [
+            Extension(name, [str(_source_file(name))], extra_compile_args=["-O2", "-g0", "-w"])
+            for name, _ in todo
+        ]
+        dist = Distribution(
+            {
+                "ext_modules": cythonize(  # type: ignore[no-untyped-call]
+                    exts,
+                    compiler_directives=_DIRECTIVES,
+                    build_dir=str(Path(tmp) / "c"),
+                    quiet=True,
+                )
+            }
+        )
+        cmd = dist.get_command_obj("build_ext")
+        cmd.build_lib = str(Path(tmp) / "lib")
+        cmd.build_temp = str(Path(tmp) / "obj")
+        cmd.parallel = jobs or os.cpu_count() or 1
+        cmd.ensure_finalized()
+        cmd.run()
+        for name, src in todo:
+            built = Path(cmd.get_ext_fullpath(name))
+            for old in COMPILED_DIR.glob(f"{name}.*{_SUFFIX}"):
+                old.unlink()
+            dest = compiled_path(name, src)
+            shutil.copyfile(built, dest.with_suffix(".tmp"))
+            os.replace(dest.with_suffix(".tmp"), dest)
+    return [name for name, _ in todo]

@@ -9,7 +9,7 @@ conversation, as a new process on new connections later in time.  Built
 once and cached in ``bench/out/corpus/``.
 
 Each command runs as its own process (wall time from start to exit, peak RSS
-from ``wait4``), round-robin, three times (once only when a run takes more
+from ``wait4``), round-robin, five times (once only when a run takes more
 than 40 s, so the whole bench stays within minutes):
 
 * the **decode floor** (``bench/read_tools.py floor``): zstd-decompress and
@@ -84,7 +84,7 @@ def sized_captures(quick: bool) -> list[tuple[Path, dict[str, int]]]:
 def run(quick: bool) -> list[Row]:
     """Time every command on both sizes; rows as in the module docstring."""
     (half, _half_info), (full, full_info) = sized_captures(quick)
-    reps = 1 if quick else 3
+    reps = 1 if quick else 5
     wall, rss = Interleaved(), Interleaved()
     for rep in range(reps):
         for size, path in (("half", half), ("full", full)):

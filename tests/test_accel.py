@@ -72,7 +72,8 @@ def test_status_command_lists_every_module(capsys: pytest.CaptureFixture[str]) -
 
 def test_setup_compiled_every_module_on_ci() -> None:
     if not os.environ.get("CI"):
-        pytest.skip("set-up compiles the modules on CI; here: " + str(accel.status()))
+        done = list(accel.status().values()).count("compiled")
+        pytest.skip(f"set-up compiles the modules on CI; here {done} of {len(accel.MODULES)} are")
     assert accel.status() == dict.fromkeys(accel.MODULES, "compiled")
     if not accel.disabled():
         assert importlib.import_module("heron.analyze.build").__file__.endswith(".so")

@@ -17,7 +17,8 @@ the single truth:
   suite checks that both ways give the same tables).
 
 Build with ``python -m heron.accel build`` (needs Cython and a C compiler:
-the ``dev`` extra); ``python -m heron.accel status`` lists what is in use.
+the ``fast`` extra, part of ``dev``); ``python -m heron.accel status``
+lists what is in use.
 
 Examples
 --------
@@ -227,6 +228,7 @@ def build(names: Sequence[str] = MODULES, *, jobs: int | None = None) -> list[st
             for old in COMPILED_DIR.glob(f"{name}.*{_SUFFIX}"):
                 old.unlink()
             dest = compiled_path(name, src)
-            shutil.copyfile(built, dest.with_suffix(".tmp"))
-            os.replace(dest.with_suffix(".tmp"), dest)
+            part = dest.with_name(f".{dest.name}.{os.getpid()}")  # never loaded half-written
+            shutil.copyfile(built, part)
+            os.replace(part, dest)
     return [name for name, _ in todo]

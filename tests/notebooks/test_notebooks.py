@@ -112,6 +112,25 @@ def test_triage_runs_on_a_fixture(kernel_env: Path, monkeypatch: pytest.MonkeyPa
         assert f"tool `{name}`" in text
 
 
+def test_triage_counts_a_gateway_call_once(
+    kernel_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent behind a traced local gateway: 3 calls, each seen 3 times on the wire."""
+    monkeypatch.setenv("HERON_CAPTURE", str(FIXTURES / "proxied.heron"))
+    nb = _run("triage.ipynb")
+    text = _text(nb)
+    assert "3 LLM calls (+6 more views via a gateway)" in text
+    summary = next(
+        str(o["data"]["text/plain"])
+        for c in nb.cells
+        if c.cell_type == "code" and "summary = (" in c.source
+        for o in c.outputs
+        if "text/plain" in o.get("data", {})
+    )
+    # one row, the agent's: the gateway's views of its calls are not a second agent
+    assert summary.startswith("shape: (1, "), summary
+
+
 def test_compare_runs_on_the_fixtures(kernel_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HERON_BASE", str(FIXTURES / "variant_a.heron"))
     monkeypatch.setenv("HERON_HEAD", str(FIXTURES / "variant_b.heron"))

@@ -127,7 +127,15 @@ class Finder(importlib.abc.MetaPathFinder):
         path: Sequence[str] | None,
         target: ModuleType | None = None,
     ) -> importlib.machinery.ModuleSpec | None:
-        """A spec for the compiled module, or None (the source is imported)."""
+        """A spec for the compiled module, or None (the source is imported).
+
+        Examples
+        --------
+        >>> import heron.analyze
+        >>> spec = Finder().find_spec("heron.analyze.clock", heron.analyze.__path__)
+        >>> spec is None or spec.origin.endswith(".so")
+        True
+        """
         if fullname not in MODULES or disabled():
             return None
         spec = importlib.machinery.PathFinder.find_spec(fullname, path)

@@ -138,11 +138,8 @@ class Finder(importlib.abc.MetaPathFinder):
         """
         if fullname not in MODULES or disabled():
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
-        if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
-            return None
-        try:
-            so = compiled_path(fullname, Path(spec.origin).read_bytes())
+        try:  # the same source file that status() and build() hash
+            so = compiled_path(fullname, _source_file(fullname).read_bytes())
         except OSError:
             return None
         if not so.is_file():

@@ -121,3 +121,26 @@ def test_compiled_and_source_modules_make_the_same_tables(jobs: int) -> None:
         assert (p["compiled"], c["compiled"]) == (False, True)
         assert p["tables"] == c["tables"], path
         assert p["warnings"] == c["warnings"], path
+
+
+def test_declarations_are_part_of_what_a_copy_is_built_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # builder.py has Cython declarations next to it (builder.pxd): a copy
+    # built before either file changed must not load.
+    monkeypatch.setattr(accel, "_PACKAGE_ROOT", tmp_path)
+    mod = tmp_path / "pkg" / "m.py"
+    mod.parent.mkdir()
+    mod.write_bytes(b"x = 1\n")
+    plain = accel.module_source("pkg.m")
+    assert plain == b"x = 1\n"
+    mod.with_suffix(".pxd").write_bytes(b"cdef class A:\n    cdef public object a\n")
+    declared = accel.module_source("pkg.m")
+    assert declared.startswith(plain) and declared != plain
+    mod.with_suffix(".pxd").write_bytes(b"cdef class A:\n    cdef public object b\n")
+    assert accel.compiled_path("pkg.m", accel.module_source("pkg.m")) != accel.compiled_path(
+        "pkg.m", declared
+    )
+    monkeypatch.undo()
+    real = accel.module_source("heron.analyze.reassembly.builder")
+    assert (ROOT / "heron/analyze/reassembly/builder.pxd").read_bytes() in real

@@ -8,7 +8,8 @@ the single truth:
 
 * a compiled module is stored as ``heron/_compiled/<module>.<hash>.<abi>.so``,
   where ``<hash>`` is the SHA-256 (first 16 hex digits) of the ``.py`` source
-  it was compiled from;
+  it was compiled from, and of its ``.pxd`` declarations where it has them
+  (:func:`module_source`);
 * :class:`Finder`, installed by ``import heron``, loads it in place of the
   source only while that source is byte-for-byte the same.  Edit a module
   and its source runs again, at once, until the next ``make setup``: a stale
@@ -68,8 +69,9 @@ MODULES = (
 COMPILED_DIR = Path(__file__).resolve().parent.parent / "_compiled"
 _SUFFIX = importlib.machinery.EXTENSION_SUFFIXES[0]
 _PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
-#: Cython directives: plain Python semantics (annotations are not C types).
-_DIRECTIVES = {"language_level": 3, "annotation_typing": False}
+#: Cython directives: plain Python semantics (annotations are not C types; an
+#: attribute of a variable a ``.pxd`` types that is None raises, as in Python).
+_DIRECTIVES = {"language_level": 3, "annotation_typing": False, "nonecheck": True}
 
 
 def disabled() -> bool:
@@ -109,6 +111,31 @@ def _source_file(name: str) -> Path:
     return _PACKAGE_ROOT.joinpath(*name.split(".")).with_suffix(".py")
 
 
+def module_source(name: str) -> bytes:
+    """What module ``name`` is compiled from: its ``.py``, then its ``.pxd`` if it has one.
+
+    A few modules have Cython declarations next to them (``builder.pxd``
+    declares the reassembler's state classes as extension types, so their
+    attributes are struct fields rather than dictionary lookups).  They are
+    plain-Python-compatible: the ``.py`` runs the same without them.  Both
+    files are hashed, so editing either makes the compiled copy stale.
+
+    Examples
+    --------
+    >>> src = module_source("heron.analyze.reassembly.builder")
+    >>> b"\\0heron.accel pxd\\0" in src
+    True
+    >>> b"heron.accel pxd" in module_source("heron.analyze.clock")
+    False
+    """
+    py = _source_file(name)
+    src = py.read_bytes()
+    pxd = py.with_suffix(".pxd")
+    if pxd.is_file():
+        src += b"\0heron.accel pxd\0" + pxd.read_bytes()
+    return src
+
+
 class Finder(importlib.abc.MetaPathFinder):
     """Loads the compiled copy of a :data:`MODULES` module whose source it matches.
 
@@ -138,8 +165,8 @@ class Finder(importlib.abc.MetaPathFinder):
         """
         if fullname not in MODULES or disabled():
             return None
-        try:  # the same source file that status() and build() hash
-            so = compiled_path(fullname, _source_file(fullname).read_bytes())
+        try:  # the same source that status() and build() hash
+            so = compiled_path(fullname, module_source(fullname))
         except OSError:
             return None
         if not so.is_file():
@@ -171,7 +198,7 @@ def status() -> dict[str, str]:
     """
     out: dict[str, str] = {}
     for name in MODULES:
-        if compiled_path(name, _source_file(name).read_bytes()).is_file():
+        if compiled_path(name, module_source(name)).is_file():
             out[name] = "compiled"
         elif COMPILED_DIR.is_dir() and any(COMPILED_DIR.glob(f"{name}.*{_SUFFIX}")):
             out[name] = "stale"
@@ -195,7 +222,7 @@ def build(names: Sequence[str] = MODULES, *, jobs: int | None = None) -> list[st
     """
     todo = []
     for name in names:
-        src = _source_file(name).read_bytes()
+        src = module_source(name)
         if not compiled_path(name, src).is_file():
             todo.append((name, src))
     if not todo:

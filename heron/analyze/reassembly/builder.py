@@ -417,13 +417,12 @@ class Reassembler:
     [('GET', '/', 204, 5, 7)]
     """
 
-    #: Take the per-record shortcuts (:meth:`_h1_fast`); tests turn them off
-    #: to check that the general path gives the same exchanges.
-    _fast = True
-
     def __init__(
         self, *, max_body_bytes: int = MAX_BODY_BYTES, mask_sensitive: bool = True
     ) -> None:
+        #: Take the per-record shortcuts (:meth:`_h1_fast`); tests turn them
+        #: off to check that the general path gives the same exchanges.
+        self._fast = True
         self.max_body = max_body_bytes
         self.mask_sensitive = mask_sensitive
         self._conns: dict[int, _Conn] = {}

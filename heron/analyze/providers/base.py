@@ -163,6 +163,10 @@ class Message:
 
 
 _blake2b = hashlib.blake2b
+#: An empty 16-byte blake2b: ``copy()`` then ``update(x)`` gives the digest of
+#: ``blake2b(x, digest_size=16)`` in about half the time (no keyword parsing,
+#: no parameter block set-up), which matters once per message and prefix.
+_B16 = hashlib.blake2b(digest_size=16)
 
 
 def history_chains(
@@ -207,7 +211,7 @@ def history_chains(
         h, f = exact[-1], looses[-1]
     else:
         exact, looses, h, f = [], [], 0, b""
-    blake2b = _blake2b
+    b16 = _B16.copy
     for i in range(k, len(messages)):
         m = messages[i]
         link = m._chain
@@ -223,11 +227,13 @@ def history_chains(
                     role, text = m.role, m.text
                     e = m._exact = hash(f"{role}\x1f{text}\x1f\x1f")
                     src = f"{role.strip()}\x1f{text.strip()}\x1f\x1f"
-                    lo = m._loose = blake2b(
-                        b" ".join(src.encode("utf-8", "replace").split()), digest_size=16
-                    ).digest()
+                    hl = b16()
+                    hl.update(b" ".join(src.encode("utf-8", "replace").split()))
+                    lo = m._loose = hl.digest()
             nh = hash((h, e))
-            nf = blake2b(f + lo, digest_size=16).digest()
+            hf = b16()
+            hf.update(f + lo)
+            nf = hf.digest()
             m._chain = (h, nh, f, nf)
             h, f = nh, nf
         exact.append(h)

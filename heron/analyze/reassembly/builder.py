@@ -749,17 +749,27 @@ class Reassembler:
         transport = info.get("transport")
         xid = self._next_id
         self._next_id = xid + 1
+        # Every field up to request_start_ns by position: the dataclass's
+        # __init__ takes positional arguments about twice as fast as keywords.
         ex = Exchange(
             xid,
             c.conn,
             pid,
             version,
-            None,
+            None,  # stream_id
             tid,
-            None,
+            None,  # method
             "https" if transport == "tls" else "http" if transport == "tcp" else None,
             str(sni) if sni else None,
-            request_start_ns=ts,
+            None,  # path
+            None,  # status
+            [],  # request_headers
+            [],  # response_headers
+            b"",  # request_body
+            b"",  # response_body
+            0,  # request_body_size
+            0,  # response_body_size
+            ts,  # request_start_ns
         )
         x = _Ex(ex)
         c.open[xid] = x

@@ -37,7 +37,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import os
@@ -140,8 +139,12 @@ def module_source(name: str) -> bytes:
     return src
 
 
-class Finder(importlib.abc.MetaPathFinder):
+class Finder:
     """Loads the compiled copy of a :data:`MODULES` module whose source it matches.
+
+    A meta path finder by protocol (``find_spec``), not by subclassing
+    ``importlib.abc.MetaPathFinder``: importing that module costs ~9 ms
+    (``importlib.resources``) before every command's first record.
 
     Anything else (another module, no compiled copy, a source edited since
     it was built) falls through to the normal import of the ``.py`` file.

@@ -144,3 +144,47 @@ def test_declarations_are_part_of_what_a_copy_is_built_from(
     monkeypatch.undo()
     real = accel.module_source("heron.analyze.reassembly.builder")
     assert (ROOT / "heron/analyze/reassembly/builder.pxd").read_bytes() in real
+
+
+def _declared(pxd: Path) -> dict[str, set[str]]:
+    """The fields each ``cdef class`` of a .pxd declares."""
+    out: dict[str, set[str]] = {}
+    cls = None
+    for line in pxd.read_text().splitlines():
+        if line.startswith("cdef class "):
+            cls = line.removeprefix("cdef class ").rstrip(":").strip()
+            out[cls] = set()
+        elif cls and line.strip().startswith("cdef public object "):
+            names = line.strip().removeprefix("cdef public object ")
+            out[cls] |= {n.strip() for n in names.split(",")}
+    return out
+
+
+def _assigned(py: Path) -> dict[str, set[str]]:
+    """The attributes each class of a module sets on ``self``."""
+    import ast
+
+    out: dict[str, set[str]] = {}
+    for node in ast.parse(py.read_text()).body:
+        if isinstance(node, ast.ClassDef):
+            out[node.name] = {
+                t.attr
+                for t in ast.walk(node)
+                if isinstance(t, ast.Attribute)
+                and isinstance(t.ctx, ast.Store)
+                and isinstance(t.value, ast.Name)
+                and t.value.id == "self"
+            }
+    return out
+
+
+@pytest.mark.parametrize("pxd", sorted((ROOT / "heron").rglob("*.pxd")), ids=lambda p: p.name)
+def test_declarations_match_the_classes(pxd: Path) -> None:
+    # An extension type has no instance dict: an attribute the .py sets
+    # but the .pxd does not declare fails only once compiled.  Say so here,
+    # compiled or not.
+    assigned = _assigned(pxd.with_suffix(".py"))
+    declared = _declared(pxd)
+    assert declared
+    for cls, fields in declared.items():
+        assert fields == assigned[cls], f"{pxd.name}: {cls} fields differ from {cls} in the .py"
